@@ -1,0 +1,49 @@
+"""Shared fixtures: the real recordings in ../shared/audio and dev models built once per run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_AUDIO = ROOT.parent / "shared" / "audio"
+TEST_MODELS = ROOT / "var" / "test-models"  # cached between runs; building takes ~15 s
+
+
+def shared_audio(rel: str) -> Path:
+    path = SHARED_AUDIO / rel
+    if not path.is_file():
+        pytest.skip(f"{path} is missing: the tests read the recordings in ../shared/audio beside the checkout")
+    return path
+
+
+@pytest.fixture(scope="session")
+def audio_manifest() -> dict[str, dict]:
+    path = SHARED_AUDIO / "manifest.json"
+    if not path.is_file():
+        pytest.skip("../shared/audio/manifest.json is missing")
+    return {m["path"]: m for m in json.loads(path.read_text())}
+
+
+@pytest.fixture(scope="session")
+def dev_models_dir() -> Path:
+    """A models folder with whisper-tiny-dev (random weights, real architecture)."""
+    from voicebot.models.registry import build_dev_models
+
+    build_dev_models(TEST_MODELS, ["whisper-tiny-dev"])
+    return TEST_MODELS
+
+
+@pytest.fixture
+def settings(tmp_path, dev_models_dir):
+    from voicebot.config import ROOT as PKG_ROOT
+    from voicebot.config import Settings
+
+    s = Settings(home=tmp_path)
+    s.models.dir = dev_models_dir
+    s.models.asr = "whisper-tiny"
+    s.models.build_dev_if_missing = False
+    s.pipeline = PKG_ROOT / "pipelines" / "minimal.yaml"
+    return s

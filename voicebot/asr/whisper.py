@@ -1,0 +1,117 @@
+"""faster-whisper, loaded once per process and shared by every call.
+
+``transcribe`` is synchronous and meant for a worker thread: faster-whisper returns a lazy
+generator and the decoding happens while it is iterated, so it is consumed *here*, inside
+the worker, never on the event loop (pipecat's ``WhisperSTTService`` iterates it on the loop
+and decodes with beam 5 and no token cap: seconds of garbage on noise).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from voicebot.audio.pcm import rms_dbfs
+from voicebot.logs import get_logger
+
+log = get_logger(__name__)
+
+# Phrases Whisper is known to produce from silence or noise (its training subtitles).
+HALLUCINATIONS = (
+    "thank you for watching", "thanks for watching", "subtitles by", "please subscribe",
+    "ご視聴ありがとうございました", "字幕", "sous-titres", "untertitel", "amara.org", "продолжение следует",
+)
+
+
+@dataclass(frozen=True)
+class WhisperOptions:
+    """Decoding limits. Defaults are for phone turns (a few seconds, one speaker)."""
+
+    beam_size: int = 1  # greedy: beam 5 costs ~3x for little gain on short turns
+    max_new_tokens: int = 64  # cap: a 10 s phone turn is < 60 tokens; random/noisy input never runs away
+    temperature: float = 0.0  # no temperature fallback (each fallback is a full re-decode)
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    min_level_dbfs: float = -50.0  # quieter utterances are line noise, not speech: not transcribed
+    switch_language_prob: float = 0.8  # a call's language changes only on a confident detection
+    switch_min_audio_s: float = 1.0  # ... of at least this much audio
+
+
+@dataclass(frozen=True)
+class AsrResult:
+    text: str
+    language: str
+    language_prob: float
+    audio_s: float
+    compute_s: float
+    confidence: float | None = None
+    dropped: str = ""  # why a transcript was suppressed ("silence", "no_speech", "hallucination")
+    segments: list[dict] = field(default_factory=list)
+
+
+class WhisperASR:
+    def __init__(self, model_path: Path, *, dev: bool, device: str = "cpu", compute_type: str = "int8", cpu_threads: int = 2, num_workers: int = 1, options: WhisperOptions | None = None) -> None:
+        from faster_whisper import WhisperModel
+
+        self.path = Path(model_path)
+        self.dev = dev
+        self.options = options or WhisperOptions()
+        try:
+            self.model = WhisperModel(str(model_path), device=device, compute_type=compute_type, cpu_threads=cpu_threads, num_workers=num_workers)
+        except Exception as exc:
+            raise RuntimeError(
+                f"cannot load the ASR model at {model_path}: {exc}. Check the folder (model.bin, tokenizer.json, "
+                "config.json), re-pull it with `voicebot models pull`, or build dev models with `voicebot models build-dev`."
+            ) from exc
+        self._lock = threading.Lock() if num_workers <= 1 else None
+
+    def transcribe(self, pcm16k: np.ndarray, language: str | None = None) -> AsrResult:
+        """Transcribe one utterance (int16 or float32 mono, 16 kHz). Runs in a worker thread."""
+        t0 = time.perf_counter()
+        audio_s = len(pcm16k) / 16000
+        if len(pcm16k) == 0 or rms_dbfs(pcm16k if pcm16k.dtype == np.int16 else (pcm16k * 32767).astype(np.int16)) < self.options.min_level_dbfs:
+            return AsrResult("", language or "", 0.0, audio_s, time.perf_counter() - t0, dropped="silence")
+        audio = pcm16k.astype(np.float32) / 32768.0 if pcm16k.dtype == np.int16 else pcm16k
+        if self._lock:
+            with self._lock:
+                result = self._decode(audio, language, audio_s)
+        else:
+            result = self._decode(audio, language, audio_s)
+        return AsrResult(**{**result.__dict__, "compute_s": time.perf_counter() - t0})
+
+    def _run(self, audio: np.ndarray, language: str | None):
+        o = self.options
+        segments, info = self.model.transcribe(
+            audio, language=language, task="transcribe", beam_size=o.beam_size, temperature=o.temperature,
+            max_new_tokens=o.max_new_tokens, no_speech_threshold=o.no_speech_threshold,
+            log_prob_threshold=o.log_prob_threshold, condition_on_previous_text=False,
+            without_timestamps=True, vad_filter=False,
+        )
+        return list(segments), info  # consume the lazy generator here, in the worker thread
+
+    def _decode(self, audio: np.ndarray, locked: str | None, audio_s: float) -> AsrResult:
+        segs, info = self._run(audio, None)
+        lang, prob = info.language, float(info.language_probability)
+        if locked and lang != locked:
+            confident = prob >= self.options.switch_language_prob and audio_s >= self.options.switch_min_audio_s
+            if not confident:  # keep the call's language; decode again in it
+                segs, info = self._run(audio, locked)
+                lang = locked
+        kept, dropped = [], ""
+        for s in segs:
+            if s.no_speech_prob > self.options.no_speech_threshold and s.avg_logprob < self.options.log_prob_threshold:
+                dropped = "no_speech"
+                continue
+            if any(h in s.text.lower() for h in HALLUCINATIONS):
+                dropped = "hallucination"
+                continue
+            kept.append(s)
+        text = " ".join(s.text.strip() for s in kept).strip()
+        conf = float(np.exp(np.mean([s.avg_logprob for s in kept]))) if kept else None
+        return AsrResult(text=text, language=lang, language_prob=prob, audio_s=audio_s, compute_s=0.0, confidence=conf,
+                         dropped="" if text else (dropped or "empty"),
+                         segments=[{"text": s.text, "no_speech_prob": s.no_speech_prob, "avg_logprob": s.avg_logprob} for s in kept])

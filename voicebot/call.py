@@ -1,0 +1,110 @@
+"""A call: one pipecat pipeline built from the spec, fed by one channel's transport."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.workers.runner import WorkerRunner
+
+from voicebot.channels.base import PIPELINE_RATE, CallTransport
+from voicebot.clock import Clock, RealClock
+from voicebot.dialogue.api import CallContext
+from voicebot.events import CallEvent
+from voicebot.logs import get_logger
+from voicebot.pipeline.build import build_pipeline
+from voicebot.pipeline.spec import PipelineSpec
+from voicebot.pipeline.state import CallState
+from voicebot.runtime import Runtime
+
+log = get_logger(__name__)
+
+TransportFactory = Callable[[CallState], CallTransport]
+
+
+def new_call_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+@dataclass
+class CallResult:
+    call_id: str
+    events: list[CallEvent]
+    outcome: str
+    end_reason: str
+    dev_models: list[str] = field(default_factory=list)
+
+
+class CallSession:
+    """Build and run one call. ``await run()`` returns when the call has ended, whatever the cause."""
+
+    def __init__(self, runtime: Runtime, ctx: CallContext, make_transport: TransportFactory, *, spec: PipelineSpec | None = None,
+                 clock: Clock | None = None, transcriber=None) -> None:
+        self.runtime = runtime
+        self.ctx = ctx
+        self.spec = spec or runtime.spec()
+        self._make_transport = make_transport
+        self._clock = clock
+        self._transcriber = transcriber
+        self.state: CallState | None = None
+        self.transport: CallTransport | None = None
+        self._worker: PipelineWorker | None = None
+        self._sinks: list[Callable[[CallEvent], None]] = []
+        self.started = asyncio.Event()  # the pipeline is up: the channel may feed audio
+
+    def subscribe(self, sink: Callable[[CallEvent], None]) -> None:
+        """Receive every call event as it happens (the call recorder, metrics, a test)."""
+        self._sinks.append(sink)
+
+    def prepare(self) -> CallState:
+        """Create the call's state and transport (a channel may need them before ``run``)."""
+        if self.state is None:
+            self.state = CallState(ctx=self.ctx, clock=self._clock or RealClock(), language=self.ctx.language)
+            for sink in self._sinks:
+                self.state.events.subscribe(sink)
+            self.transport = self._make_transport(self.state)
+        return self.state
+
+    async def run(self) -> CallResult:
+        state = self.prepare()
+        assert self.transport is not None
+        session = self.runtime.dialogue(self.spec).new_session(self.ctx)
+        pipeline = build_pipeline(self.runtime, self.spec, state, self.transport, session, self._transcriber)
+        out_rate = self.transport.output().sample_rate
+        self._worker = PipelineWorker(
+            pipeline, params=PipelineParams(audio_in_sample_rate=PIPELINE_RATE, audio_out_sample_rate=out_rate),
+            idle_timeout_secs=None, cancel_on_idle_timeout=False, enable_rtvi=False, enable_turn_tracking=False,
+        )
+        @self._worker.event_handler("on_pipeline_started")
+        async def _started(_worker, _frame) -> None:
+            self.started.set()
+
+        state.emit("call_start", t_ms=0.0, call_id=self.ctx.call_id, channel=self.ctx.channel, caller=self.ctx.caller_number,
+                   pipeline=self.spec.name, dev_models=sorted(self.runtime.dev_models) or state.dev_models,
+                   wall_time=time.time())
+        runner = WorkerRunner(handle_sigint=False, check_dangling_tasks=False)
+        await runner.add_workers(self._worker)
+        try:
+            await runner.run()
+        except Exception as exc:  # the pipeline died: the record must still say so
+            log.exception("call pipeline failed", extra={"call_id": self.ctx.call_id})
+            state.emit("error", where="pipeline", message=str(exc))
+            state.end_reason = state.end_reason or "error"
+            state.outcome = "error"
+        finally:
+            state.ended = True
+            outcome = state.outcome or ("abandoned" if state.end_reason in ("caller_hung_up", "far_end_gone") else "ended")
+            state.emit("call_end", reason=state.end_reason or "ended", outcome=outcome)
+            log.info("call ended", extra={"call_id": self.ctx.call_id, "reason": state.end_reason, "outcome": outcome})
+        return CallResult(self.ctx.call_id, list(state.events.events), outcome, state.end_reason, sorted(set(state.dev_models)))
+
+    async def end(self, reason: str = "ended") -> None:
+        """End the call from outside (the far end hung up; the server is shutting down)."""
+        if self.state and not self.state.end_reason:
+            self.state.end_reason = reason
+        if self._worker is not None:
+            await self._worker.cancel(reason=reason)

@@ -1,0 +1,74 @@
+"""``voicebot serve``: the bot's main job — the web server (Twilio, in-app, desks) and SIP."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", help="listen address (default 127.0.0.1; settings server.host)")
+    p.add_argument("--port", type=int, help="HTTP port (default 8080)")
+    p.add_argument("--pipeline", help="pipeline definition (default pipelines/phone.yaml)")
+    p.add_argument("--sip", action="store_true", help="also answer SIP calls (settings sip.*)")
+    p.add_argument("--print-config", action="store_true", help="print the effective settings and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    import uvicorn
+
+    from voicebot.config import load_settings
+    from voicebot.logs import get_logger
+    from voicebot.runtime import Runtime
+    from voicebot.server import create_app
+
+    log = get_logger("voicebot.serve")
+    settings = load_settings(args.config)
+    if args.host:
+        settings.server.host = args.host
+    if args.port:
+        settings.server.port = args.port
+    if args.pipeline:
+        settings.pipeline = Path(args.pipeline)
+    if args.sip:
+        settings.sip.enabled = True
+    if args.print_config:
+        print(json.dumps(settings.as_dict(), indent=2))
+        return 0
+    runtime = Runtime(settings)
+    try:
+        runtime.warm_up(runtime.spec())
+    except Exception as exc:
+        print(f"voicebot serve: cannot load the models or dialogue: {exc}\nRun `voicebot doctor` to see what is missing.", file=sys.stderr)
+        return 1
+    if runtime.dev_models:
+        banner = "!" * 78
+        print(f"{banner}\n  DEV MODELS (random weights): {', '.join(sorted(runtime.dev_models))}\n"
+              "  Latency and capacity are real; transcripts are MEANINGLESS. For real recognition run\n"
+              "  `voicebot models pull whisper-base` on a machine with network access.\n" + banner, file=sys.stderr)
+    if not settings.twilio.verify_signatures:
+        log.warning("Twilio signature verification is OFF (local development only): anyone can post to the webhooks")
+    app = create_app(runtime)
+    config = uvicorn.Config(app, host=settings.server.host, port=settings.server.port, log_level="info", lifespan="on")
+    server = uvicorn.Server(config)
+    log.info("serving", extra={"url": f"http://{settings.server.host}:{settings.server.port}/", "pipeline": str(settings.pipeline)})
+
+    async def main() -> None:
+        sip = None
+        if settings.sip.enabled:
+            from voicebot.channels.sip.service import start_sip  # the SIP channel's entry point
+
+            sip = await start_sip(runtime)
+        try:
+            await server.serve()
+        finally:
+            if sip is not None:
+                await sip.stop()
+            runtime.close()
+
+    asyncio.run(main())
+    return 0

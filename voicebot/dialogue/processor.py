@@ -1,0 +1,81 @@
+"""The dialogue stage: the caller's words in, a reply with actions out. The bot speaks first.
+
+The dialogue session never sees a channel: it returns actions, which the output carries out
+once the reply has been heard (see :class:`voicebot.channels.base.CallOutput`).
+"""
+
+from __future__ import annotations
+
+import time
+
+from pipecat.frames.frames import Frame, InterruptionFrame, StartFrame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from voicebot.dialogue.api import CallerTurn, DialogueReply, DialogueSession, Note
+from voicebot.logs import get_logger
+from voicebot.pipeline.frames import BotReplyFrame, CallerTextFrame, PlaybackReportFrame, TurnSettledFrame
+from voicebot.pipeline.state import CallState
+
+log = get_logger(__name__)
+
+FALLBACK = "Sorry, something went wrong on my side. Let me connect you to a colleague."
+
+
+class DialogueProcessor(FrameProcessor):
+    def __init__(self, state: CallState, session: DialogueSession, greet: bool = True, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.state = state
+        self.session = session
+        self.greet = greet
+        self._in_tts: set[int] = set()
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, StartFrame):
+            await self.push_frame(frame, direction)
+            if self.greet:
+                self.state.activity.begin(0)
+                await self._say(await self._call(self.session.greet()), turn_id=0)
+        elif isinstance(frame, CallerTextFrame):
+            turn = CallerTurn(text=frame.text, language=frame.language, dtmf=frame.dtmf, asr_confidence=frame.asr_confidence, is_dev_asr=frame.dev_asr)
+            t0 = time.perf_counter()
+            reply = await self._call(self.session.respond(turn))
+            await self._say(reply, frame.turn_id, dialogue_ms=(time.perf_counter() - t0) * 1000)
+        elif isinstance(frame, PlaybackReportFrame):
+            if frame.interrupted:
+                self.session.bot_was_interrupted(frame.heard_text)
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, TurnSettledFrame):
+            self._in_tts.discard(frame.turn_id)
+            self.state.activity.end(frame.turn_id)
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, InterruptionFrame):
+            for turn_id in self._in_tts:  # their synthesis is cancelled: nothing more will come
+                self.state.activity.end(turn_id)
+            self._in_tts.clear()
+            await self.push_frame(frame, direction)
+        else:
+            await self.push_frame(frame, direction)
+
+    async def _call(self, coro) -> DialogueReply:
+        try:
+            return await coro
+        except Exception as exc:  # the caller must hear something, and get a person
+            log.exception("dialogue failed", extra={"call_id": self.state.ctx.call_id})
+            self.state.emit("error", where="dialogue", message=str(exc))
+            from voicebot.dialogue.api import Transfer
+
+            return DialogueReply(text=FALLBACK, language="en", actions=(Transfer(reason="bot_error"),))
+
+    async def _say(self, reply: DialogueReply, turn_id: int, dialogue_ms: float | None = None) -> None:
+        self.state.emit("bot_reply", turn_id=turn_id, text=reply.text, language=reply.language, intent=reply.intent,
+                        slots=reply.slots, sentiment=reply.sentiment, dialogue_ms=None if dialogue_ms is None else round(dialogue_ms, 1),
+                        actions=[a.kind for a in reply.actions])
+        for action in reply.actions:
+            if isinstance(action, Note):
+                self.state.emit("action", kind="note", name=action.name, data=action.data)
+        if not reply.text and not reply.actions:
+            self.state.activity.end(turn_id)
+            return
+        self._in_tts.add(turn_id)
+        await self.push_frame(BotReplyFrame(reply=reply, turn_id=turn_id))

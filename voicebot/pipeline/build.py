@@ -1,0 +1,47 @@
+"""Spec + transport -> the per-call pipecat pipeline."""
+
+from __future__ import annotations
+
+from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.processors.audio.vad_processor import VADProcessor
+
+from voicebot.asr.processor import ASRProcessor, Transcriber
+from voicebot.audio.vad_webrtc import WebRTCVADAnalyzer, WebRTCVADOptions
+from voicebot.channels.base import CallTransport
+from voicebot.dialogue.api import DialogueSession
+from voicebot.dialogue.processor import DialogueProcessor
+from voicebot.pipeline.spec import PipelineSpec
+from voicebot.pipeline.state import CallState
+from voicebot.runtime import Runtime
+from voicebot.tts.processor import TTSProcessor
+from voicebot.turns.processor import TurnTaker
+
+
+def make_vad(spec: PipelineSpec):
+    params = VADParams(start_secs=spec.vad.start_ms / 1000, stop_secs=spec.turns.end_of_turn.silence_ms / 1000, min_volume=0.0,
+                       confidence=0.5 if spec.vad.engine == "webrtcvad" else spec.vad.confidence)
+    if spec.vad.engine == "webrtcvad":
+        return WebRTCVADAnalyzer(params=params, options=WebRTCVADOptions(spec.vad.aggressiveness, spec.vad.frame_ms))
+    if spec.vad.engine == "silero":
+        from pipecat.audio.vad.silero import SileroVADAnalyzer
+
+        return SileroVADAnalyzer(params=params)
+    raise ValueError(f"unknown VAD engine {spec.vad.engine!r}; use webrtcvad or silero")
+
+
+def build_pipeline(runtime: Runtime, spec: PipelineSpec, state: CallState, transport: CallTransport, session: DialogueSession,
+                   transcriber: Transcriber | None = None) -> Pipeline:
+    catalog = runtime.voices(spec)
+    asr = transcriber or runtime.asr(spec)
+    if getattr(asr, "dev", False):
+        state.dev_models.append(asr.path.name if hasattr(asr, "path") else "asr")
+    return Pipeline([
+        transport.input(),
+        VADProcessor(vad_analyzer=make_vad(spec), audio_idle_timeout=0),
+        TurnTaker(state, spec.turns),
+        ASRProcessor(state, asr, runtime.asr_executor, supported_languages=catalog.languages, default_language=catalog.default_language),
+        DialogueProcessor(state, session, greet=spec.dialogue.greet),
+        TTSProcessor(state, catalog, runtime.tts_executor),
+        transport.output(),
+    ])

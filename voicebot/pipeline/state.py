@@ -1,0 +1,52 @@
+"""Small per-call state shared by the call's processors (no models here: those are shared
+process-wide by :class:`voicebot.runtime.Runtime`)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from voicebot.clock import Clock
+from voicebot.dialogue.api import CallContext
+from voicebot.events import EventLog
+from voicebot.pipeline.activity import Activity
+
+
+@dataclass
+class CallState:
+    ctx: CallContext
+    clock: Clock
+    events: EventLog = field(default_factory=EventLog)
+    activity: Activity = field(default_factory=Activity)
+    language: str | None = None  # the call's language once settled (ASR or in-app token)
+    audio_ms: float = 0.0  # caller audio time of the newest frame seen by the pipeline
+    dev_models: list[str] = field(default_factory=list)
+    bot_speaking: bool = False
+    ended: bool = False
+    end_reason: str = ""
+    outcome: str = ""
+
+    def __post_init__(self) -> None:
+        self._audio_advanced = asyncio.Event()
+
+    def advance_audio(self, t_ms: float) -> None:
+        """The pipeline has processed caller audio up to ``t_ms`` (a fast replay waits on this)."""
+        self.audio_ms = max(self.audio_ms, t_ms)
+        self._audio_advanced.set()
+
+    async def wait_audio(self, t_ms: float, timeout: float = 5.0) -> bool:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + timeout
+        while self.audio_ms < t_ms - 0.5:
+            self._audio_advanced.clear()
+            left = until - loop.time()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._audio_advanced.wait(), left)
+            except asyncio.TimeoutError:
+                return False
+        return True
+
+    def emit(self, kind: str, t_ms: float | None = None, **data) -> None:
+        self.events.emit(self.audio_ms if t_ms is None else t_ms, kind, **data)

