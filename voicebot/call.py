@@ -72,6 +72,8 @@ class CallSession:
     async def run(self) -> CallResult:
         state = self.prepare()
         assert self.transport is not None
+        # Shared models load once per process; the first call must not load them on the loop.
+        await asyncio.to_thread(self.runtime.warm_up, self.spec, self._transcriber is None)
         session = self.runtime.dialogue(self.spec).new_session(self.ctx)
         pipeline = build_pipeline(self.runtime, self.spec, state, self.transport, session, self._transcriber)
         out_rate = self.transport.output().sample_rate

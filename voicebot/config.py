@@ -48,6 +48,7 @@ class TwilioSettings:
     # Signature verification can only be switched off explicitly (local development).
     verify_signatures: bool = True
     api_base_url: str | None = None  # tests point the REST client at a local stand-in
+    hold_music_url: str | None = None  # played under the hold message while a caller waits for an agent
 
 
 @dataclass
@@ -81,6 +82,9 @@ class Settings:
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
     sip: SipSettings = field(default_factory=SipSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    # The customer-service dialogue's options (voicebot.dialogue.engine.DialogueOptions field
+    # names: shop_name, order_store, order_api_url, greetings, llm: {...}); validated there.
+    dialogue: dict[str, Any] = field(default_factory=dict)
 
     @property
     def store_url(self) -> str:
@@ -105,7 +109,9 @@ def _apply(obj: Any, values: dict[str, Any], where: str) -> None:
         if key not in names:
             raise ValueError(f"unknown setting {where}{key!r}; known: {sorted(names)}")
         current = getattr(obj, key)
-        if dataclasses.is_dataclass(current):
+        if isinstance(current, dict) and isinstance(value, dict):
+            setattr(obj, key, {**current, **value})
+        elif dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
                 raise ValueError(f"setting {where}{key} must be a mapping")
             _apply(current, value, f"{where}{key}.")

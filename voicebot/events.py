@@ -59,7 +59,7 @@ class EventLog:
     def subscribe(self, sink: EventSink) -> None:
         self._sinks.append(sink)
 
-    def emit(self, t_ms: float, kind: str, **data: Any) -> CallEvent:
+    def emit(self, t_ms: float, kind: str, /, **data: Any) -> CallEvent:
         ev = CallEvent(t_ms=round(float(t_ms), 1), kind=kind, data=data)
         self.events.append(ev)
         for sink in self._sinks:

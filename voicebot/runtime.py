@@ -95,11 +95,24 @@ class Runtime:
                     raise ValueError(f"unknown dialogue engine {name!r} in pipeline {spec.name}; use builtin or minimal")
             return self._engines[name]
 
-    def warm_up(self, spec: PipelineSpec) -> None:
-        """Load everything a call needs before the first caller waits for it."""
-        self.asr(spec)
+    def warm_up(self, spec: PipelineSpec, asr: bool = True) -> None:
+        """Load everything a call needs before the first caller waits for it (blocking: call it
+        from a thread, or before the event loop starts)."""
+        if asr:
+            self.asr(spec)
         self.voices(spec).voice_for(None)
         self.dialogue(spec)
+
+    async def aclose(self) -> None:
+        """Close what the dialogue engines hold open (HTTP sessions to an order API or an LLM)."""
+        for engine in self._engines.values():
+            close = getattr(engine, "close", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception:
+                    log.exception("dialogue engine close failed")
+        self.close()
 
     def close(self) -> None:
         self.asr_executor.shutdown(wait=False, cancel_futures=True)

@@ -245,7 +245,7 @@ class CallOutput(FrameProcessor):
 
     async def tick(self) -> None:
         """Play the next 20 ms (or nothing, when paused or idle)."""
-        if self._paused:
+        if self._paused or self.state.playback_gate != "open":
             await self.send_idle()
             return
         await self._take_markers()
@@ -340,6 +340,7 @@ class CallOutput(FrameProcessor):
         self._sentence_chunks = 0
         self._pending_marks.clear()
         self._paused = False
+        self.state.playback_gate = "open"
         self.state.bot_speaking = False
         if pb is not None:
             heard = pb.heard_text(partial=True)

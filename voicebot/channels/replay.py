@@ -30,7 +30,9 @@ class ReplayOutput(CallOutput):
 
     def __init__(self, state: CallState, sample_rate: int) -> None:
         super().__init__(state, sample_rate, pacing="external")
-        self.track: list[bytes] = []
+        # A tick answers the caller audio that ended at its close, so what the bot sends on tick
+        # i is heard in the next 20 ms slot: the track starts one chunk late.
+        self.track: list[bytes] = [b"\0" * self.chunk_bytes]
 
     async def send_audio(self, chunk: bytes) -> None:
         self.track.append(chunk)
@@ -47,6 +49,7 @@ class ReplayOptions:
     max_tail_s: float = 60.0
     language: str | None = None  # a language the channel already knows (like an in-app token)
     settle_timeout_s: float = 120.0  # fast mode: longest wait for ASR/dialogue/TTS on one tick
+    dtmf: tuple[tuple[float, str], ...] = ()  # keypad presses: (ms from call start, digit)
 
 
 @dataclass
@@ -107,6 +110,9 @@ async def replay_call(runtime: Runtime, caller: np.ndarray, options: ReplayOptio
             data = silent
             tail_ticks += 1
         caller_chunks.append(data)
+        for at_ms, digit in options.dtmf:
+            if tick * CHUNK_MS <= at_ms < (tick + 1) * CHUNK_MS:
+                await inp.push_dtmf(digit)
         await inp.push_audio(data, rate)
         target_ms = (tick + 1) * CHUNK_MS
         if options.fast:

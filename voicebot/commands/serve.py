@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             if sip is not None:
                 await sip.stop()
-            runtime.close()
+            await runtime.aclose()
 
     asyncio.run(main())
     return 0

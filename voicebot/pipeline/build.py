@@ -36,10 +36,11 @@ def build_pipeline(runtime: Runtime, spec: PipelineSpec, state: CallState, trans
     asr = transcriber or runtime.asr(spec)
     if getattr(asr, "dev", False):
         state.dev_models.append(asr.path.name if hasattr(asr, "path") else "asr")
+    vad = make_vad(spec)
     return Pipeline([
         transport.input(),
-        VADProcessor(vad_analyzer=make_vad(spec), audio_idle_timeout=0),
-        TurnTaker(state, spec.turns),
+        VADProcessor(vad_analyzer=vad, audio_idle_timeout=0),
+        TurnTaker(state, spec.turns, vad=vad),
         ASRProcessor(state, asr, runtime.asr_executor, supported_languages=catalog.languages, default_language=catalog.default_language),
         DialogueProcessor(state, session, greet=spec.dialogue.greet),
         TTSProcessor(state, catalog, runtime.tts_executor),

@@ -61,7 +61,8 @@ class BotSentenceAudioFrame(DataFrame):
 
 @dataclass
 class PlaybackControlFrame(SystemFrame):
-    """Tentative barge-in: pause (or duck) bot audio at the transport now, or resume it."""
+    """Pause or resume bot audio at the transport (for processors outside the turn taker;
+    the turn taker uses :attr:`CallState.playback_gate`, which acts without a queue hop)."""
 
     action: Literal["pause", "resume"]
 

@@ -22,6 +22,10 @@ class CallState:
     audio_ms: float = 0.0  # caller audio time of the newest frame seen by the pipeline
     dev_models: list[str] = field(default_factory=list)
     bot_speaking: bool = False
+    # The transport's playback gate, set by the turn taker and read by the output on every
+    # 20 ms tick: "paused" (tentative barge-in) and "cut" (confirmed, until the interruption
+    # has flushed the queues) stop the bot's audio at once, with no queue hop in between.
+    playback_gate: str = "open"
     ended: bool = False
     end_reason: str = ""
     outcome: str = ""
@@ -48,5 +52,5 @@ class CallState:
                 return False
         return True
 
-    def emit(self, kind: str, t_ms: float | None = None, **data) -> None:
+    def emit(self, kind: str, /, t_ms: float | None = None, **data) -> None:
         self.events.emit(self.audio_ms if t_ms is None else t_ms, kind, **data)

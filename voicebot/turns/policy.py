@@ -15,7 +15,7 @@ class BargeInPolicy:
     enabled: bool = True
     # Stage 1: pause bot audio on the VAD's speech-start decision (0 = never pause, cancel only).
     pause_on_speech: bool = True
-    # Stage 2: caller speech this long while the bot talks confirms the interruption.
+    # Stage 2: this much *voiced* caller audio while the bot talks confirms the interruption.
     confirm_ms: int = 300
     # Paused this long without confirmation: resume the bot.
     resume_after_ms: int = 600

@@ -23,17 +23,22 @@ from pipecat.frames.frames import (
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADState
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from voicebot.pipeline.frames import CallerUtteranceFrame, PlaybackControlFrame, TurnSettledFrame
+from voicebot.pipeline.frames import CallerUtteranceFrame, TurnSettledFrame
 from voicebot.pipeline.state import CallState
 from voicebot.turns.policy import TurnPolicy
 
 
 class TurnTaker(FrameProcessor):
-    def __init__(self, state: CallState, policy: TurnPolicy | None = None, **kwargs) -> None:
+    def __init__(self, state: CallState, policy: TurnPolicy | None = None, vad: VADAnalyzer | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.state = state
+        # The call's VAD analyzer: its per-frame state says whether the newest audio was voiced
+        # (the VAD's start/stop frames alone cannot: "stopped" comes a silence timeout late).
+        self.vad = vad
+        self._voiced_ms = 0.0
         self.policy = policy or TurnPolicy()
         self._rate = 16000
         self._preroll: collections.deque[bytes] = collections.deque()
@@ -70,19 +75,20 @@ class TurnTaker(FrameProcessor):
             return
         self._paused = True
         self._paused_at_ms = self.state.audio_ms
+        self.state.playback_gate = "paused"
         self.state.emit("bot_paused", onset_ms=self._onset_ms)
-        await self.push_frame(PlaybackControlFrame(action="pause"))
 
     async def _resume_bot(self, why: str) -> None:
         if not self._paused:
             return
         self._paused = False
+        self.state.playback_gate = "open"
         self.state.emit("bot_resumed", reason=why)
-        await self.push_frame(PlaybackControlFrame(action="resume"))
 
     async def _interrupt(self, why: str) -> None:
         self._paused = False
         self._interrupted = True  # once per caller utterance, until the output has caught up
+        self.state.playback_gate = "cut"
         self.state.emit("interruption", reason=why, onset_ms=self._onset_ms)
         await self.broadcast_interruption()
 
@@ -120,18 +126,26 @@ class TurnTaker(FrameProcessor):
                 await self._finish_utterance(self.state.audio_ms)
         else:
             self._keep_preroll(frame.audio)
+        if self._speaking and self._frame_voiced():
+            self._voiced_ms += len(frame.audio) / 2 / self._rate * 1000
         bi = self.policy.barge_in
         if self._speaking and self._bot_active and bi.enabled and not self._interrupted:
-            if self.state.audio_ms - self._onset_ms >= bi.confirm_ms:
+            if self._voiced_ms >= bi.confirm_ms:
                 await self._interrupt("speech_confirmed")
         elif self._paused and self.state.audio_ms - self._paused_at_ms >= bi.resume_after_ms:
             await self._resume_bot("not_confirmed")
         if self._dtmf and self.state.audio_ms - self._last_dtmf_ms >= self.policy.end_of_turn.dtmf_timeout_ms:
             await self._flush_dtmf()
 
+    def _frame_voiced(self) -> bool:
+        if self.vad is None:
+            return True
+        return getattr(self.vad, "_vad_state", VADState.SPEAKING) in (VADState.SPEAKING, VADState.STARTING)
+
     async def _on_speech_start(self, frame: VADUserStartedSpeakingFrame) -> None:
         start_ms = float(getattr(frame, "start_secs", 0.0) or 0.0) * 1000
         self._speaking = True
+        self._voiced_ms = start_ms
         self._interrupted = False
         self._onset_ms = max(0.0, self.state.audio_ms - start_ms - 10.0)
         self._utterance = list(self._preroll)
@@ -158,6 +172,11 @@ class TurnTaker(FrameProcessor):
         self._speaking = False
         audio = b"".join(self._utterance)
         self._utterance = []
+        # The VAD decides "stopped" only after the silence timeout: keep 200 ms of that silence.
+        trailing_ms = self.state.audio_ms - end_ms - 200
+        if trailing_ms > 0:
+            cut = int(trailing_ms * self._rate / 1000) * 2
+            audio = audio[: max(0, len(audio) - cut)]
         if end_ms - self._onset_ms < self.policy.end_of_turn.min_speech_ms:
             self.state.emit("turn_end", ignored="too_short", start_ms=round(self._onset_ms, 1), end_ms=round(end_ms, 1))
             return

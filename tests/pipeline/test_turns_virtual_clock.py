@@ -1,0 +1,122 @@
+"""Turn taking and barge-in on a virtual clock, with scripted caller timelines.
+
+The caller's side is real speech from ../shared/audio placed at chosen times; the replay
+channel runs the real pipeline (webrtcvad, turn taker, dialogue, espeak-ng TTS, playout)
+on a VirtualClock, so these timelines are exact and take no wall-clock sleeps.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from tests.pipeline.timeline import RATE, OracleTranscriber, speech, timeline
+from voicebot.channels.replay import ReplayOptions, replay_call
+from voicebot.runtime import Runtime
+
+GREETING = "Hello, this is the customer service assistant. How can I help you today?"
+
+
+@pytest.fixture
+def runtime(settings):
+    rt = Runtime(settings)
+    yield rt
+    rt.close()
+
+
+def kinds(result, kind):
+    return [e for e in result.call.events if e.kind == kind]
+
+
+def bot_energy(result, start_ms, end_ms):
+    seg = result.bot[int(start_ms * RATE / 1000) : int(end_ms * RATE / 1000)].astype(np.float64)
+    return float(np.sqrt(np.mean(seg**2))) if len(seg) else 0.0
+
+
+async def test_caller_turn_is_answered_after_the_silence_timeout(runtime):
+    spec = dataclasses.replace(runtime.spec(), dialogue=dataclasses.replace(runtime.spec().dialogue, greet=False))
+    clip = speech("en/sb_timit_spk1_snt1.wav")
+    caller = timeline(6.0, (0.5, clip))
+    oracle = OracleTranscriber(["where is my order"])
+    result = await replay_call(runtime, caller, ReplayOptions(fast=True), spec=spec, transcriber=oracle)
+
+    turns = [e for e in kinds(result, "turn_end") if "turn_id" in e.data]
+    assert len(turns) == 1
+    end_ms = turns[0].data["end_ms"]
+    clip_end_ms = 500 + len(clip) / RATE * 1000
+    assert abs(end_ms - clip_end_ms) < 250, (end_ms, clip_end_ms)
+    # the turn ends once 500 ms of silence have been heard, not before
+    assert turns[0].t_ms == pytest.approx(end_ms + 500, abs=40)
+    start = kinds(result, "bot_speech_start")[0]
+    assert start.data["turn_id"] == 1
+    assert start.t_ms == pytest.approx(turns[0].t_ms, abs=40)  # compute takes no virtual time
+    # the ASR got the whole utterance: the speech plus 300 ms pre-roll and 200 ms of the closing silence
+    assert oracle.calls and oracle.calls[0] == pytest.approx(len(clip) / RATE + 0.5, abs=0.3)
+    assert bot_energy(result, start.t_ms, start.t_ms + 800) > 300  # the bot's reply is audible
+    assert bot_energy(result, 0, 500) == 0.0  # and nothing before anyone spoke
+
+
+async def test_barge_in_pauses_then_cancels_and_history_keeps_what_was_heard(runtime):
+    clip = speech("en/sb_timit_spk2_snt1.wav")  # ~2 s of real speech
+    caller = timeline(8.0, (1.2, clip))
+    result = await replay_call(runtime, caller, ReplayOptions(fast=True), transcriber=OracleTranscriber(["no the other order"]))
+
+    vad_start = kinds(result, "vad_start")[0]
+    paused = kinds(result, "bot_paused")[0]
+    confirmed = kinds(result, "interruption")[0]
+    onset = vad_start.data["onset_ms"]
+    assert 1100 <= onset <= 1500
+    assert paused.t_ms - onset <= 150  # stage 1: the bot pauses within 150 ms of the caller's onset
+    assert confirmed.t_ms - onset == pytest.approx(300, abs=40)  # stage 2: confirmed after 300 ms of speech
+    assert len(kinds(result, "interruption")) == 1
+    stop = [e for e in kinds(result, "bot_speech_stop") if e.data["turn_id"] == 0][0]
+    assert stop.data["interrupted"] is True
+    heard = stop.data["heard_text"]
+    assert heard and GREETING.startswith(heard) and len(heard) < len(GREETING)
+    # the bot is silent from the pause until its next reply
+    next_start = [e for e in kinds(result, "bot_speech_start") if e.data["turn_id"] == 1][0]
+    assert bot_energy(result, paused.t_ms + 20, next_start.t_ms) == 0.0
+    assert next_start.t_ms > kinds(result, "turn_end")[-1].t_ms - 1
+
+
+async def test_a_short_backchannel_pauses_the_bot_which_then_resumes(runtime):
+    blip = speech("en/sb_timit_spk2_snt2.wav", seconds=0.22)  # ~200 ms: "uh-huh"-length
+    caller = timeline(8.0, (1.5, blip))
+    result = await replay_call(runtime, caller, ReplayOptions(fast=True), transcriber=OracleTranscriber([]))
+
+    assert kinds(result, "bot_paused"), "a caller sound during the bot's turn pauses it at once"
+    assert kinds(result, "bot_resumed")
+    assert not kinds(result, "interruption")
+    stop = [e for e in kinds(result, "bot_speech_stop") if e.data["turn_id"] == 0][0]
+    assert stop.data["interrupted"] is False and stop.data["heard_text"] == GREETING
+
+
+async def test_keypad_interrupts_the_bot_and_digits_reach_the_dialogue(runtime):
+    caller = timeline(8.0)
+    opts = ReplayOptions(fast=True, dtmf=((800, "4"), (900, "5"), (1000, "7"), (1100, "#")))
+    result = await replay_call(runtime, caller, opts, transcriber=OracleTranscriber([]))
+    assert kinds(result, "interruption")[0].data["reason"] == "dtmf"
+    digits = [e.data["digit"] for e in kinds(result, "dtmf")]
+    assert digits == ["4", "5", "7", "#"]
+    turn = [e for e in kinds(result, "turn_end") if e.data.get("dtmf")][0]
+    assert turn.data["dtmf"] == "457"
+    assert [e for e in kinds(result, "bot_reply") if e.data["turn_id"] == turn.data["turn_id"]]
+
+
+async def test_agent_request_by_keypad_transfers_after_the_sentence_is_heard(runtime):
+    result = await replay_call(runtime, timeline(12.0), ReplayOptions(fast=True, dtmf=((6000, "0"),)), transcriber=OracleTranscriber([]))
+    transfer = kinds(result, "action")
+    assert transfer and transfer[0].data["kind"] == "transfer"
+    reply_stop = [e for e in kinds(result, "bot_speech_stop") if e.data["turn_id"] == 1][0]
+    assert transfer[0].t_ms >= reply_stop.t_ms  # the caller heard the whole sentence first
+    assert result.call.outcome == "handed_off"
+
+
+async def test_noise_only_call_gets_no_reply_and_the_call_still_ends(runtime):
+    from tests.conftest import shared_audio
+    from voicebot.audio.pcm import load_audio
+
+    noise = (load_audio(shared_audio("noise/sb_noise2.wav"), RATE) * 0.05).astype(np.int16)  # faint line noise
+    result = await replay_call(runtime, timeline(6.0, (0.0, noise)), ReplayOptions(fast=True), transcriber=OracleTranscriber([]))
+    assert [e.kind for e in result.call.events][-1] == "call_end"
+    assert not [e for e in kinds(result, "bot_reply") if e.data["turn_id"] != 0]

@@ -1,0 +1,131 @@
+"""TwiML documents the bot serves to Twilio, built with the ``twilio`` library's VoiceResponse.
+
+Pure functions: they take URLs and values, return the XML text. No request, no settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from twilio.twiml.voice_response import Connect, Dial, VoiceResponse
+
+STREAM_PATH = "/twilio/stream"
+STATUS_PATH = "/twilio/status"
+HOLD_PATH = "/twilio/hold"
+
+# Stream <Parameter> names: Twilio hands them back in the `start` message's customParameters.
+PARAM_CALLER = "caller"
+PARAM_CALLED = "called"
+PARAM_CALL_SID = "call_sid"
+
+# <Say language="..."> locale per ISO 639-1 code the dialogue uses (voicebot.dialogue.nlu_types.LANGUAGES).
+SAY_LOCALES: dict[str, str] = {
+    "en": "en-US", "zh": "cmn-CN", "es": "es-ES", "pt": "pt-BR", "de": "de-DE", "fr": "fr-FR",
+    "it": "it-IT", "ru": "ru-RU", "ja": "ja-JP", "ko": "ko-KR", "ar": "arb", "th": "th-TH",
+    "id": "id-ID", "vi": "vi-VN",
+}  # fmt: skip
+
+HOLD_MESSAGES: dict[str, str] = {
+    "en": "Please hold, an agent will be with you shortly.",
+    "zh": "请稍候，客服人员马上为您服务。",
+    "es": "Por favor, espere; un agente le atenderá en breve.",
+    "pt": "Por favor, aguarde; um atendente falará com você em breve.",
+    "de": "Bitte bleiben Sie dran, ein Mitarbeiter ist gleich für Sie da.",
+    "fr": "Veuillez patienter, un conseiller va vous répondre.",
+    "it": "Attenda in linea, un operatore sarà subito da lei.",
+    "ru": "Пожалуйста, оставайтесь на линии, оператор скоро ответит.",
+    "ja": "そのままお待ちください。まもなく担当者がおつなぎします。",
+    "ko": "잠시만 기다려 주세요. 곧 상담원이 연결됩니다.",
+    "ar": "يرجى الانتظار، سيكون أحد الموظفين معك قريبًا.",
+    "th": "กรุณารอสักครู่ เจ้าหน้าที่จะรับสายในไม่ช้า",
+    "id": "Mohon tunggu, agen kami akan segera melayani Anda.",
+    "vi": "Xin vui lòng chờ, nhân viên sẽ tiếp chuyện với bạn ngay.",
+}
+
+
+def public_url(public_host: str, path: str, scheme: str = "https", query: dict[str, str] | None = None) -> str:
+    """``scheme://public_host/path[?query]``; ``public_host`` may carry a scheme, it is dropped."""
+    host = public_host.split("://", 1)[-1].rstrip("/")
+    url = f"{scheme}://{host}{path}"
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+@dataclass(frozen=True)
+class IncomingCall:
+    """The parts of Twilio's voice webhook (form fields) the stream TwiML needs."""
+
+    call_sid: str
+    caller: str = ""  # From
+    called: str = ""  # To
+
+    @staticmethod
+    def from_form(form: dict[str, str]) -> "IncomingCall":
+        sid = form.get("CallSid", "")
+        if not sid:
+            raise ValueError("voice webhook without CallSid: not a Twilio call request")
+        return IncomingCall(call_sid=sid, caller=form.get("From", ""), called=form.get("To", ""))
+
+
+def connect_stream(public_host: str, call: IncomingCall) -> str:
+    """``<Connect><Stream url="wss://host/twilio/stream">`` with the call's numbers and SID.
+
+    The Stream's statusCallback (stream-started/stopped/error) goes to ``/twilio/status``,
+    the same endpoint as the call status callback configured on the number.
+    """
+    response = VoiceResponse()
+    connect = Connect()
+    stream = connect.stream(
+        url=public_url(public_host, STREAM_PATH, scheme="wss"),
+        status_callback=public_url(public_host, STATUS_PATH),
+        status_callback_method="POST",
+    )
+    stream.parameter(name=PARAM_CALLER, value=call.caller)
+    stream.parameter(name=PARAM_CALLED, value=call.called)
+    stream.parameter(name=PARAM_CALL_SID, value=call.call_sid)
+    response.append(connect)
+    return str(response)
+
+
+def dial(target: str, *, caller_id: str | None = None, timeout_s: int = 30) -> str:
+    """Hand-off: ``<Dial>`` a phone number (E.164) or a SIP URI (``sip:agent@pbx.example``)."""
+    target = target.strip()
+    if not target:
+        raise ValueError("dial target is empty: give an E.164 number or a sip: URI")
+    response = VoiceResponse()
+    d = Dial(caller_id=caller_id, timeout=timeout_s)
+    if target.lower().startswith(("sip:", "sips:")):
+        d.sip(target)
+    else:
+        d.number(target)
+    response.append(d)
+    return str(response)
+
+
+def hold_url(public_host: str, language: str) -> str:
+    return public_url(public_host, HOLD_PATH, query={"lang": language})
+
+
+def enqueue(queue: str, wait_url: str) -> str:
+    """Hand-off: ``<Enqueue waitUrl=...>queue</Enqueue>``; the wait URL plays the hold message."""
+    if not queue.strip():
+        raise ValueError("queue name is empty")
+    response = VoiceResponse()
+    response.enqueue(queue.strip(), wait_url=wait_url, wait_url_method="POST")
+    return str(response)
+
+
+def hold(language: str, *, music_url: str | None = None, pause_s: int = 10) -> str:
+    """Wait-URL TwiML: the hold message in the caller's language, then music or a pause.
+
+    Twilio fetches the wait URL again when this document ends, so the message repeats.
+    Unknown languages fall back to English.
+    """
+    lang = language if language in HOLD_MESSAGES else "en"
+    response = VoiceResponse()
+    response.say(HOLD_MESSAGES[lang], language=SAY_LOCALES[lang])
+    if music_url:
+        response.play(music_url)
+    else:
+        response.pause(length=pause_s)
+    return str(response)

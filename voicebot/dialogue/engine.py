@@ -1,0 +1,152 @@
+"""The process-wide dialogue engine: knowledge base, templates, order store, NLU, guard and
+the optional LLM, loaded once and shared by every call's session."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ..config import Settings
+from .api import CallContext
+from .flows import Resources
+from .guard import Guard
+from .kb import KnowledgeBase, load_kb
+from .orders import OrderStore
+from .session import DialogueSessionImpl, SessionOptions, Understands
+from .templates import Templates
+
+
+@dataclass
+class LlmOptions:
+    """An OpenAI-compatible chat-completions endpoint (a local server works). Off by default."""
+
+    enabled: bool = False
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = "local-model"
+    api_key_env: str = "VOICEBOT_LLM_API_KEY"  # the key is read from this variable, never from a file
+    timeout_s: float = 8.0
+    max_tool_rounds: int = 3
+    rephrase: bool = False  # also let the model reword the built-in replies (facts are checked to survive)
+    temperature: float = 0.2
+
+
+@dataclass
+class DialogueOptions:
+    """Operator settings for the dialogue (``dialogue:`` section of the settings file)."""
+
+    shop_name: str = "Acme Shop"
+    kb_dir: Path | None = None  # the merchant's own knowledge base (*.yaml); default: the built-in one
+    order_store: str = "sqlite"  # "sqlite" (embedded, seeded with sample data) | "http" (docs/order-api.md)
+    order_api_url: str | None = None
+    order_api_token_env: str = "VOICEBOT_ORDER_API_TOKEN"
+    greetings: dict[str, str] = field(default_factory=dict)  # language -> opening line ({shop}, {name})
+    allowed_domains: tuple[str, ...] = ()  # the shop's own web domains (links elsewhere are blocked)
+    session: SessionOptions = field(default_factory=SessionOptions)
+    llm: LlmOptions = field(default_factory=LlmOptions)
+    today: Callable[[], date] = date.today  # tests pin the calendar
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    return dict(value)
+
+
+def options_from_settings(settings: Settings) -> DialogueOptions:
+    """Read ``settings.dialogue`` (a mapping or a dataclass) when the settings have that section."""
+    raw: Any = getattr(settings, "dialogue", None)
+    opts = DialogueOptions()
+    if raw is None:
+        return opts
+    known = {f.name for f in dataclasses.fields(opts)}
+    for key, value in _as_dict(raw).items():
+        if key not in known:
+            raise ValueError(f"unknown dialogue setting {key!r}; known: {sorted(known)}")
+        if key == "llm":
+            value = LlmOptions(**_as_dict(value))
+        elif key == "session":
+            value = SessionOptions(**_as_dict(value))
+        elif key == "allowed_domains":
+            value = tuple(v.strip() for v in value.split(",")) if isinstance(value, str) else tuple(value)
+        elif key == "kb_dir" and value:
+            value = Path(value)
+        setattr(opts, key, value)
+    return opts
+
+
+def _numbers(value: Any) -> set[int]:
+    if isinstance(value, bool):
+        return set()
+    if isinstance(value, int | float):
+        return {int(value)}
+    if isinstance(value, dict):
+        return set().union(*(_numbers(v) for v in value.values())) if value else set()
+    return set()
+
+
+def policy_numbers(kb: KnowledgeBase) -> frozenset[int]:
+    """Every number the knowledge base states: the only durations the bot may promise."""
+    return frozenset(set().union(*(_numbers(e.values) for e in kb.entries.values())))
+
+
+def make_store(settings: Settings, options: DialogueOptions) -> OrderStore:
+    if options.order_store == "http":
+        if not options.order_api_url:
+            raise ValueError("dialogue.order_store is 'http' but dialogue.order_api_url is empty; set it to the merchant API base URL")
+        from .orders.http_store import HttpOrderStore, HttpStoreOptions
+
+        return HttpOrderStore(HttpStoreOptions(options.order_api_url, os.environ.get(options.order_api_token_env)))
+    if options.order_store != "sqlite":
+        raise ValueError(f"dialogue.order_store must be 'sqlite' or 'http', not {options.order_store!r}")
+    from .orders.sqlite_store import SqliteOrderStore
+
+    return SqliteOrderStore(settings.home / "orders.sqlite3", today=options.today)
+
+
+def load_nlu() -> Understands:
+    try:
+        from .nlu import Nlu  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise RuntimeError(f"language understanding is not available ({exc}); voicebot.dialogue.nlu must be installed") from exc
+    return Nlu()
+
+
+class DialogueEngineImpl:
+    """Implements :class:`voicebot.dialogue.api.DialogueEngine`."""
+
+    def __init__(self, kb: KnowledgeBase, templates: Templates, store: OrderStore, nlu: Understands, options: DialogueOptions) -> None:
+        self.kb, self.templates, self.store, self.nlu, self.options = kb, templates, store, nlu, options
+        self.guard = Guard(fallback=dict(templates.table["guard_fallback"]))
+        self.policy_numbers = policy_numbers(kb)
+        self.resources = Resources(kb, templates, store, options.shop_name, options.today)
+        self.llm = None
+        if options.llm.enabled:
+            from .llm import LlmBackend
+
+            self.llm = LlmBackend(options.llm)
+
+    def new_session(self, call: CallContext) -> DialogueSessionImpl:
+        session_opts = dataclasses.replace(self.options.session, allowed_domains=self.options.allowed_domains or self.options.session.allowed_domains)
+        return DialogueSessionImpl(call, self.resources, self.nlu, self.guard, self.policy_numbers, session_opts,
+                                   greetings=self.options.greetings, llm=self.llm)
+
+    async def close(self) -> None:
+        for part in (self.store, self.llm):
+            if part is not None and hasattr(part, "close"):
+                await part.close()
+
+
+def build_engine(settings: Settings, *, nlu: Understands | None = None, options: DialogueOptions | None = None) -> DialogueEngineImpl:
+    """Load everything once. ``nlu`` defaults to :class:`voicebot.dialogue.nlu.Nlu`."""
+    options = options or options_from_settings(settings)
+    kb = load_kb(directory=options.kb_dir)
+    templates = Templates.load()
+    problems = kb.check() + templates.check()
+    if problems:
+        raise ValueError("knowledge base is incomplete; run `voicebot kb check`:\n" + "\n".join(map(str, problems[:20])))
+    return DialogueEngineImpl(kb, templates, make_store(settings, options), nlu or load_nlu(), options)

@@ -1,0 +1,98 @@
+"""Rule-based multilingual language understanding for caller turns (no model, no download).
+
+>>> nlu = Nlu()
+>>> r = nlu.understand("order number four five seven one two hasn't arrived", "en")
+>>> r.slots["order_id"]
+'45712'
+
+One :class:`Nlu` per process: it loads the YAML lexicons once and is read-only afterwards,
+so any number of calls and threads may share it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..nlu_types import LANGUAGES, NluResult
+from .intents import decide, find_hits, score
+from .language import detect_language as _detect
+from .lexicon import Lexicon, LexiconError, load_lexicon
+from .sentiment import assess
+from .slots import extract_slots
+from .text import normalize
+
+__all__ = ["Nlu", "LexiconError"]
+
+EXPECTABLE = ("order_id", "email", "phone", "confirmation")
+ESCALATE_FRUSTRATION = 0.85
+
+
+class Nlu:
+    """Intent, slots, language and sentiment of one caller utterance."""
+
+    def __init__(self, languages: tuple[str, ...] = LANGUAGES, lexicon_dir: Path | None = None) -> None:
+        self._lex: dict[str, Lexicon] = {code: load_lexicon(code, lexicon_dir) for code in languages}
+        self.languages = tuple(languages)
+
+    def lexicon(self, lang: str) -> Lexicon:
+        return self._lex[lang]
+
+    def detect_language(self, text: str) -> str:
+        """ISO 639-1 code of ``text`` from its script and function words ("en" if unsure)."""
+        code = _detect(text, self._lex)
+        return code if code in self._lex else self.languages[0]
+
+    def _resolve_lang(self, text: str, lang: str | None) -> str:
+        if lang:
+            code = lang.lower().replace("_", "-").split("-")[0]
+            if code in self._lex:
+                return code
+        return self.detect_language(text)
+
+    def explain(self, text: str, lang: str) -> list[tuple[str, str, float]]:
+        """(intent, pattern, weight) of every lexicon line that fired: for tuning a lexicon."""
+        lex = self._lex[self._resolve_lang(text, lang)]
+        norm = normalize(text, apostrophe=lex.apostrophe)
+        return [(h.intent, h.pattern.source, h.pattern.weight) for h in find_hits(lex.intents, lex.tokens(norm), norm)]
+
+    def understand(self, text: str, lang: str | None = None, *, expecting: str | None = None) -> NluResult:
+        """Read one transcript. ``lang``: the ASR's language if known; ``expecting``: the slot
+        the bot just asked for (one of EXPECTABLE), so a bare "4 5 7 1 2" or "sí" is read as such.
+
+        A bare answer to an expected slot (only the slot, no other intent) comes back as
+        intent ``affirm`` with the slot filled: the caller gave what was asked.
+        """
+        if expecting is not None and expecting not in EXPECTABLE:
+            raise ValueError(f"expecting must be one of {EXPECTABLE} or None, not {expecting!r}")
+        code = self._resolve_lang(text or "", lang)
+        lex = self._lex[code]
+        if not text or not text.strip():
+            return NluResult("out_of_scope", 0.0, code)
+        norm = normalize(text, apostrophe=lex.apostrophe)
+        tokens = lex.tokens(norm)
+        totals = score(lex, tokens, norm, expecting)
+        if not totals:  # callers switch languages mid-call ("refund" in a Spanish call)
+            for other in dict.fromkeys((self.detect_language(text), "en")):
+                if other != code and other in self._lex:
+                    olex = self._lex[other]
+                    onorm = normalize(text, apostrophe=olex.apostrophe)
+                    totals = score(olex, olex.tokens(onorm), onorm, expecting)
+                    if totals:
+                        break
+        intent, confidence = decide(totals)
+        slots = extract_slots(norm, tokens, lex, expecting=expecting, email_lexicons=self._lex.values())
+        if expecting in ("order_id", "email", "phone") and expecting in slots and not totals:
+            intent, confidence = "affirm", 0.8
+        elif not totals and ("order_id" in slots or any(p.find(tokens, norm) for p in lex.order_words)):
+            intent, confidence = "order_status", 0.45  # talks about an order, nothing more specific
+        mood = assess(lex, tokens, norm, intent)
+        escalate = intent == "human_agent" or mood.threat or mood.frustration >= ESCALATE_FRUSTRATION
+        return NluResult(
+            intent=intent,
+            confidence=confidence,
+            language=code,
+            slots=slots,
+            sentiment=mood.sentiment,
+            frustration=mood.frustration,
+            escalate=escalate,
+        )

@@ -1,0 +1,167 @@
+"""Slot extraction: order id, phone, e-mail and product hints from a normalised transcript."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from .lexicon import Lexicon
+from .numbers import NumberRun, number_runs
+
+MIN_ORDER_DIGITS = 4  # shorter numbers are quantities, days, times ("ten days", "2 pairs")
+MIN_ORDER_DIGITS_ASKED = 3  # when the bot just asked for the order number
+MIN_PHONE_DIGITS = 7
+_EMAIL_RE = re.compile(r"[a-z0-9][a-z0-9._+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
+
+
+def _letter_prefix(words: list[str], run: NumberRun, lex: Lexicon) -> str:
+    """Spelled letters just before a number ("a b 1 2 3 4" -> "AB")."""
+    letters: list[str] = []
+    i = run.first - 1
+    while i >= 0:
+        w = words[i]
+        if w in lex.fillers:
+            i -= 1
+            continue
+        if len(w) == 1 and w.isascii() and w.isalpha():
+            letters.append(w)
+            i -= 1
+            continue
+        break
+    letters.reverse()
+    if len(letters) == 1 and letters[0] in lex.single_letter_words:
+        return ""
+    return "".join(letters).upper()
+
+
+def _has(patterns: Iterable[Any], tokens: list[str], text: str) -> bool:
+    return any(p.find(tokens, text) is not None for p in patterns)
+
+
+def _phone(run: NumberRun) -> str:
+    d = run.digits
+    if run.plus:
+        return "+" + d
+    if d.startswith("00") and len(d) > 9:
+        return "+" + d[2:]
+    return d
+
+
+def _join_email_words(words: list[str], at: int, lex_words: dict[str, frozenset[str]]) -> str | None:
+    """ "john dot smith at gmail dot com" -> "john.smith@gmail.com" (``at`` is the index of "at")."""
+    joiners = {".": lex_words["dot"], "_": lex_words["underscore"], "-": lex_words["dash"]}
+
+    def joiner(w: str) -> str | None:
+        return next((sym for sym, ws in joiners.items() if w in ws), None)
+
+    def plain(w: str) -> bool:
+        return w.isascii() and w.replace(".", "").isalnum()
+
+    # domain: word (dot word)+
+    dom: list[str] = []
+    j = at + 1
+    while j < len(words) and plain(words[j]) and joiner(words[j]) is None:
+        dom.append(words[j])
+        if j + 2 < len(words) and joiner(words[j + 1]) == "." or (j + 2 < len(words) and joiner(words[j + 1]) == "-"):
+            dom.append(joiner(words[j + 1]) or ".")
+            j += 2
+            continue
+        break
+    domain = "".join(dom)
+    if "." not in domain or domain.endswith((".", "-")):
+        return None
+    # local part, read backwards: word (joiner word)* ; single spelled letters glue together
+    loc: list[str] = []
+    i = at - 1
+    while i >= 0 and plain(words[i]) and joiner(words[i]) is None:
+        loc.append(words[i])
+        if len(words[i]) == 1:
+            k = i - 1
+            while k >= 0 and len(words[k]) == 1 and words[k].isascii() and words[k].isalnum():
+                loc.append(words[k])
+                k -= 1
+            i = k + 1
+        if i - 2 >= 0 and joiner(words[i - 1]) and plain(words[i - 2]):
+            loc.append(joiner(words[i - 1]) or ".")
+            i -= 2
+            continue
+        break
+    if not loc:
+        return None
+    return "".join(reversed(loc)) + "@" + domain
+
+
+def extract_email(normalized: str, lexicons: Iterable[Lexicon]) -> str | None:
+    m = _EMAIL_RE.search(normalized)
+    if m:
+        return m.group(0)
+    lexs = list(lexicons)
+    words = normalized.split()
+    lex_words = {
+        "at": frozenset({"@", *(w for lx in lexs for w in lx.email_at)}),
+        "dot": frozenset({".", *(w for lx in lexs for w in lx.email_dot)}),
+        "underscore": frozenset(w for lx in lexs for w in lx.email_underscore),
+        "dash": frozenset(w for lx in lexs for w in lx.email_dash),
+    }
+    for i, w in enumerate(words):
+        if w in lex_words["at"]:
+            email = _join_email_words(words, i, lex_words)
+            if email:
+                return email
+    return None
+
+
+def extract_product_hint(tokens: list[str], text: str, lex: Lexicon) -> str | None:
+    """Color plus the neighbouring noun ("red coat", "abrigo rojo", "红色大衣")."""
+    if lex.chars:
+        for color in lex.colors:
+            k = text.find(color)
+            if k >= 0:
+                return text[max(0, k - 4) : k + len(color) + 4].strip()
+        return None
+    for i, t in enumerate(tokens):
+        if t in lex.colors:
+            j = i + 1 if lex.color_first else i - 1  # "red coat" / "abrigo rojo"
+            noun = tokens[j] if 0 <= j < len(tokens) and tokens[j] not in lex.function_words else None
+            if noun is None:
+                return t
+            return f"{t} {noun}" if lex.color_first else f"{noun} {t}"
+    return None
+
+
+def extract_slots(
+    normalized: str, tokens: list[str], lex: Lexicon, *, expecting: str | None, email_lexicons: Iterable[Lexicon]
+) -> dict[str, Any]:
+    slots: dict[str, Any] = {}
+    runs = number_runs(normalized, lex)
+    words = normalized.split()
+    phone_ctx = expecting == "phone" or _has(lex.phone_words, tokens, normalized)
+    email = extract_email(normalized, email_lexicons)
+    if email:
+        slots["email"] = email
+    phone_run = None
+    if phone_ctx or any(r.plus for r in runs):
+        cands = [r for r in runs if not r.alnum and len(r.digits) >= MIN_PHONE_DIGITS]
+        if cands:
+            phone_run = max(cands, key=lambda r: len(r.digits))
+            slots["phone"] = _phone(phone_run)
+    min_len = MIN_ORDER_DIGITS_ASKED if expecting == "order_id" else MIN_ORDER_DIGITS
+    best: str | None = None
+    for r in runs:
+        if r is phone_run or (email and r.digits.lower() in email):
+            continue
+        if r.alnum:
+            cand = r.digits if sum(c.isdigit() for c in r.digits) >= 2 and len(r.digits) >= 4 else None
+        elif len(r.digits) >= min_len and (r.written or r.words >= 2):
+            cand = (_letter_prefix(words, r, lex) if not lex.numbers.scan else "") + r.digits
+        else:
+            cand = None
+        if cand and (best is None or len(cand) > len(best)):
+            best = cand
+    if best:
+        slots["order_id"] = best
+    hint = extract_product_hint(tokens, normalized, lex)
+    if hint:
+        slots["product_hint"] = hint
+    return slots

@@ -1,0 +1,526 @@
+"""One call's dialogue: understands each caller turn, runs the flows, guards what is said,
+and decides when a person must take over."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from typing import Any, Protocol
+
+from ..logs import get_logger
+from .api import CallContext, CallerTurn, DialogueReply, HangUp, Note, Transfer
+from .flows import CONFIRM_ACTIONS, ORDER_FLOWS, CallState, Flow, Out, Pending, Resources
+from .flows.info import find_product, product_question
+from .guard import Guard, GuardContext
+from .nlu_types import LANGUAGES, NluResult
+from .orders import Order, OrderStoreError
+
+log = get_logger(__name__)
+
+# Intents that start a task of their own (they interrupt whatever the bot was waiting for).
+TASK_INTENTS = set(ORDER_FLOWS) | {"product_question", "payment_issue", "complaint", "human_agent"}
+
+
+class Understands(Protocol):
+    def understand(self, text: str, lang: str | None = None, *, expecting: str | None = None) -> NluResult: ...
+
+
+class Answerer(Protocol):
+    """The optional LLM backend (voicebot.dialogue.llm.LlmBackend)."""
+
+    async def answer(self, question: str, lang: str, session: DialogueSessionImpl) -> str | None: ...
+
+    async def rephrase(self, text: str, lang: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """Escalation thresholds; the defaults follow common contact-centre practice."""
+
+    max_misunderstood: int = 2  # not understood this many times in a row -> a person
+    frustration_turn: float = 0.8  # one turn this frustrated -> a person
+    frustration_total: float = 1.2  # accumulated (halved each turn) -> a person
+    frustration_angry: float = 0.6  # an angry turn at least this frustrated -> a person
+    min_confidence: float = 0.45  # below this an intent counts as not understood
+    max_order_failures: int = 2  # order number not found this many times -> a person
+    max_identity_failures: int = 2
+    allowed_domains: tuple[str, ...] = ()
+
+
+class DialogueSessionImpl:
+    """Implements :class:`voicebot.dialogue.api.DialogueSession`."""
+
+    def __init__(self, call: CallContext, res: Resources, nlu: Understands, guard: Guard, policy_numbers: frozenset[int],
+                 options: SessionOptions = SessionOptions(), greetings: dict[str, str] | None = None, llm: Answerer | None = None) -> None:
+        self.call = call
+        self.res = res
+        self.nlu = nlu
+        self.guard = guard
+        self.policy_numbers = policy_numbers
+        self.options = options
+        self.greetings = greetings or {}
+        self.llm = llm
+        lang = call.language if call.language in LANGUAGES else "en"
+        self.state = CallState(call=call, lang=lang)
+        if call.caller_number:
+            self.state.allowed.add(call.caller_number)
+        self._identified = False
+        self._choice_items: dict[str, list[str]] = {}  # order id -> skus, for "the one with the coat"
+        self._expects_kw = "expecting" in inspect.signature(nlu.understand).parameters
+
+    # -- the DialogueSession interface -------------------------------------------------------
+    async def greet(self) -> DialogueReply:
+        out = Out()
+        f = Flow(self.state, self.res, out)
+        if custom := self.greetings.get(self.state.lang):
+            out.parts.append(custom.format(shop=self.res.shop_name, name=self.call.customer_name or ""))
+        elif self.call.customer_name:
+            f.say("greeting_named", name=self.call.customer_name)
+        else:
+            f.say("greeting")
+        return self._finish(out, intent="greeting")
+
+    async def respond(self, turn: CallerTurn) -> DialogueReply:
+        if turn.language in LANGUAGES:
+            self.state.lang = turn.language
+        text = turn.text.strip()
+        self.state.history.append({"role": "caller", "text": text, "dtmf": turn.dtmf, "language": turn.language})
+        nlu = await self._understand(text, turn)
+        self.state.intents.append(nlu.intent)
+        self.state.sentiments.append(nlu.sentiment)
+        out = Out()
+        f = Flow(self.state, self.res, out)
+        try:
+            await self._handle(f, nlu, text)
+        except OrderStoreError as exc:
+            log.error("order store failed: %s", exc, extra={"call_id": self.call.call_id})
+            out.parts.clear()
+            self._transfer(f, "system_error", "transfer_system_error")
+        if self.llm is not None and getattr(self.llm, "options", None) is not None and self.llm.options.rephrase and out.parts:
+            await self._rephrase(out)
+        return self._finish(out, nlu=nlu)
+
+    async def _rephrase(self, out: Out) -> None:
+        try:
+            new = await self.llm.rephrase(" ".join(out.parts), self.state.lang)  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001 - the template text is always a good answer
+            log.warning("llm rephrase failed: %r", exc, extra={"call_id": self.call.call_id})
+            return
+        if not new:
+            return
+        verdict = self.guard.check(new, self.state.lang, self._guard_context())
+        if not verdict.ok:  # the model added something it must not say: keep the built-in wording
+            log.warning("guard blocked an llm rephrasing", extra={"call_id": self.call.call_id, "findings": list(verdict.blocked)})
+            out.actions.append(Note("guard_blocked", {"findings": list(verdict.blocked), "source": "llm_rephrase"}))
+            return
+        out.parts[:] = [new]
+
+    def _guard_context(self) -> GuardContext:
+        return GuardContext(frozenset(self.state.allowed), self.policy_numbers, self.options.allowed_domains)
+
+    def bot_was_interrupted(self, heard_text: str) -> None:
+        for entry in reversed(self.state.history):
+            if entry["role"] == "bot":
+                entry["said"] = entry["text"]
+                entry["text"] = heard_text
+                entry["interrupted"] = True
+                break
+        p = self.state.pending
+        if p and p.kind in ("confirm", "anything_else") and p.prompt and p.prompt.strip() not in heard_text:
+            # The caller did not hear the question, so a "yes" now must not carry out the action.
+            self.state.pending = None
+
+    # -- understanding -------------------------------------------------------------------------
+    async def _understand(self, text: str, turn: CallerTurn) -> NluResult:
+        p = self.state.pending
+        expecting = {"order_id": "order_id", "pick_order": "order_id", "email": "email", "confirm": "confirmation", "anything_else": "confirmation"}.get(p.kind) if p else None
+        if not text:
+            nlu = NluResult("out_of_scope", 0.0, self.state.lang)
+        else:
+            kwargs = {"expecting": expecting} if self._expects_kw else {}
+            # NLU is CPU work: keep the event loop free.
+            nlu = await asyncio.to_thread(self.nlu.understand, text, self.state.lang, **kwargs)
+        digits = "".join(ch for ch in turn.dtmf if ch.isdigit())
+        if digits:
+            slots = dict(nlu.slots, dtmf=digits)
+            if expecting == "order_id" or "order_id" not in slots:
+                slots["order_id"] = digits
+            nlu = replace(nlu, slots=slots, intent=nlu.intent if text else "out_of_scope")
+        return nlu
+
+    # -- the turn --------------------------------------------------------------------------------
+    async def _handle(self, f: Flow, nlu: NluResult, text: str) -> None:
+        st, o = self.state, self.options
+        st.frustration = st.frustration / 2 + nlu.frustration
+        if nlu.intent == "human_agent":
+            return self._transfer(f, "caller_asked", "transfer_caller_asked")
+        angry = nlu.sentiment == "angry" and nlu.frustration >= o.frustration_angry
+        if nlu.escalate or angry or nlu.frustration >= o.frustration_turn or st.frustration >= o.frustration_total:
+            return self._transfer(f, "frustration", "transfer_frustration")
+        if nlu.intent == "goodbye":
+            return self._goodbye(f)
+        if st.pending:
+            before = st.misunderstood_in_row
+            if await self._continue(f, nlu, text, st.pending):
+                if st.misunderstood_in_row == before:  # a real answer, not a repeated question
+                    st.misunderstood_in_row = 0
+                return
+        if nlu.slots.get("order_id") and nlu.intent in ("greeting", "affirm", "thanks", "out_of_scope"):
+            # A bare order number ("hi, order 4 5 7 1 2?") means: look this order up.
+            nlu = replace(nlu, intent="order_status", confidence=max(nlu.confidence, o.min_confidence))
+        understood = nlu.intent != "out_of_scope" and nlu.confidence >= o.min_confidence
+        if not understood and find_product(f, str(nlu.slots.get("product_hint", "")), text):
+            # Unclassified, but it names one of our products: answer about that product.
+            nlu = replace(nlu, intent="product_question", confidence=o.min_confidence)
+            understood = True
+        if not understood:
+            return await self._not_understood(f, nlu, text)
+        st.misunderstood_in_row = 0 if nlu.intent != "product_question" else st.misunderstood_in_row
+        await self._dispatch(f, nlu, text)
+
+    async def _dispatch(self, f: Flow, nlu: NluResult, text: str) -> None:
+        intent = nlu.intent
+        st = self.state
+        st.pending = None
+        if intent in ORDER_FLOWS:
+            f.say(f"ack_{intent}")
+            return await self._order_task(f, intent, {**nlu.slots, "_text": text})
+        if intent == "product_question":
+            if await product_question(f, str(nlu.slots.get("product_hint", "")), text):
+                return
+            if self.llm and await self._ask_llm(f, text):
+                return
+            # No product we know: that is a failure to help, and two in a row go to a person.
+            st.misunderstood_in_row += 1
+            if st.misunderstood_in_row >= self.options.max_misunderstood:
+                f.out.parts.clear()
+                self._transfer(f, "not_understood", "transfer_not_understood")
+            return
+        if intent == "payment_issue":
+            f.say("ack_payment_issue")
+            f.say_kb("duplicate_charge")
+            f.say_kb("payment_security")
+            return self._transfer(f, "policy", "transfer_billing", queue="billing")
+        if intent == "complaint":
+            st.complaints += 1
+            if st.complaints >= 2:
+                return self._transfer(f, "complaint", "transfer_policy")
+            return f.ask("complaint_ack", Pending("complaint_detail", intent="complaint"))
+        if intent == "greeting":
+            f.say("how_can_help")
+            return
+        if intent == "thanks":
+            f.say("welcome")
+            return f.close()
+        if intent in ("affirm", "deny"):  # nothing was asked: treat as a fresh start
+            f.say("how_can_help")
+            return
+        await self._not_understood(f, nlu, text)
+
+    async def _continue(self, f: Flow, nlu: NluResult, text: str, p: Pending) -> bool:
+        """Interpret the turn as the answer to the bot's last question. False: not an answer."""
+        st, slots = self.state, nlu.slots
+        if p.kind in ("order_id", "pick_order"):
+            oid = slots.get("order_id")
+            if not oid and p.kind == "pick_order":
+                oid = self._pick_by_product(f, p, str(slots.get("product_hint", "")), text)
+            if oid:
+                st.pending = None
+                await self._order_task(f, p.intent or "order_status", {**slots, "order_id": oid})
+                return True
+            if nlu.intent in TASK_INTENTS:
+                return False
+            return self._reask(f, p)
+        if p.kind == "email":
+            email, phone = slots.get("email"), slots.get("phone")
+            if email or phone:
+                st.pending = None
+                await self._check_identity_answer(f, p, email, phone)
+                return True
+            if nlu.intent in TASK_INTENTS:
+                return False
+            return self._reask(f, p)
+        if p.kind == "confirm":
+            if nlu.intent == "affirm":
+                st.pending = None
+                await self._confirmed(f, p)
+                return True
+            if nlu.intent == "deny":
+                st.pending = None
+                f.say("no_action")
+                f.close()
+                return True
+            if nlu.intent in TASK_INTENTS and nlu.intent != p.intent:
+                return False
+            return self._reask(f, p)
+        if p.kind == "anything_else":
+            if nlu.intent in ("deny", "thanks"):
+                if nlu.intent == "thanks":
+                    f.say("welcome")
+                self._goodbye(f)
+                return True
+            if nlu.intent in ("affirm", "greeting"):
+                st.pending = None
+                f.say("how_can_help")
+                return True
+            return False
+        if p.kind == "complaint_detail":
+            if nlu.intent in TASK_INTENTS and nlu.intent != "complaint":
+                return False
+            st.complaints += 1
+            self._transfer(f, "complaint", "transfer_policy")
+            return True
+        if p.kind == "product":
+            if find_product(f, str(slots.get("product_hint", "")), text):
+                st.pending = None
+                await product_question(f, str(slots.get("product_hint", "")), text)
+                return True
+            return False
+        return False
+
+    def _reask(self, f: Flow, p: Pending) -> bool:
+        self.state.misunderstood_in_row += 1
+        if self.state.misunderstood_in_row >= self.options.max_misunderstood:
+            self._transfer(f, "not_understood", "transfer_not_understood")
+            return True
+        f.out.parts.append(p.prompt)
+        return True
+
+    async def _not_understood(self, f: Flow, nlu: NluResult, text: str) -> None:
+        st = self.state
+        st.misunderstood_in_row += 1
+        if st.misunderstood_in_row >= self.options.max_misunderstood:
+            return self._transfer(f, "not_understood", "transfer_not_understood")
+        if self.llm and text and await self._ask_llm(f, text):
+            st.misunderstood_in_row = 0
+            return
+        st.pending = None
+        f.say("not_understood")
+
+    async def _ask_llm(self, f: Flow, text: str) -> bool:
+        try:
+            answer = await self.llm.answer(text, self.state.lang, self) if self.llm else None
+        except Exception as exc:  # noqa: BLE001 - the built-in path must keep working if the LLM fails
+            log.warning("llm backend failed: %r", exc, extra={"call_id": self.call.call_id})
+            answer = None
+        if not answer:
+            return False
+        f.out.parts.clear()
+        f.out.parts.append(answer)
+        f.note("llm_answer", chars=len(answer))
+        return True
+
+    # -- orders and identity -----------------------------------------------------------------
+    async def _identify_caller(self) -> None:
+        """Who is calling, from the in-app token or the caller's number (once per call)."""
+        if self._identified:
+            return
+        self._identified = True
+        st, store = self.state, self.res.store
+        if self.call.customer_id and (c := await store.find_customer(customer_id=self.call.customer_id)):
+            st.customer, st.verified_by = c, "app_token"
+        elif self.call.caller_number and (c := await store.find_customer(phone=self.call.caller_number)):
+            st.customer, st.verified_by = c, "caller_number"
+
+    async def _order_task(self, f: Flow, intent: str, slots: dict[str, Any]) -> None:
+        st = self.state
+        await self._identify_caller()
+        order: Order | None = None
+        if oid := slots.get("order_id"):
+            oid = str(oid).strip()
+            st.allowed.add(oid)  # the caller said it: repeating it back discloses nothing
+            order = await self.res.store.get_order(oid)
+            f.note("order_lookup", order_id=oid, found=order is not None)
+            if order is None:
+                st.order_failures += 1
+                if st.order_failures >= self.options.max_order_failures:
+                    return self._transfer(f, "not_understood", "transfer_not_understood")
+                return f.ask("order_not_found", Pending("order_id", intent=intent), order_id=oid)
+        elif st.order is not None and st.order.customer_id == (st.customer.id if st.customer else None):
+            order = st.order
+        elif st.customer is not None:
+            order = await self._choose_order(f, intent, str(slots.get("product_hint", "")), str(slots.get("_text", "")))
+            if order is None:
+                return  # a question was asked
+        else:
+            return f.ask("ask_order_id", Pending("order_id", intent=intent))
+        st.order = order
+        if order.id not in st.orders_discussed:
+            st.orders_discussed.append(order.id)
+        if not await self._verified_for(f, order, intent):
+            return
+        await self._run_order_flow(f, intent, order)
+
+    async def _run_order_flow(self, f: Flow, intent: str, order: Order) -> None:
+        f.allow_order(order)
+        await ORDER_FLOWS[intent](f, order)
+
+    async def _choose_order(self, f: Flow, intent: str, hint: str, text: str = "") -> Order | None:
+        orders = await self.res.store.orders_for_customer(self.state.customer.id)  # type: ignore[union-attr]
+        f.note("order_lookup", customer_id=self.state.customer.id, count=len(orders))  # type: ignore[union-attr]
+        if not orders:
+            f.ask("ask_order_id", Pending("order_id", intent=intent))
+            return None
+        if hint:
+            by_product = [o for o in orders if self.res.kb.match_products(hint, self.state.lang, [i.sku for i in o.items])]
+            if by_product:
+                orders = by_product
+        relevant = [o for o in orders if _relevant(intent, o, self.res.today())] or orders
+        if intent == "shipping_delay" and _mentions_customs(text):
+            relevant = [o for o in relevant if o.shipment and o.shipment.status == "customs_hold"] or relevant
+        if len(relevant) == 1:
+            return relevant[0]
+        choices = relevant[:3]
+        self._choice_items = {o.id: [i.sku for i in o.items] for o in choices}
+        for o in choices:
+            f.allow_order(o)  # the caller is verified for their own orders
+        text = "; ".join(self.res.templates.render("order_choice", self.state.lang, **f.order_values(o)) for o in choices)
+        f.ask("pick_order", Pending("pick_order", intent=intent, choices=tuple(o.id for o in choices)), choices=text)
+        return None
+
+    def _pick_by_product(self, f: Flow, p: Pending, hint: str, text: str) -> str | None:
+        """Which of the offered orders the caller means, by the product they name."""
+        for words in (hint, text):
+            if not words:
+                continue
+            hits = [oid for oid in p.choices if self.res.kb.match_products(words, self.state.lang, self._choice_items.get(oid, []))]
+            if len(hits) == 1:
+                return hits[0]
+        return None
+
+    async def _verified_for(self, f: Flow, order: Order, intent: str) -> bool:
+        st = self.state
+        if st.customer is not None and order.customer_id == st.customer.id and st.verified_by:
+            if not st.verified:
+                st.verified = True
+                f.note("identity_verified", method=st.verified_by, customer_id=st.customer.id)
+                st.allowed.update({st.customer.email, st.customer.phone})
+            return True
+        f.ask("ask_email", Pending("email", intent=intent))
+        return False
+
+    async def _check_identity_answer(self, f: Flow, p: Pending, email: str | None, phone: str | None) -> None:
+        st = self.state
+        order = st.order
+        owner = await self.res.store.find_customer(customer_id=order.customer_id) if order else None
+        ok = owner is not None and ((email and owner.email.lower() == str(email).strip().lower()) or
+                                    (phone and _same(owner.phone, str(phone))))
+        if not ok or order is None or owner is None:
+            st.identity_failures += 1
+            f.note("identity_failed", attempts=st.identity_failures)
+            if st.identity_failures >= self.options.max_identity_failures:
+                f.say("identity_failed")
+                return self._transfer(f, "policy", "transfer_policy")
+            f.say("identity_failed")
+            return f.ask("ask_email", Pending("email", intent=p.intent))
+        st.customer, st.verified, st.verified_by = owner, True, "email" if email else "phone"
+        st.allowed.update({owner.email, owner.phone})
+        f.note("identity_verified", method=st.verified_by, customer_id=owner.id)
+        f.say("identity_ok")
+        await self._run_order_flow(f, p.intent or "order_status", order)
+
+    async def _confirmed(self, f: Flow, p: Pending) -> None:
+        st = self.state
+        if st.order is None or p.action not in CONFIRM_ACTIONS:
+            f.say("how_can_help")
+            return
+        action, kind = CONFIRM_ACTIONS[p.action]
+        existing = [c for c in await self.res.store.cases_for_order(st.order.id) if c.kind == kind]
+        if existing:
+            # Policy: a second claim of the same kind on one order is reviewed by a person.
+            f.note("repeat_case", order_id=st.order.id, kind=kind, existing=[c.reference for c in existing])
+            return self._transfer(f, "policy", "transfer_policy")
+        await action(f, st.order)
+
+    # -- endings ------------------------------------------------------------------------------
+    def _goodbye(self, f: Flow) -> None:
+        self.state.pending = None
+        self.state.ended = True
+        f.say("goodbye")
+        f.out.actions.append(HangUp("completed"))
+
+    def _transfer(self, f: Flow, reason: str, template: str, queue: str | None = None) -> None:
+        st = self.state
+        st.pending = None
+        st.ended = True
+        line = f.say(template)
+        context = self.context_packet(reason, pending_line=line)
+        f.out.actions.append(Transfer(reason=reason, queue=queue or st.lang, context=context))
+
+    def context_packet(self, reason: str, pending_line: str = "") -> dict[str, Any]:
+        """Everything the human agent needs so the caller does not repeat themselves."""
+        st = self.state
+        c = st.customer
+        bot_said = [h["text"] for h in st.history if h["role"] == "bot"] + ([pending_line] if pending_line else [])
+        sentiment = st.sentiments[-1] if st.sentiments else "neutral"
+        intents = [i for i in st.intents if i not in ("affirm", "deny", "out_of_scope")]
+        summary = (f"{c.name if c and st.verified else (self.call.caller_number or 'unknown caller')} ({st.lang}), "
+                   f"{'verified by ' + str(st.verified_by) if st.verified else 'identity not verified'}; "
+                   f"asked about: {', '.join(dict.fromkeys(intents)) or 'nothing clear'}; "
+                   f"orders: {', '.join(st.orders_discussed) or 'none'}; "
+                   f"created: {', '.join(x.reference for x in st.cases) or 'nothing'}; transfer reason: {reason}.")
+        return {
+            "reason": reason,
+            "caller": {"number": self.call.caller_number, "customer_id": c.id if c else None, "name": c.name if c and st.verified else self.call.customer_name,
+                       "verified": st.verified, "verified_by": st.verified_by if st.verified else None},
+            "language": st.lang,
+            "transcript": [dict(h) for h in st.history],
+            "intents": st.intents,
+            "orders": list(st.orders_discussed),
+            "cases": [{"reference": x.reference, "kind": x.kind, "order_id": x.order_id} for x in st.cases],
+            "sentiment": sentiment,
+            "frustration": round(st.frustration, 2),
+            "bot_said": bot_said,
+            "promised": list(dict.fromkeys(st.promises)),
+            "summary": summary,
+        }
+
+    # -- guard and bookkeeping ----------------------------------------------------------------
+    def _finish(self, out: Out, nlu: NluResult | None = None, intent: str | None = None) -> DialogueReply:
+        text = " ".join(p.strip() for p in out.parts if p.strip())
+        verdict = self.guard.check(text, self.state.lang, self._guard_context())
+        actions = list(out.actions)
+        if not verdict.ok:
+            log.warning("guard blocked a reply", extra={"call_id": self.call.call_id, "findings": list(verdict.blocked)})
+            actions.append(Note("guard_blocked", {"findings": list(verdict.blocked)}))
+            text = verdict.text
+        self.state.history.append({"role": "bot", "text": text})
+        return DialogueReply(text=text, language=self.state.lang, actions=tuple(actions), intent=nlu.intent if nlu else intent,
+                             slots=dict(nlu.slots) if nlu else {}, sentiment=nlu.sentiment if nlu else None)
+
+
+def _relevant(intent: str, order: Order, today: date) -> bool:
+    """Is this order a likely subject of ``intent``? Used to pick among a caller's orders."""
+    s = order.shipment
+    status = s.status if s else "processing"
+    if order.status == "cancelled":
+        return False
+    if intent == "order_status":
+        return status not in ("delivered",)
+    if intent == "shipping_delay":
+        return status == "customs_hold" or bool(s and status == "in_transit" and s.expected_delivery and s.expected_delivery < today)
+    if intent == "not_received":
+        return status == "delivered" and bool(s and s.delivered_on and s.delivered_on >= today - timedelta(days=30))
+    if intent in ("return_refund", "damaged_item"):
+        return status == "delivered" and bool(s and s.delivered_on and s.delivered_on >= today - timedelta(days=30))
+    if intent in ("cancel_order", "change_address"):
+        return status == "processing"
+    return True
+
+
+# "Customs" in every language: a caller who says it means the held parcel, not another late one.
+_CUSTOMS_WORDS = ("customs", "aduana", "alfândega", "alfandega", "zoll", "douane", "dogana", "таможн", "海关", "税関", "세관",
+                  "جمارك", "الجمارك", "ศุลกากร", "bea cukai", "hải quan", "hai quan")
+
+
+def _mentions_customs(text: str) -> bool:
+    low = text.lower()
+    return any(w in low for w in _CUSTOMS_WORDS)
+
+
+def _same(a: str, b: str) -> bool:
+    from .orders import same_phone
+
+    return same_phone(a, b)
