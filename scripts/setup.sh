@@ -33,9 +33,11 @@ if [ ! -f "$stamp" ]; then
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
   # torch first and exactly: an unpinned torch pulls several GB of CUDA wheels.
-  .venv/bin/pip install -q "torch==2.13.0"
-  .venv/bin/pip install -q -r requirements.lock
-  .venv/bin/pip install -q --no-deps -e .
+  # (this machine's pip.conf names local indexes that may not exist: drop pip's noise about them)
+  quiet() { "$@" 2> >(grep -v "^WARNING: Location" >&2); }
+  quiet .venv/bin/pip install -q "torch==2.13.0"
+  quiet .venv/bin/pip install -q -r requirements.lock
+  quiet .venv/bin/pip install -q --no-deps -e .
   # The PyPI torchaudio wheel is a CUDA build whose native libraries fail to load on a CPU
   # torch; coqui-tts only needs its pure-Python parts (resampling). See docs/install.md.
   rm -f .venv/lib/python3*/site-packages/torchaudio/lib/*.so

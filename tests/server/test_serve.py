@@ -1,0 +1,64 @@
+"""`voicebot serve` as a user starts it: a real process, a real port, a clean stop."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from tests.conftest import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_starts_reports_dev_models_loudly_and_stops_cleanly(tmp_path, dev_models_dir):
+    port = free_port()
+    env = {**os.environ, "VOICEBOT_HOME": str(tmp_path), "VOICEBOT_MODELS__DIR": str(dev_models_dir),
+           "VOICEBOT_MODELS__ASR": "whisper-tiny", "VOICEBOT_MODELS__BUILD_DEV_IF_MISSING": "false"}
+    proc = subprocess.Popen([sys.executable, "-m", "voicebot", "serve", "--port", str(port), "--pipeline", str(ROOT / "pipelines" / "minimal.yaml")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        health = None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    health = json.load(r)
+                    break
+            except OSError:
+                time.sleep(0.3)  # polling a real process's port, not timing anything
+        assert health is not None, proc.stderr.read() if proc.poll() is not None else "no answer on /health"
+        assert health["dev_models"] == ["whisper-tiny-dev"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
+            assert r.status == 200 and b"voicebot" in r.read()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+    assert proc.returncode in (0, -signal.SIGTERM), err[-2000:]
+    assert "DEV MODELS (random weights)" in err
+
+
+def test_doctor_says_what_to_do(tmp_path):
+    env = {**os.environ, "VOICEBOT_HOME": str(tmp_path), "VOICEBOT_MODELS__DIR": str(tmp_path / "none")}
+    res = subprocess.run([sys.executable, "-m", "voicebot", "doctor"], env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1  # no ASR model is a required failure
+    assert "[FAIL] ASR model" in res.stdout and "voicebot models build-dev" in res.stdout
+
+
+def test_every_subcommand_has_help():
+    from voicebot.cli import _COMMANDS
+
+    for name in _COMMANDS:
+        res = subprocess.run([sys.executable, "-m", "voicebot", name, "--help"], capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0 and "usage: voicebot" in res.stdout, (name, res.stderr[-500:])
