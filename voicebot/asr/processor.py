@@ -51,6 +51,7 @@ class ASRProcessor(FrameProcessor):
             detected = None
         lang = detected or current or self.default_language
         if lang != self.state.language:
+            self.state.emit("language", language=lang, previous=self.state.language, detected_prob=round(result.language_prob, 3))
             self.state.language = lang
         return lang
 
