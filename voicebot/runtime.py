@@ -31,7 +31,7 @@ class Runtime:
     _catalogs: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     dev_models: set[str] = field(default_factory=set)
-    store: Any = None  # voicebot.records store, when records are on
+    records: Any = None  # voicebot.records.service.Records: every call is recorded when set
 
     def __post_init__(self) -> None:
         threads = max(2, self.settings.models.cpu_threads)

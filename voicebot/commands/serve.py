@@ -52,6 +52,14 @@ def run(args: argparse.Namespace) -> int:
               "  `voicebot models pull whisper-base` on a machine with network access.\n" + banner, file=sys.stderr)
     if not settings.twilio.verify_signatures:
         log.warning("Twilio signature verification is OFF (local development only): anyone can post to the webhooks")
+    try:
+        from voicebot.records.service import Records
+
+        runtime.records = Records.open(settings)
+    except Exception as exc:  # no record store, no calls: a call must never go unrecorded
+        print(f"voicebot serve: cannot open the call record store {settings.store_url}: {exc}\n"
+              "Fix the store (VOICEBOT_STORE__URL) or its folder's permissions, then start again.", file=sys.stderr)
+        return 1
     app = create_app(runtime)
     config = uvicorn.Config(app, host=settings.server.host, port=settings.server.port, log_level="info", lifespan="on")
     server = uvicorn.Server(config)
@@ -59,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         sip = None
+        retention = asyncio.create_task(runtime.records.retention_loop())
         if settings.sip.enabled:
             from voicebot.channels.sip.service import start_sip  # the SIP channel's entry point
 
@@ -66,9 +75,11 @@ def run(args: argparse.Namespace) -> int:
         try:
             await server.serve()
         finally:
+            retention.cancel()
             if sip is not None:
                 await sip.stop()
             await runtime.aclose()
+            runtime.records.close()
 
     asyncio.run(main())
     return 0
