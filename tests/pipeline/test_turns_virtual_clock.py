@@ -120,3 +120,15 @@ async def test_noise_only_call_gets_no_reply_and_the_call_still_ends(runtime):
     result = await replay_call(runtime, timeline(6.0, (0.0, noise)), ReplayOptions(fast=True), transcriber=OracleTranscriber([]))
     assert [e.kind for e in result.call.events][-1] == "call_end"
     assert not [e for e in kinds(result, "bot_reply") if e.data["turn_id"] != 0]
+
+
+async def test_silero_is_a_selectable_vad(runtime):
+    spec = runtime.spec()
+    spec = dataclasses.replace(spec, vad=dataclasses.replace(spec.vad, engine="silero", confidence=0.5),
+                               dialogue=dataclasses.replace(spec.dialogue, greet=False))
+    clip = speech("en/sb_timit_spk1_snt1.wav")
+    result = await replay_call(runtime, timeline(6.0, (0.5, clip)), ReplayOptions(fast=True), spec=spec,
+                               transcriber=OracleTranscriber(["where is my order"]))
+    turns = [e for e in kinds(result, "turn_end") if "turn_id" in e.data]
+    assert len(turns) == 1
+    assert abs(turns[0].data["start_ms"] - 500) < 300 and abs(turns[0].data["end_ms"] - (500 + len(clip) / RATE * 1000)) < 300

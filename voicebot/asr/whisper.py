@@ -32,7 +32,10 @@ class WhisperOptions:
     """Decoding limits. Defaults are for phone turns (a few seconds, one speaker)."""
 
     beam_size: int = 1  # greedy: beam 5 costs ~3x for little gain on short turns
-    max_new_tokens: int = 64  # cap: a 10 s phone turn is < 60 tokens; random/noisy input never runs away
+    max_new_tokens: int = 64  # hard cap: a 10 s phone turn is < 60 tokens; random/noisy input never runs away
+    # Speech carries at most ~3-4 tokens a second (fast talkers, CJK); the cap scales with the
+    # utterance so noise or a random-weight dev model cannot decode far past what speech could say.
+    tokens_per_second: float = 6.0
     temperature: float = 0.0  # no temperature fallback (each fallback is a full re-decode)
     no_speech_threshold: float = 0.6
     log_prob_threshold: float = -1.0
@@ -85,9 +88,10 @@ class WhisperASR:
 
     def _run(self, audio: np.ndarray, language: str | None):
         o = self.options
+        cap = max(4, min(o.max_new_tokens, int(4 + o.tokens_per_second * len(audio) / 16000)))
         segments, info = self.model.transcribe(
             audio, language=language, task="transcribe", beam_size=o.beam_size, temperature=o.temperature,
-            max_new_tokens=o.max_new_tokens, no_speech_threshold=o.no_speech_threshold,
+            max_new_tokens=cap, no_speech_threshold=o.no_speech_threshold,
             log_prob_threshold=o.log_prob_threshold, condition_on_previous_text=False,
             without_timestamps=True, vad_filter=False,
         )
