@@ -3,6 +3,7 @@ engines, worker threads. Heavy things are loaded once, on first use, and never p
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -95,11 +96,23 @@ class Runtime:
                     raise ValueError(f"unknown dialogue engine {name!r} in pipeline {spec.name}; use builtin or minimal")
             return self._engines[name]
 
+    @property
+    def smart_turn(self):
+        """pipecat's bundled smart-turn model (ONNX), loaded once when a pipeline asks for it."""
+        with self._lock:
+            if "smart_turn" not in self._engines:
+                from voicebot.turns.smart_turn import SmartTurn
+
+                self._engines["smart_turn"] = SmartTurn()
+            return self._engines["smart_turn"]
+
     def warm_up(self, spec: PipelineSpec, asr: bool = True) -> None:
         """Load everything a call needs before the first caller waits for it (blocking: call it
         from a thread, or before the event loop starts)."""
         if asr:
             self.asr(spec)
+        if "smart_turn" in spec.turns.end_of_turn.semantic:
+            _ = self.smart_turn
         self.voices(spec).voice_for(None)
         self.dialogue(spec)
 
@@ -107,6 +120,8 @@ class Runtime:
         """Close what the dialogue engines hold open (HTTP sessions to an order API or an LLM)."""
         for engine in self._engines.values():
             close = getattr(engine, "close", None)
+            if close is not None and not asyncio.iscoroutinefunction(close):
+                continue
             if close is not None:
                 try:
                     await close()

@@ -60,35 +60,41 @@ async def test_replay_of_a_real_clip_gives_a_timeline_and_audible_bot_speech(set
 
 
 async def test_event_loop_is_never_blocked_while_asr_and_tts_run(settings):
-    """Real-time replay with the real ASR and TTS; a probe measures how late the loop wakes it.
+    """Real-time replay with the real ASR and TTS; asyncio's own slow-callback detector reports
+    any single step of the loop that ran longer than 50 ms (that is what "blocked" means: a
+    probe's lateness would also count the OS scheduling other processes on a busy machine).
 
     Models load once per process before serving (``voicebot serve`` warms up before its event
-    loop starts: CTranslate2 holds the GIL while loading), so the probe covers the call itself.
+    loop starts: CTranslate2 holds the GIL while loading), so the check covers the call itself.
     """
+    import logging
+
     runtime = Runtime(settings)
     runtime.warm_up(runtime.spec())
     caller = load_audio(shared_audio("en/sb_timit_spk1_snt3.wav"), 16000)
     caller = np.concatenate([np.zeros(8000, np.int16), caller, np.zeros(16000, np.int16)])
-    lateness: list[float] = []
-    done = asyncio.Event()
+    slow: list[str] = []
 
-    async def probe():
-        loop = asyncio.get_running_loop()
-        while not done.is_set():
-            t = loop.time()
-            await asyncio.sleep(0.005)
-            lateness.append(loop.time() - t - 0.005)
+    class Collect(logging.Handler):
+        def emit(self, record):
+            if "took" in record.getMessage():
+                slow.append(record.getMessage()[-160:])
 
-    task = asyncio.create_task(probe())
+    handler = Collect(level=logging.WARNING)
+    logging.getLogger("asyncio").addHandler(handler)
+    loop = asyncio.get_running_loop()
+    loop.set_debug(True)
+    loop.slow_callback_duration = 0.050
     try:
         result = await replay_call(runtime, caller, ReplayOptions(fast=False, tail_s=0.5))
     finally:
-        done.set()
-        await task
+        loop.set_debug(False)
+        logging.getLogger("asyncio").removeHandler(handler)
         runtime.close()
     asr = [e for e in result.call.events if e.kind == "transcript"]
-    assert asr and asr[0].data["asr_ms"] > 100  # real decoding work happened during the probe
-    assert max(lateness) < 0.050, f"event loop blocked {max(lateness) * 1000:.0f} ms"
+    assert asr and asr[0].data["asr_ms"] > 100  # real decoding work happened meanwhile
+    assert [e for e in result.call.events if e.kind == "bot_speech_start"]  # and real synthesis
+    assert not slow, slow
 
 
 def test_replay_command_writes_audio_events_and_summary(tmp_path, dev_models_dir):

@@ -61,6 +61,10 @@ class ASRProcessor(FrameProcessor):
             lang = st.language or st.ctx.language or self.default_language
             await self.push_frame(CallerTextFrame(text="", language=lang, turn_id=frame.turn_id, end_ms=frame.end_ms, dtmf=frame.dtmf))
             return
+        speculative = getattr(frame, "asr_result", None)  # the turn taker already transcribed it during the closing silence
+        if isinstance(speculative, AsrResult):
+            await self._publish(frame, speculative)
+            return
         pcm = np.frombuffer(frame.audio, dtype="<i2")
         if frame.sample_rate != 16000:
             pcm = resample(pcm, frame.sample_rate, 16000)
@@ -72,6 +76,10 @@ class ASRProcessor(FrameProcessor):
             log.exception("asr failed", extra={"call_id": st.ctx.call_id})
             st.emit("error", where="asr", message=str(exc), turn_id=frame.turn_id)
             result = AsrResult("", locked or "", 0.0, len(pcm) / 16000, 0.0, dropped="error")
+        await self._publish(frame, result)
+
+    async def _publish(self, frame: CallerUtteranceFrame, result: AsrResult) -> None:
+        st = self.state
         lang = self._settle_language(result)
         st.emit("transcript", turn_id=frame.turn_id, text=result.text, language=lang, detected=result.language,
                 language_prob=round(result.language_prob, 3), asr_ms=round(result.compute_s * 1000, 1),

@@ -19,7 +19,7 @@ from voicebot.turns.processor import TurnTaker
 
 
 def make_vad(spec: PipelineSpec):
-    params = VADParams(start_secs=spec.vad.start_ms / 1000, stop_secs=spec.turns.end_of_turn.silence_ms / 1000, min_volume=0.0,
+    params = VADParams(start_secs=spec.vad.start_ms / 1000, stop_secs=spec.turns.end_of_turn.vad_stop_ms / 1000, min_volume=0.0,
                        confidence=0.5 if spec.vad.engine == "webrtcvad" else spec.vad.confidence)
     if spec.vad.engine == "webrtcvad":
         return WebRTCVADAnalyzer(params=params, options=WebRTCVADOptions(spec.vad.aggressiveness, spec.vad.frame_ms))
@@ -37,10 +37,25 @@ def build_pipeline(runtime: Runtime, spec: PipelineSpec, state: CallState, trans
     if getattr(asr, "dev", False):
         state.dev_models.append(asr.path.name if hasattr(asr, "path") else "asr")
     vad = make_vad(spec)
+    turns = spec.turns
+    speculative = turns.barge_in.confirm_by_words or "text" in turns.end_of_turn.semantic
+    smart_turn = None
+    if "smart_turn" in turns.end_of_turn.semantic:
+        from voicebot.turns.smart_turn import SmartTurn
+
+        smart_turn = getattr(runtime, "smart_turn", None) or SmartTurn()
+    stages = [transport.input()]
+    echo = getattr(turns, "echo", None)
+    if echo is not None and echo.enabled:
+        from voicebot.audio.echo import EchoControl
+
+        control = EchoControl(echo)
+        transport.output().audio_taps.append(control.on_bot_audio)
+        stages.append(control)
     return Pipeline([
-        transport.input(),
+        *stages,
         VADProcessor(vad_analyzer=vad, audio_idle_timeout=0),
-        TurnTaker(state, spec.turns, vad=vad),
+        TurnTaker(state, turns, vad=vad, transcriber=asr if speculative else None, executor=runtime.asr_executor, smart_turn=smart_turn),
         ASRProcessor(state, asr, runtime.asr_executor, supported_languages=catalog.languages, default_language=catalog.default_language),
         DialogueProcessor(state, session, greet=spec.dialogue.greet),
         TTSProcessor(state, catalog, runtime.tts_executor),

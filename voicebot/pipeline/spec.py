@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from voicebot.turns.policy import BargeInPolicy, EndOfTurnPolicy, TurnPolicy
+from voicebot.turns.policy import BargeInPolicy, EchoPolicy, EndOfTurnPolicy, TurnPolicy
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,9 @@ def load_spec(path: str | Path) -> PipelineSpec:
     policy = TurnPolicy(
         barge_in=_build(BargeInPolicy, turns.get("barge_in"), f"{path.name}.turns.barge_in"),
         end_of_turn=_build(EndOfTurnPolicy, turns.get("end_of_turn"), f"{path.name}.turns.end_of_turn"),
+        echo=_build(EchoPolicy, turns.get("echo"), f"{path.name}.turns.echo"),
     )
-    if set(turns) - {"barge_in", "end_of_turn"}:
-        raise ValueError(f"{path.name}.turns: unknown key(s) {sorted(set(turns) - {'barge_in', 'end_of_turn'})}")
+    known = {"barge_in", "end_of_turn", "echo"}
+    if set(turns) - known:
+        raise ValueError(f"{path.name}.turns: unknown key(s) {sorted(set(turns) - known)}; known: {sorted(known)}")
     return dataclasses.replace(spec, turns=policy, source=str(path))

@@ -2,7 +2,18 @@
 
 Two-stage barge-in: while the bot talks, likely caller speech *pauses* the bot at the
 transport at once (tentative); the bot's turn is *cancelled* only when the caller's speech
-is confirmed (it lasts ``confirm_ms``); otherwise the bot resumes where it paused.
+is confirmed — a recognized word that is not a backchannel in the caller's language
+(``confirm_by_words``), or voiced speech longer than ``confirm_ms`` — otherwise the bot
+resumes where it paused.
+
+End of turn: the VAD reports silence after ``quick_silence_ms``; a semantic check (the
+speculative transcript's text and pipecat's smart-turn model) then answers at once when the
+turn is complete, waits ``silence_ms`` when it cannot tell, and ``incomplete_silence_ms``
+when the caller is mid-sentence or mid-number.
+
+The dataclass defaults keep the plain behaviour (timeouts only, no speculative ASR, no echo
+control); ``pipelines/phone.yaml`` turns the full policy on for phone calls.
+All durations are caller-audio milliseconds (virtual-clock testable).
 """
 
 from __future__ import annotations
@@ -13,10 +24,18 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class BargeInPolicy:
     enabled: bool = True
-    # Stage 1: pause bot audio on the VAD's speech-start decision (0 = never pause, cancel only).
+    # Stage 1: pause bot audio on the VAD's speech-start decision (False = never pause, cancel only).
     pause_on_speech: bool = True
     # Stage 2: this much *voiced* caller audio while the bot talks confirms the interruption.
     confirm_ms: int = 300
+    # Confirm as soon as a (speculative) partial transcript has a word that is not a backchannel.
+    confirm_by_words: bool = False
+    # While the partial transcript holds only backchannels, wait up to this much voiced audio.
+    backchannel_max_ms: int = 900
+    # Partial transcription while paused: first after this much voiced speech, then every
+    # ``partial_every_ms`` of audio (one request in flight at a time).
+    partial_first_ms: int = 150
+    partial_every_ms: int = 150
     # Paused this long without confirmation: resume the bot.
     resume_after_ms: int = 600
     # Keypad input interrupts the bot at once.
@@ -25,8 +44,18 @@ class BargeInPolicy:
 
 @dataclass(frozen=True)
 class EndOfTurnPolicy:
-    # Silence after speech that ends the caller's turn (the VAD's stop_secs).
+    # Silence after speech that ends the caller's turn when no semantic check decides earlier.
     silence_ms: int = 500
+    # Silence after which the semantic check runs (the VAD's stop_secs); 0 = same as silence_ms
+    # (no semantic check: the plain timeout).
+    quick_silence_ms: int = 0
+    # Silence to wait when the check says the caller is mid-sentence / mid-number.
+    incomplete_silence_ms: int = 1500
+    # Semantic checks: "smart_turn" (pipecat's bundled model), "text" (speculative transcript),
+    # both, or neither ([]).
+    semantic: tuple[str, ...] = ()
+    # smart-turn probability at or above which the turn is complete.
+    smart_turn_threshold: float = 0.5
     # Utterances with less voiced audio than this are noise/coughs, not turns.
     min_speech_ms: int = 120
     # Audio kept before the VAD's start decision so the first syllable is not cut.
@@ -36,8 +65,36 @@ class EndOfTurnPolicy:
     # Longest utterance sent to the ASR in one piece.
     max_utterance_ms: int = 30000
 
+    def __post_init__(self) -> None:
+        if isinstance(self.semantic, (list, str)):
+            object.__setattr__(self, "semantic", tuple([self.semantic] if isinstance(self.semantic, str) else self.semantic))
+        bad = set(self.semantic) - {"smart_turn", "text"}
+        if bad:
+            raise ValueError(f"turns.end_of_turn.semantic: unknown check(s) {sorted(bad)}; use smart_turn and/or text")
+
+    @property
+    def vad_stop_ms(self) -> int:
+        """The VAD's stop_secs: the quick silence when a semantic check runs, else the timeout."""
+        return self.quick_silence_ms if 0 < self.quick_silence_ms < self.silence_ms else self.silence_ms
+
+
+@dataclass(frozen=True)
+class EchoPolicy:
+    """Echo control on the caller channel, before the VAD (:mod:`voicebot.audio.echo`)."""
+
+    enabled: bool = False
+    # Acoustic echo canceller: "auto" (speexdsp, then pyaec), "speexdsp", "pyaec", "none" (gate only).
+    canceller: str = "auto"
+    tail_ms: int = 256  # echo path the canceller models (covers 40-200 ms line/speaker delay)
+    max_delay_ms: int = 250  # the gate looks this far back in the bot's output
+    # Residual below (predicted echo + margin) is explained by the bot's own voice: muted for the VAD.
+    margin_db: float = 6.0
+    initial_echo_gain_db: float = -6.0  # echo path gain assumed before it is learned (worst case)
+    floor_dbfs: float = -55.0  # quieter caller audio is line noise: muted for the VAD
+
 
 @dataclass(frozen=True)
 class TurnPolicy:
     barge_in: BargeInPolicy = BargeInPolicy()
     end_of_turn: EndOfTurnPolicy = EndOfTurnPolicy()
+    echo: EchoPolicy = EchoPolicy()

@@ -1,4 +1,4 @@
-"""Turn taking and barge-in, driven by the VAD's decisions and counted in audio time.
+"""Turn taking and barge-in in the pipeline: pipecat frames <-> :class:`voicebot.turns.engine.TurnEngine`.
 
 Why not pipecat's ``UserTurnProcessor`` and its strategies: they time out on wall-clock
 timers (asyncio sleeps), so a replay on a virtual clock could not reproduce a timeline, and
@@ -7,12 +7,20 @@ interruption machinery (``broadcast_interruption`` -> ``InterruptionFrame``: que
 and output audio are dropped everywhere) and adds the two-stage policy of
 :mod:`voicebot.turns.policy`. All durations are measured on the caller's audio, so the
 same recording gives the same turns on any machine, at real-time pace or in ``--fast``.
+
+Speculative work (partial transcripts while the bot is paused, the end-of-turn check in
+the closing silence) runs in the ASR executor, never on the event loop; a result whose
+request the engine has since discarded is ignored.
 """
 
 from __future__ import annotations
 
-import collections
+import asyncio
+from concurrent.futures import Executor
+from dataclasses import dataclass
 
+import numpy as np
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADState
 from pipecat.frames.frames import (
     CancelFrame,
     EndFrame,
@@ -23,195 +31,160 @@ from pipecat.frames.frames import (
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
-from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADState
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from voicebot.logs import get_logger
 from voicebot.pipeline.frames import CallerUtteranceFrame, TurnSettledFrame
 from voicebot.pipeline.state import CallState
+from voicebot.turns.engine import Action, TurnEngine
 from voicebot.turns.policy import TurnPolicy
+
+log = get_logger(__name__)
+
+
+@dataclass
+class SpeculativeUtteranceFrame(CallerUtteranceFrame):
+    """A caller utterance whose transcript the closing-silence check already produced
+    (``transcript``; None when it did not finish). The ASR stage may use it instead of decoding again."""
+
+    transcript: str | None = None
+    asr_result: object | None = None  # the full AsrResult (language, timing) behind ``transcript``
 
 
 class TurnTaker(FrameProcessor):
-    def __init__(self, state: CallState, policy: TurnPolicy | None = None, vad: VADAnalyzer | None = None, **kwargs) -> None:
+    def __init__(self, state: CallState, policy: TurnPolicy | None = None, vad: VADAnalyzer | None = None, *,
+                 transcriber=None, executor: Executor | None = None, smart_turn=None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.state = state
         # The call's VAD analyzer: its per-frame state says whether the newest audio was voiced
         # (the VAD's start/stop frames alone cannot: "stopped" comes a silence timeout late).
         self.vad = vad
-        self._voiced_ms = 0.0
         self.policy = policy or TurnPolicy()
-        self._rate = 16000
-        self._preroll: collections.deque[bytes] = collections.deque()
-        self._preroll_bytes = 0
-        self._utterance: list[bytes] = []
-        self._speaking = False
-        self._onset_ms = 0.0
-        self._last_voiced_ms = 0.0
-        self._paused = False
-        self._paused_at_ms = 0.0
+        self.engine = TurnEngine(self.policy)
+        self.transcriber = transcriber
+        self._spec_results: dict[str, object] = {}
+        self.executor = executor
+        self.smart_turn = smart_turn
         self._turn_seq = 0
-        self._dtmf = ""
-        self._last_dtmf_ms = 0.0
-        self._interrupted = False
+        self._tasks: set[asyncio.Task] = set()
 
-    # -- helpers -------------------------------------------------------------------------
-    def _next_turn(self) -> int:
-        self._turn_seq += 1
-        return self._turn_seq
-
-    @property
-    def _bot_active(self) -> bool:
-        return self.state.bot_speaking or self._paused
-
-    def _keep_preroll(self, audio: bytes) -> None:
-        self._preroll.append(audio)
-        self._preroll_bytes += len(audio)
-        limit = int(self._rate * 2 * self.policy.end_of_turn.preroll_ms / 1000)
-        while self._preroll and self._preroll_bytes - len(self._preroll[0]) >= limit:
-            self._preroll_bytes -= len(self._preroll.popleft())
-
-    async def _pause_bot(self) -> None:
-        if self._paused or not self.policy.barge_in.pause_on_speech:
-            return
-        self._paused = True
-        self._paused_at_ms = self.state.audio_ms
-        self.state.playback_gate = "paused"
-        self.state.emit("bot_paused", onset_ms=self._onset_ms)
-
-    async def _resume_bot(self, why: str) -> None:
-        if not self._paused:
-            return
-        self._paused = False
-        self.state.playback_gate = "open"
-        self.state.emit("bot_resumed", reason=why)
-
-    async def _interrupt(self, why: str) -> None:
-        self._paused = False
-        self._interrupted = True  # once per caller utterance, until the output has caught up
-        self.state.playback_gate = "cut"
-        self.state.emit("interruption", reason=why, onset_ms=self._onset_ms)
-        await self.broadcast_interruption()
-
-    # -- frames --------------------------------------------------------------------------
+    # ---- frames ----------------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if direction == FrameDirection.UPSTREAM:
             await self.push_frame(frame, direction)
             return
+        eng = self.engine
+        eng.bot_active = self.state.bot_speaking
+        eng.language = self.state.language or self.state.ctx.language
         if isinstance(frame, InputAudioRawFrame):
-            await self._on_audio(frame)
+            eng.rate = frame.sample_rate
+            if frame.pts is not None:
+                self.state.advance_audio(frame.pts / 1e6 + len(frame.audio) / 2 / frame.sample_rate * 1000)
+            await self._apply(eng.audio(self.state.audio_ms, frame.audio, self._frame_voiced()))
         elif isinstance(frame, VADUserStartedSpeakingFrame):
-            await self._on_speech_start(frame)
+            await self._apply(eng.vad_start(float(getattr(frame, "start_secs", 0.0) or 0.0) * 1000))
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            await self._on_speech_stop(frame)
+            await self._apply(eng.vad_stop(float(getattr(frame, "stop_secs", 0.0) or 0.0) * 1000))
         elif isinstance(frame, InputDTMFFrame):
-            await self._on_dtmf(frame)
+            await self._apply(eng.dtmf(getattr(frame.button, "value", str(frame.button))))
         elif isinstance(frame, InterruptionFrame):
-            self._paused = False
+            eng.output_flushed()
             await self.push_frame(frame, direction)
         elif isinstance(frame, (EndFrame, CancelFrame)):
-            await self._flush_dtmf()
+            await self._apply(eng.end())
+            for task in list(self._tasks):
+                task.cancel()
             await self.push_frame(frame, direction)
         else:
             await self.push_frame(frame, direction)
-
-    async def _on_audio(self, frame: InputAudioRawFrame) -> None:
-        self._rate = frame.sample_rate
-        if frame.pts is not None:
-            self.state.advance_audio(frame.pts / 1e6 + len(frame.audio) / 2 / self._rate * 1000)
-        if self._speaking:
-            self._utterance.append(frame.audio)
-            eot = self.policy.end_of_turn
-            if len(self._utterance) * len(frame.audio) / (self._rate * 2) * 1000 > eot.max_utterance_ms:
-                await self._finish_utterance(self.state.audio_ms)
-        else:
-            self._keep_preroll(frame.audio)
-        if self._speaking and self._frame_voiced():
-            self._voiced_ms += len(frame.audio) / 2 / self._rate * 1000
-        bi = self.policy.barge_in
-        if self._speaking and self._bot_active and bi.enabled and not self._interrupted:
-            if self._voiced_ms >= bi.confirm_ms:
-                await self._interrupt("speech_confirmed")
-        elif self._paused and self.state.audio_ms - self._paused_at_ms >= bi.resume_after_ms:
-            await self._resume_bot("not_confirmed")
-        if self._dtmf and self.state.audio_ms - self._last_dtmf_ms >= self.policy.end_of_turn.dtmf_timeout_ms:
-            await self._flush_dtmf()
 
     def _frame_voiced(self) -> bool:
         if self.vad is None:
             return True
         return getattr(self.vad, "_vad_state", VADState.SPEAKING) in (VADState.SPEAKING, VADState.STARTING)
 
-    async def _on_speech_start(self, frame: VADUserStartedSpeakingFrame) -> None:
-        start_ms = float(getattr(frame, "start_secs", 0.0) or 0.0) * 1000
-        self._speaking = True
-        self._voiced_ms = start_ms
-        self._interrupted = False
-        self._onset_ms = max(0.0, self.state.audio_ms - start_ms - 10.0)
-        self._utterance = list(self._preroll)
-        self._preroll.clear()
-        self._preroll_bytes = 0
-        self.state.emit("vad_start", onset_ms=round(self._onset_ms, 1))
-        if self._bot_active and self.policy.barge_in.enabled:
-            await self._pause_bot()
+    # ---- actions ---------------------------------------------------------------------------
+    async def _apply(self, actions: list[Action]) -> None:
+        st = self.state
+        for a in actions:
+            if a.kind == "emit":
+                data = dict(a.data)
+                st.emit(data.pop("kind"), **data)
+            elif a.kind == "pause":
+                st.playback_gate = "paused"
+                st.emit("bot_paused", onset_ms=a.data["onset_ms"])
+            elif a.kind == "resume":
+                st.playback_gate = "open"
+                st.emit("bot_resumed", reason=a.data["reason"])
+            elif a.kind == "interrupt":
+                st.playback_gate = "cut"
+                st.emit("interruption", **a.data)
+                await self.broadcast_interruption()
+            elif a.kind == "utterance":
+                await self._push_utterance(a.data["utterance"], a.data["reason"])
+            elif a.kind in ("partial", "check"):
+                self._speculate(a)
 
-    async def _on_speech_stop(self, frame: VADUserStoppedSpeakingFrame) -> None:
-        if not self._speaking:
-            return
-        stop_ms = float(getattr(frame, "stop_secs", 0.0) or 0.0) * 1000
-        end_ms = max(self._onset_ms, self.state.audio_ms - stop_ms)
-        self.state.emit("vad_stop", end_ms=round(end_ms, 1))
-        if self._paused:  # speech ended before it was confirmed: a backchannel, a cough, noise
-            self._speaking = False
-            self._utterance = []
-            await self._resume_bot("speech_too_short")
-            return
-        await self._finish_utterance(end_ms)
-
-    async def _finish_utterance(self, end_ms: float) -> None:
-        self._speaking = False
-        audio = b"".join(self._utterance)
-        self._utterance = []
-        # The VAD decides "stopped" only after the silence timeout: keep 200 ms of that silence.
-        trailing_ms = self.state.audio_ms - end_ms - 200
-        if trailing_ms > 0:
-            cut = int(trailing_ms * self._rate / 1000) * 2
-            audio = audio[: max(0, len(audio) - cut)]
-        if end_ms - self._onset_ms < self.policy.end_of_turn.min_speech_ms:
-            self.state.emit("turn_end", ignored="too_short", start_ms=round(self._onset_ms, 1), end_ms=round(end_ms, 1))
-            return
-        turn_id = self._next_turn()
+    async def _push_utterance(self, utt, reason: str) -> None:
+        self._turn_seq += 1
+        turn_id = self._turn_seq
         self.state.activity.begin(turn_id)
-        self.state.emit("turn_end", turn_id=turn_id, start_ms=round(self._onset_ms, 1), end_ms=round(end_ms, 1))
-        await self.push_frame(
-            CallerUtteranceFrame(audio=audio, sample_rate=self._rate, turn_id=turn_id, start_ms=self._onset_ms, end_ms=end_ms, dtmf=self._take_dtmf())
-        )
-
-    async def _on_dtmf(self, frame: InputDTMFFrame) -> None:
-        digit = getattr(frame.button, "value", str(frame.button))
-        self.state.emit("dtmf", digit=digit)
-        if self._bot_active and self.policy.barge_in.dtmf_interrupts:
-            await self._interrupt("dtmf")
-        self._last_dtmf_ms = self.state.audio_ms
-        if digit == "#":
-            await self._flush_dtmf()
+        if utt.audio:
+            self.state.emit("turn_end", turn_id=turn_id, start_ms=round(utt.start_ms, 1), end_ms=round(utt.end_ms, 1), reason=reason)
         else:
-            self._dtmf += digit
-            if digit == "0" and len(self._dtmf) == 1:  # "press 0 for an agent" ends the entry at once
-                await self._flush_dtmf()
+            self.state.emit("turn_end", turn_id=turn_id, start_ms=utt.start_ms, end_ms=utt.end_ms, dtmf=utt.dtmf)
+        cls = SpeculativeUtteranceFrame if utt.transcript is not None else CallerUtteranceFrame
+        kwargs = {"transcript": utt.transcript, "asr_result": self._spec_results.get(utt.transcript)} if utt.transcript is not None else {}
+        self._spec_results.clear()
+        await self.push_frame(cls(audio=utt.audio, sample_rate=self.engine.rate, turn_id=turn_id, start_ms=utt.start_ms,
+                                  end_ms=utt.end_ms, dtmf=utt.dtmf, **kwargs))
 
-    def _take_dtmf(self) -> str:
-        digits, self._dtmf = self._dtmf, ""
-        return digits
-
-    async def _flush_dtmf(self) -> None:
-        if not self._dtmf or self._speaking:
+    def _speculate(self, action: Action) -> None:
+        seq = action.data["seq"]
+        want_text = action.kind == "partial" or action.data.get("text")
+        want_st = action.kind == "check" and action.data.get("smart_turn") and self.smart_turn is not None
+        if (want_text and self.transcriber is None) and not want_st:
             return
-        turn_id = self._next_turn()
-        self.state.activity.begin(turn_id)
-        now = self.state.audio_ms
-        self.state.emit("turn_end", turn_id=turn_id, start_ms=now, end_ms=now, dtmf=self._dtmf)
-        await self.push_frame(CallerUtteranceFrame(audio=b"", sample_rate=self._rate, turn_id=turn_id, start_ms=now, end_ms=now, dtmf=self._take_dtmf()))
+        pcm = np.frombuffer(action.data["audio"], dtype="<i2")
+        if self.engine.rate != 16000:
+            from voicebot.audio.pcm import resample
+
+            pcm = resample(pcm, self.engine.rate, 16000)
+        lang = self.state.language or self.state.ctx.language
+        activity_id = -(10**6 + seq)  # a --fast replay waits for speculative work like any other
+        self.state.activity.begin(activity_id)
+
+        def work():
+            text = prob = None
+            if want_text and self.transcriber is not None:
+                res = self.transcriber.transcribe(pcm, lang)
+                self._spec_results[res.text] = res  # kept so the ASR stage need not decode it again
+                text = res.text
+            if want_st:
+                prob = self.smart_turn.predict(pcm)
+            return text, prob
+
+        async def run():
+            try:
+                try:
+                    text, prob = await asyncio.get_running_loop().run_in_executor(self.executor, work)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # speculation is an optimisation: on failure the timeouts decide
+                    log.warning("speculative turn work failed", extra={"call_id": self.state.ctx.call_id, "error": str(exc)})
+                    text, prob = None, None
+                self.engine.bot_active = self.state.bot_speaking
+                if action.kind == "partial":
+                    await self._apply(self.engine.partial_result(seq, text or ""))
+                else:
+                    await self._apply(self.engine.check_result(seq, text=text, smart_turn_prob=prob))
+            finally:
+                self.state.activity.end(activity_id)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def settle(self, turn_id: int, reason: str) -> None:
         await self.push_frame(TurnSettledFrame(turn_id=turn_id, reason=reason))

@@ -1,0 +1,174 @@
+"""Each rule of the turn policy on the pure engine, with scripted caller timelines in audio time.
+
+A timeline is a list of 10 ms frames (voiced or not) plus the VAD's start/stop decisions
+placed where webrtcvad with start_ms/stop_ms would place them; no clocks, no sleeps.
+"""
+
+import dataclasses
+
+from voicebot.turns.engine import TurnEngine
+from voicebot.turns.policy import BargeInPolicy, EndOfTurnPolicy, TurnPolicy
+
+FRAME = b"\x10\x00" * 160  # 10 ms at 16 kHz
+WORDS = TurnPolicy(barge_in=BargeInPolicy(confirm_ms=400, confirm_by_words=True, backchannel_max_ms=900),
+                   end_of_turn=EndOfTurnPolicy(silence_ms=700, quick_silence_ms=250, incomplete_silence_ms=1500, semantic=("text", "smart_turn")))
+
+
+class Script:
+    """Feeds the engine: ``speak(ms)`` / ``quiet(ms)`` with VAD decisions after start/stop windows."""
+
+    def __init__(self, policy=WORDS, bot=True, start_ms=90, lang="en"):
+        self.e = TurnEngine(policy)
+        self.e.bot_active = bot
+        self.e.language = lang
+        self.start_ms, self.stop_ms = start_ms, policy.end_of_turn.vad_stop_ms
+        self.t = 0.0
+        self.actions = []
+        self.run_voiced = self.run_quiet = 0
+        self.vad_on = False
+
+    def _frame(self, voiced):
+        self.t += 10
+        self.actions += [(self.t, a) for a in self.e.audio(self.t, FRAME, voiced)]
+        self.run_voiced = self.run_voiced + 10 if voiced else 0
+        self.run_quiet = 0 if voiced else self.run_quiet + 10
+        if not self.vad_on and self.run_voiced >= self.start_ms:
+            self.vad_on = True
+            self.actions += [(self.t, a) for a in self.e.vad_start(self.start_ms)]
+        if self.vad_on and self.run_quiet >= self.stop_ms:
+            self.vad_on = False
+            self.actions += [(self.t, a) for a in self.e.vad_stop(self.stop_ms)]
+
+    def speak(self, ms):
+        for _ in range(int(ms // 10)):
+            self._frame(True)
+        return self
+
+    def quiet(self, ms):
+        for _ in range(int(ms // 10)):
+            self._frame(False)
+        return self
+
+    def last(self, kind):
+        hits = [(t, a) for t, a in self.actions if a.kind == kind]
+        return hits[-1] if hits else (None, None)
+
+    def kinds(self):
+        return [a.kind for _, a in self.actions if a.kind != "emit"]
+
+
+def test_vad_start_while_the_bot_talks_pauses_it_at_once():
+    s = Script().quiet(500).speak(100)
+    t, a = s.last("pause")
+    assert t == 590 and a.data["onset_ms"] == 490  # the VAD's decision frame; onset 90+10 ms earlier
+
+
+def test_no_pause_when_the_bot_is_silent():
+    s = Script(bot=False).speak(300)
+    assert "pause" not in s.kinds() and "interrupt" not in s.kinds()
+
+
+def test_long_speech_confirms_after_confirm_ms_of_voiced_audio():
+    s = Script().speak(600)
+    t, a = s.last("interrupt")
+    assert a.data["reason"] == "speech_confirmed" and t == 400
+
+
+def test_a_non_backchannel_word_confirms_before_the_length_threshold():
+    s = Script().speak(200)
+    _, req = s.last("partial")
+    assert req is not None and req.data["audio"]  # speculative transcription of the paused speech was asked for
+    out = s.e.partial_result(req.data["seq"], "no the other")
+    assert [a.kind for a in out if a.kind != "emit"] == ["interrupt"] and out[-1].data == {"reason": "words", "onset_ms": 0.0, "word": "no"}
+
+
+def test_backchannel_words_do_not_confirm_and_extend_the_threshold():
+    s = Script().speak(200)
+    _, req = s.last("partial")
+    assert not [a for a in s.e.partial_result(req.data["seq"], "Uh-huh.") if a.kind == "interrupt"]
+    s.speak(500)  # 700 ms of "yeah yeah okay": past confirm_ms but the words are all backchannels
+    assert "interrupt" not in s.kinds()
+    s.quiet(300)
+    t, a = s.last("resume")
+    assert a.data["reason"] == "backchannel" and t == 700 + 250  # resumes on the VAD stop, not silent for long
+
+
+def test_backchannel_in_the_callers_language():
+    for lang, word, content in (("es", "sí", "espera"), ("de", "ja genau", "nein"), ("zh", "嗯", "不是"), ("ja", "はい", "違います"), ("ko", "네", "아니요")):
+        s = Script(lang=lang).speak(200)
+        _, req = s.last("partial")
+        assert not [a for a in s.e.partial_result(req.data["seq"], word) if a.kind == "interrupt"], (lang, word)
+        s2 = Script(lang=lang).speak(200)
+        _, req2 = s2.last("partial")
+        assert [a for a in s2.e.partial_result(req2.data["seq"], content) if a.kind == "interrupt"], (lang, content)
+
+
+def test_short_sound_resumes_the_bot_without_a_turn():
+    s = Script().speak(150).quiet(400)
+    assert s.kinds().count("pause") == 1 and "resume" in s.kinds()
+    assert "interrupt" not in s.kinds() and "utterance" not in s.kinds()
+
+
+def test_a_stale_partial_after_resume_is_discarded():
+    s = Script().speak(200)
+    _, req = s.last("partial")
+    s.quiet(300)  # resumed
+    assert s.e.partial_result(req.data["seq"], "cancel my order") == []
+
+
+def test_end_of_turn_complete_answers_without_the_full_timeout():
+    s = Script(bot=False).speak(800).quiet(260)
+    _, chk = s.last("check")
+    assert chk is not None and "utterance" not in s.kinds()
+    out = s.e.check_result(chk.data["seq"], text="Where is my order?", smart_turn_prob=0.9)
+    utt = [a for a in out if a.kind == "utterance"][0]
+    assert utt.data["reason"] == "complete" and utt.data["utterance"].transcript == "Where is my order?"
+
+
+def test_mid_number_pause_is_not_cut_and_the_check_is_discarded_when_the_caller_goes_on():
+    s = Script(bot=False).speak(1000).quiet(260)
+    _, chk = s.last("check")
+    s.e.check_result(chk.data["seq"], text="my order number is 4 5", smart_turn_prob=0.9)
+    s.quiet(900)  # 1.16 s of silence: past silence_ms, within incomplete_silence_ms
+    assert "utterance" not in s.kinds()
+    s.speak(600)  # "... 7 8 9"
+    assert s.e.check_result(chk.data["seq"], text="stale", smart_turn_prob=1.0) == []
+    s.quiet(260 + 700)
+    _, utt = s.last("utterance")
+    assert utt is not None and utt.data["utterance"].start_ms < 20 and utt.data["reason"] == "timeout"
+
+
+def test_incomplete_turn_ends_after_the_long_timeout():
+    s = Script(bot=False).speak(800).quiet(260)
+    _, chk = s.last("check")
+    s.e.check_result(chk.data["seq"], text="I want to return the", smart_turn_prob=0.2)
+    s.quiet(1400)
+    t, utt = s.last("utterance")
+    assert utt.data["reason"] == "incomplete" and t == 800 + 1500
+
+
+def test_undecided_turn_ends_after_silence_ms():
+    s = Script(bot=False).speak(800).quiet(800)
+    t, utt = s.last("utterance")
+    assert utt.data["reason"] == "timeout" and t == 800 + 700
+
+
+def test_plain_policy_keeps_the_single_timeout():
+    s = Script(policy=TurnPolicy(), bot=False).speak(800).quiet(600)
+    t, utt = s.last("utterance")
+    assert t == 800 + 500 and "check" not in s.kinds()
+
+
+def test_keypad_interrupts_and_ends_on_hash():
+    s = Script().quiet(100)
+    out = s.e.dtmf("4") + s.e.dtmf("5") + s.e.dtmf("#")
+    assert [a.kind for a in out if a.kind != "emit"] == ["interrupt", "interrupt", "interrupt", "utterance"]
+    assert out[-1].data["utterance"].dtmf == "45"
+
+
+def test_resume_after_ms_when_paused_without_speech():
+    policy = dataclasses.replace(WORDS, barge_in=dataclasses.replace(WORDS.barge_in, resume_after_ms=300))
+    s = Script(policy=policy).speak(100)
+    s.e.speaking = False  # the VAD never reports stop (e.g. its stream ended)
+    s.quiet(310)
+    assert s.last("resume")[1].data["reason"] == "not_confirmed"

@@ -1,0 +1,52 @@
+"""Is the caller's turn complete? Text rules on the (speculative) transcript.
+
+The acoustic check is pipecat's bundled smart-turn model (:mod:`voicebot.turns.smart_turn`);
+this is the part a prosody model cannot know: "my order number is 4 5" ends on a digit in a
+number context, "I want to return the" ends on an article. Either means "the caller is
+still going", and the turn taker then waits the long timeout instead of answering.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Words that cannot end a complete request (articles, prepositions, conjunctions, fillers, copulas).
+DANGLING: dict[str, frozenset[str]] = {
+    "en": frozenset("""the a an my our your to for of with and or but because so is are was were it's its
+        number id code um uh er like from at in on about than that which if then""".split()),
+    "es": frozenset("el la los las un una mi mis de del y o pero porque es son para con en que um eh número".split()),
+    "de": frozenset("der die das den dem ein eine einen mein meine und oder aber weil ist sind zu für mit von in äh ähm nummer".split()),
+    "fr": frozenset("le la les un une mon ma mes de du et ou mais parce est sont pour avec en que euh numéro".split()),
+    "it": frozenset("il lo la i gli le un una mio mia di e o ma perché è sono per con in che ehm numero".split()),
+    "pt": frozenset("o a os as um uma meu minha de do da e ou mas porque é são para com em que número".split()),
+}
+# A number is being given: the turn stays open while digits keep coming.
+NUMBER_CONTEXT = re.compile(r"\b(order|number|id|code|phone|account|tracking|reference|postcode|zip|"
+                            r"pedido|número|bestellung|nummer|commande|numéro|ordine|numero)\b", re.I)
+DIGIT_WORDS = frozenset("""zero oh one two three four five six seven eight nine ten double triple
+    cero uno dos tres cuatro cinco seis siete ocho nueve null eins zwei drei vier fünf sechs sieben acht neun
+    zéro un deux trois quatre cinq six sept huit neuf""".split())
+
+_TOKEN = re.compile(r"[\w']+", re.UNICODE)
+
+
+def _is_digitish(tok: str) -> bool:
+    return tok.isdigit() or tok in DIGIT_WORDS
+
+
+def text_incomplete(text: str, language: str | None = None) -> bool:
+    """True when the transcript so far reads as unfinished (mid-number, dangling word, trailing comma)."""
+    t = text.strip()
+    if not t:
+        return False
+    if t.endswith((",", "-", "...", "…")):
+        return True
+    toks = [w.lower() for w in _TOKEN.findall(t)]
+    if not toks:
+        return False
+    base = (language or "en").split("-")[0].lower()
+    if toks[-1] in DANGLING.get(base, DANGLING["en"]) and not t.endswith(("?", "!")):
+        return True
+    if _is_digitish(toks[-1]) and NUMBER_CONTEXT.search(t) and not t.endswith(("?", "!")):
+        return True  # "my order number is 4 5" -> more digits are likely coming
+    return False

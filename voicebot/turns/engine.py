@@ -1,0 +1,308 @@
+"""The turn-taking state machine, pure: observations in, actions out, no I/O, no asyncio.
+
+:class:`voicebot.turns.processor.TurnTaker` adapts it to the pipecat pipeline (frames,
+executor work, the playback gate); :mod:`voicebot.turns.evaluate` drives the very same
+engine over labelled recordings. Time is the caller's audio time in ms, passed in with
+every observation, so a scripted timeline gives the same decisions on any machine.
+
+Rules (see :mod:`voicebot.turns.policy`):
+
+* **pause** — the VAD's speech start while the bot talks pauses the bot's audio.
+* **confirm** — while paused: a partial transcript with a word that is not a backchannel,
+  or voiced speech of ``confirm_ms`` (``backchannel_max_ms`` while the words so far are
+  all backchannels), cancels the bot's turn (``interrupt``).
+* **resume** — the caller's sound ended unconfirmed (VAD stop), or ``resume_after_ms``
+  passed without confirmation and without speech: the bot resumes where it paused.
+* **end of turn** — after the VAD's quick silence, a semantic check (speculative
+  transcript + smart-turn) ends the turn at once when complete, else the turn ends after
+  ``silence_ms`` (undecided) or ``incomplete_silence_ms`` (mid-sentence). Speech resuming
+  in the closing silence discards the check and continues the same utterance.
+* **keypad** — a digit interrupts the bot; '#', a lone '0' or ``dtmf_timeout_ms`` ends the entry.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+
+from voicebot.turns.backchannels import first_content_word, is_backchannel
+from voicebot.turns.completeness import text_incomplete
+from voicebot.turns.policy import TurnPolicy
+
+
+@dataclass
+class Action:
+    """``kind``: pause | resume | interrupt | utterance | partial | check | emit."""
+
+    kind: str
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class Utterance:
+    audio: bytes
+    start_ms: float
+    end_ms: float
+    dtmf: str = ""
+    transcript: str | None = None  # the speculative transcript of exactly this audio, when one finished
+
+
+class TurnEngine:
+    def __init__(self, policy: TurnPolicy | None = None, rate: int = 16000) -> None:
+        self.policy = policy or TurnPolicy()
+        self.rate = rate
+        self.now = 0.0
+        self.bot_active = False  # the bot is playing (set by the adapter before each observation)
+        self.language: str | None = None  # the call's language (backchannel lexicon, text rules)
+        self._preroll: collections.deque[bytes] = collections.deque()
+        self._preroll_bytes = 0
+        self._utterance: list[bytes] = []
+        self.speaking = False
+        self._closing = False  # VAD said stopped; waiting for the semantic check / the timeout
+        self._close_end_ms = 0.0
+        self._close_verdict: str | None = None  # complete | incomplete | None (unknown yet)
+        self._onset_ms = 0.0
+        self._voiced_ms = 0.0
+        self.paused = False
+        self._paused_at_ms = 0.0
+        self._interrupted = False
+        self._seq = 0  # speculative work generation: results of older generations are discarded
+        self._partial_in_flight = False
+        self._next_partial_ms = 0.0
+        self._partial_text = ""
+        self._partial_covers_ms = 0.0
+        self._check_in_flight = False
+        self._check_bytes = 0
+        self._check_text: str | None = None
+        self._dtmf = ""
+        self._last_dtmf_ms = 0.0
+
+    # ---- helpers ---------------------------------------------------------------------------
+    def _ms(self, nbytes: int) -> float:
+        return nbytes / 2 / self.rate * 1000
+
+    def _emit(self, out: list[Action], kind: str, **data) -> None:
+        out.append(Action("emit", {"kind": kind, **data}))
+
+    def _keep_preroll(self, audio: bytes) -> None:
+        self._preroll.append(audio)
+        self._preroll_bytes += len(audio)
+        limit = int(self.rate * 2 * self.policy.end_of_turn.preroll_ms / 1000)
+        while self._preroll and self._preroll_bytes - len(self._preroll[0]) >= limit:
+            self._preroll_bytes -= len(self._preroll.popleft())
+
+    @property
+    def _bot_active(self) -> bool:
+        return self.bot_active or self.paused
+
+    def _pause(self, out: list[Action]) -> None:
+        if self.paused or not self.policy.barge_in.pause_on_speech:
+            return
+        self.paused = True
+        self._paused_at_ms = self.now
+        out.append(Action("pause", {"onset_ms": self._onset_ms}))
+
+    def _resume(self, out: list[Action], why: str) -> None:
+        if not self.paused:
+            return
+        self.paused = False
+        out.append(Action("resume", {"reason": why}))
+
+    def _interrupt(self, out: list[Action], why: str, **extra) -> None:
+        self.paused = False
+        self._interrupted = True
+        self._seq += 1  # partials of the paused stage are done with
+        self._partial_in_flight = False
+        out.append(Action("interrupt", {"reason": why, "onset_ms": self._onset_ms, **extra}))
+
+    def output_flushed(self) -> None:
+        """The pipeline's interruption has flushed the output (pipecat's InterruptionFrame came by)."""
+        self.paused = False
+
+    # ---- observations ----------------------------------------------------------------------
+    def audio(self, t_end_ms: float, pcm: bytes, voiced: bool) -> list[Action]:
+        """``pcm`` (16-bit mono) ends at caller-audio time ``t_end_ms``; ``voiced``: the VAD's frame state."""
+        out: list[Action] = []
+        self.now = max(self.now, t_end_ms)
+        eot = self.policy.end_of_turn
+        if self.speaking or self._closing:
+            self._utterance.append(pcm)
+            if self._ms(sum(map(len, self._utterance))) > eot.max_utterance_ms:
+                self._finish(out, self.now)
+        else:
+            self._keep_preroll(pcm)
+        if self.speaking and voiced:
+            self._voiced_ms += self._ms(len(pcm))
+        bi = self.policy.barge_in
+        if self.speaking and self._bot_active and bi.enabled and not self._interrupted:
+            limit = bi.confirm_ms
+            if bi.confirm_by_words and self._partial_text and is_backchannel(self._partial_text, self.language):
+                limit = max(limit, bi.backchannel_max_ms)
+            if self._voiced_ms >= limit:
+                self._interrupt(out, "speech_confirmed", voiced_ms=round(self._voiced_ms))
+            elif self.paused and bi.confirm_by_words:
+                self._maybe_request_partial(out)
+        elif self.paused and not self.speaking and self.now - self._paused_at_ms >= bi.resume_after_ms:
+            self._resume(out, "not_confirmed")
+        if self._closing:
+            self._maybe_close(out)
+        if self._dtmf and self.now - self._last_dtmf_ms >= eot.dtmf_timeout_ms:
+            self._flush_dtmf(out)
+        return out
+
+    def vad_start(self, start_len_ms: float) -> list[Action]:
+        """The VAD decided "speaking" after ``start_len_ms`` of voiced audio (its start_secs)."""
+        out: list[Action] = []
+        if self._closing:  # the caller goes on after a pause: same utterance, discard the check
+            self._closing = False
+            self._seq += 1
+            self._check_in_flight = False
+            self.speaking = True
+            self._emit(out, "turn_continues", paused_ms=round(self.now - self._close_end_ms, 1))
+            return out
+        self.speaking = True
+        self._voiced_ms = start_len_ms
+        self._interrupted = False
+        self._partial_text = ""
+        self._onset_ms = max(0.0, self.now - start_len_ms - 10.0)
+        self._utterance = list(self._preroll)
+        self._preroll.clear()
+        self._preroll_bytes = 0
+        self._next_partial_ms = self.now - start_len_ms + self.policy.barge_in.partial_first_ms
+        self._emit(out, "vad_start", onset_ms=round(self._onset_ms, 1))
+        if self._bot_active and self.policy.barge_in.enabled:
+            self._pause(out)
+        return out
+
+    def vad_stop(self, stop_len_ms: float) -> list[Action]:
+        """The VAD decided "quiet" after ``stop_len_ms`` of silence (its stop_secs)."""
+        out: list[Action] = []
+        if not self.speaking:
+            return out
+        end_ms = max(self._onset_ms, self.now - stop_len_ms)
+        self._emit(out, "vad_stop", end_ms=round(end_ms, 1))
+        self.speaking = False
+        if self.paused:  # speech ended before it was confirmed: a backchannel, a cough, noise
+            self._utterance = []
+            self._seq += 1
+            self._partial_in_flight = False
+            why = "backchannel" if self._partial_text and is_backchannel(self._partial_text, self.language) else "speech_too_short"
+            self._resume(out, why)
+            return out
+        eot = self.policy.end_of_turn
+        if eot.vad_stop_ms >= eot.silence_ms or not eot.semantic or end_ms - self._onset_ms < eot.min_speech_ms:
+            self._finish(out, end_ms)
+            return out
+        self._closing = True
+        self._close_end_ms = end_ms
+        self._close_verdict = None
+        self._seq += 1
+        self._check_in_flight = True
+        self._check_bytes = sum(map(len, self._utterance))
+        self._check_text = None
+        out.append(Action("check", {"seq": self._seq, "audio": b"".join(self._utterance), "text": "text" in eot.semantic,
+                                    "smart_turn": "smart_turn" in eot.semantic}))
+        self._maybe_close(out)
+        return out
+
+    def partial_result(self, seq: int, text: str) -> list[Action]:
+        """A speculative transcript of the paused caller speech (request ``seq``)."""
+        out: list[Action] = []
+        if seq != self._seq:
+            return out
+        self._partial_in_flight = False
+        if not self.paused or self._interrupted:
+            return out
+        self._partial_text = text
+        self._emit(out, "partial_transcript", text=text)
+        word = first_content_word(text, self.language) if text.strip() else None
+        if word is not None:
+            self._interrupt(out, "words", word=word)
+        return out
+
+    def check_result(self, seq: int, *, text: str | None = None, smart_turn_prob: float | None = None) -> list[Action]:
+        """The semantic end-of-turn check for request ``seq``: the transcript and/or smart-turn probability."""
+        out: list[Action] = []
+        if seq != self._seq or not self._closing:
+            return out  # the caller went on: the speculative work is discarded
+        self._check_in_flight = False
+        eot = self.policy.end_of_turn
+        incomplete = bool(text) and text_incomplete(text, self.language)
+        prob_ok = smart_turn_prob is None or smart_turn_prob >= eot.smart_turn_threshold
+        if text is None and smart_turn_prob is None:
+            verdict = None
+        else:
+            verdict = "incomplete" if (incomplete or not prob_ok) else "complete"
+        self._close_verdict = verdict
+        self._check_text = text
+        self._emit(out, "end_of_turn_check", verdict=verdict, text=text,
+                   smart_turn=None if smart_turn_prob is None else round(smart_turn_prob, 3))
+        self._maybe_close(out)
+        return out
+
+    def dtmf(self, digit: str) -> list[Action]:
+        out: list[Action] = []
+        self._emit(out, "dtmf", digit=digit)
+        if self._bot_active and self.policy.barge_in.dtmf_interrupts:
+            self._interrupt(out, "dtmf")
+        self._last_dtmf_ms = self.now
+        if digit == "#":
+            self._flush_dtmf(out)
+        else:
+            self._dtmf += digit
+            if digit == "0" and len(self._dtmf) == 1:  # "press 0 for an agent" ends the entry at once
+                self._flush_dtmf(out)
+        return out
+
+    def end(self) -> list[Action]:
+        """The call is ending: hand over a pending keypad entry."""
+        out: list[Action] = []
+        self._flush_dtmf(out)
+        return out
+
+    # ---- internals -------------------------------------------------------------------------
+    def _maybe_request_partial(self, out: list[Action]) -> None:
+        if self._partial_in_flight or self.now < self._next_partial_ms:
+            return
+        self._partial_in_flight = True
+        self._next_partial_ms = self.now + self.policy.barge_in.partial_every_ms
+        self._seq += 1
+        out.append(Action("partial", {"seq": self._seq, "audio": b"".join(self._utterance)}))
+
+    def _maybe_close(self, out: list[Action]) -> None:
+        eot = self.policy.end_of_turn
+        silence = self.now - self._close_end_ms
+        if self._close_verdict == "complete":
+            wait = 0
+        elif self._close_verdict == "incomplete":
+            wait = eot.incomplete_silence_ms
+        else:
+            wait = eot.silence_ms
+        if silence >= wait:
+            transcript = self._check_text  # valid: the caller said nothing since (that discards the check)
+            self._finish(out, self._close_end_ms, reason=self._close_verdict or "timeout", transcript=transcript)
+
+    def _finish(self, out: list[Action], end_ms: float, reason: str = "silence", transcript: str | None = None) -> None:
+        self.speaking = False
+        self._closing = False
+        self._seq += 1
+        audio = b"".join(self._utterance)
+        self._utterance = []
+        # Keep 200 ms of the closing silence (the ASR wants a little tail), drop the rest.
+        trailing_ms = self.now - end_ms - 200
+        if trailing_ms > 0:
+            cut = int(trailing_ms * self.rate / 1000) * 2
+            audio = audio[: max(0, len(audio) - cut)]
+        if end_ms - self._onset_ms < self.policy.end_of_turn.min_speech_ms:
+            self._emit(out, "turn_end", ignored="too_short", start_ms=round(self._onset_ms, 1), end_ms=round(end_ms, 1))
+            return
+        out.append(Action("utterance", {"utterance": Utterance(audio, self._onset_ms, end_ms, self._take_dtmf(), transcript), "reason": reason}))
+
+    def _take_dtmf(self) -> str:
+        digits, self._dtmf = self._dtmf, ""
+        return digits
+
+    def _flush_dtmf(self, out: list[Action]) -> None:
+        if not self._dtmf or self.speaking or self._closing:
+            return
+        out.append(Action("utterance", {"utterance": Utterance(b"", self.now, self.now, self._take_dtmf()), "reason": "dtmf"}))
