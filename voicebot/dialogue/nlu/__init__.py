@@ -53,7 +53,8 @@ class Nlu:
         """(intent, pattern, weight) of every lexicon line that fired: for tuning a lexicon."""
         lex = self._lex[self._resolve_lang(text, lang)]
         norm = normalize(text, apostrophe=lex.apostrophe)
-        return [(h.intent, h.pattern.source, h.pattern.weight) for h in find_hits(lex.intents, lex.tokens(norm), norm)]
+        hits = find_hits(lex.intents, lex.tokens(norm), norm, lex.decoys)
+        return [(h.intent, h.pattern.source, h.pattern.weight) for h in hits]
 
     def understand(self, text: str, lang: str | None = None, *, expecting: str | None = None) -> NluResult:
         """Read one transcript. ``lang``: the ASR's language if known; ``expecting``: the slot
@@ -81,10 +82,12 @@ class Nlu:
                         break
         intent, confidence = decide(totals)
         slots = extract_slots(norm, tokens, lex, expecting=expecting, email_lexicons=self._lex.values())
+        about_order = "order_id" in slots or any(p.find(tokens, norm) for p in lex.order_words)
         if expecting in ("order_id", "email", "phone") and expecting in slots and not totals:
             intent, confidence = "affirm", 0.8
-        elif not totals and ("order_id" in slots or any(p.find(tokens, norm) for p in lex.order_words)):
-            intent, confidence = "order_status", 0.45  # talks about an order, nothing more specific
+        elif about_order and (not totals or (set(totals) == {"greeting"} and expecting is None)):
+            # "hi, I'm calling about my order": talks about an order, nothing more specific
+            intent, confidence = "order_status", 0.45
         mood = assess(lex, tokens, norm, intent)
         escalate = intent == "human_agent" or mood.threat or mood.frustration >= ESCALATE_FRUSTRATION
         return NluResult(

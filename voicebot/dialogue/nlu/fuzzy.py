@@ -36,3 +36,21 @@ def tolerance(word: str) -> int:
     """How many edits a keyword of this length may absorb: none for short words."""
     n = len(word)
     return 0 if n < 6 else 1 if n < 11 else 2
+
+
+def near(keyword: str, token: str) -> bool:
+    """``token`` is an ASR slip of ``keyword``, not another word: the first letter agrees, and
+    keywords under 8 letters only absorb two swapped letters ("recieve"), because one changed
+    letter there is usually a different real word ("leather"/"weather", "parado"/"pasado",
+    "leaking"/"leaving"), and an ASR writes real words."""
+    k = tolerance(keyword)
+    if k == 0 or not token or token[0] != keyword[0]:
+        return False
+    if len(keyword) < 8:
+        return len(token) == len(keyword) and _one_swap(keyword, token)
+    return within(keyword, token, k)
+
+
+def _one_swap(a: str, b: str) -> bool:
+    diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]

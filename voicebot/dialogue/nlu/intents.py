@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..nlu_types import INTENTS
 from .lexicon import Lexicon
-from .patterns import Pattern, Span
+from .patterns import Cells, Pattern, Span
 
 SOCIAL = ("greeting", "goodbye", "thanks", "affirm", "deny")
 # Tie-break: the more specific problem first, small talk last.
@@ -23,28 +23,61 @@ class Hit:
     intent: str
     pattern: Pattern
     span: Span
+    cells: Cells
+
+    @property
+    def strength(self) -> tuple[int, int]:
+        """More words used first, then the tighter match: "terima kasih" (two words side by
+        side) beats "tidak ... terima" (two words three apart) for the "terima" they share."""
+        return len(self.cells), -(self.span[1] - self.span[0])
 
 
-def find_hits(patterns: dict[str, tuple[Pattern, ...]], tokens: list[str], text: str) -> list[Hit]:
-    """All matching patterns, minus those lying inside a longer match of another key
-    ("ไม่ใช่" = "not yes" hides the "ใช่" it contains; "not received" hides "received")."""
-    hits = [Hit(k, p, s) for k, pats in patterns.items() for p in pats if (s := p.find(tokens, text)) is not None]
-    kept = []
-    for h in hits:
-        a, b = h.span
-        covered = any(
-            o.intent != h.intent and o.span[0] <= a and b <= o.span[1] and (o.span[1] - o.span[0]) > (b - a)
-            for o in hits
-        )
-        if not covered:
-            kept.append(h)
-    return kept
+DECOY = "(decoy)"
+
+
+def find_hits(
+    patterns: dict[str, tuple[Pattern, ...]], tokens: list[str], text: str, decoys: tuple[Pattern, ...] = ()
+) -> list[Hit]:
+    """All matching patterns, minus those that share a word with a stronger match of another
+    key ("ไม่ใช่" = "not yes" hides the "ใช่" it contains; "not received" hides "received";
+    "terima kasih" (thank you) hides the "terima" (receive) of "tidak ... terima"). Only the
+    words a match used count, not the gap inside it: "đổi ... hàng" does not hide "địa chỉ".
+    ``decoys`` compete the same way but score nothing: "ช้าง" (elephant) hides "ช้า" (slow)."""
+    keyed = [*patterns.items(), (DECOY, decoys)]
+    hits = [Hit(k, p, m[0], m[1]) for k, pats in keyed for p in pats if (m := p.match(tokens, text)) is not None]
+    return [
+        h for h in hits
+        if h.intent != DECOY
+        and not any(o.intent != h.intent and o.cells & h.cells and o.strength > h.strength for o in hits)
+    ]
+
+
+# Problems that a negation right before the keyword denies: "it is not damaged", "没坏".
+# (Not refund/cancel: "I haven't had my refund" is still about the refund.)
+NEGATABLE = ("damaged_item", "complaint")
+NEGATION_REACH = 2  # words (word mode) or 3 characters (char mode) before the keyword
+
+
+def negated(lex: Lexicon, hit: Hit, tokens: list[str], text: str) -> bool:
+    """True when a negator of the language sits just before the first word the hit used and
+    the pattern does not spell the negation itself ("not working" is a pattern of its own)."""
+    if not lex.negators or any(n in hit.pattern.source.split() for n in lex.negators):
+        return False
+    first = min(hit.cells)
+    if lex.chars:
+        if any(n in hit.pattern.source for n in lex.negators):
+            return False
+        before = text[max(0, first - len(max(lex.negators, key=len)) - 1) : first].replace(" ", "")
+        return any(before.endswith(n) for n in lex.negators)
+    return any(t in lex.negators for t in tokens[max(0, first - NEGATION_REACH) : first])
 
 
 def score(lex: Lexicon, tokens: list[str], text: str, expecting: str | None = None) -> dict[str, float]:
     """Total weight per intent for one utterance (only intents with a hit)."""
     totals: dict[str, float] = {}
-    for h in find_hits(lex.intents, tokens, text):
+    for h in find_hits(lex.intents, tokens, text, lex.decoys):
+        if h.intent in NEGATABLE and negated(lex, h, tokens, text):
+            continue
         totals[h.intent] = totals.get(h.intent, 0.0) + h.pattern.weight
     substantive = [k for k in totals if k not in SOCIAL and k not in ("complaint", "out_of_scope")]
     if substantive:

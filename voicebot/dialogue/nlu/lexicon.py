@@ -60,11 +60,31 @@ class Lexicon:
     colors: tuple[str, ...]
     color_first: bool  # the colour comes before the noun ("red coat") rather than after ("abrigo rojo")
     vocabulary: frozenset[str]  # every word in the intent patterns (language detection)
+    # words that contain a keyword but mean something else (Thai "ช้าง" elephant holds "ช้า"
+    # slow): they take part in matching like a pattern of no intent, hiding weaker overlaps
+    decoys: tuple[Pattern, ...] = ()
+    negators: frozenset[str] = frozenset()  # "not", "没": deny a problem named right after them
+    elisions: tuple[str, ...] = ()  # "l", "dell": glued on when the ASR drops the apostrophe
 
     def tokens(self, normalized: str) -> list[str]:
         """Tokens for matching: fillers dropped, accents folded where the lexicon says so."""
         toks = [t for t in normalized.split() if t not in self.fillers]
-        return [strip_accents(t) for t in toks] if self.fold_accents else toks
+        toks = [strip_accents(t) for t in toks] if self.fold_accents else toks
+        return [part for t in toks for part in self._unelide(t)] if self.elisions else toks
+
+    def _unelide(self, token: str) -> tuple[str, ...]:
+        """"ladresse" -> ("l", "adresse") when the transcript lost the apostrophe of "l'adresse":
+        only for a known keyword after the elided article, so "livraison" stays whole."""
+        if token in self.vocabulary:
+            return (token,)
+        for e in self.elisions:
+            rest = token[len(e):]
+            if token.startswith(e) and len(rest) >= 3 and rest[0] in "aeiouhéèêàâîôûy" and self._known(rest):
+                return e, rest
+        return (token,)
+
+    def _known(self, word: str) -> bool:
+        return word in self.vocabulary or any(len(v) >= 4 and word.startswith(v) for v in self.vocabulary)
 
 
 class _PlainLoader(yaml.SafeLoader):
@@ -172,6 +192,9 @@ def parse_lexicon(code: str, data: dict[str, Any], where: str = "") -> Lexicon:
         colors=tuple(str(c) for c in data.get("colors") or ()),
         color_first=data.get("color_position", "before") == "before",
         vocabulary=frozenset(vocab),
+        elisions=tuple(sorted(_words(data, "elisions"), key=len, reverse=True)),
+        negators=frozenset(strip_accents(w) if fold else w for w in _words(data, "negators")),
+        decoys=_patterns(data.get("decoys"), chars=chars, fold=fold, where=f"{where} decoys"),
     )
 
 

@@ -18,11 +18,12 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .fuzzy import tolerance, within
+from .fuzzy import near
 from .text import strip_accents
 
 MAX_GAP = 3
 Span = tuple[int, int]
+Cells = frozenset[int]  # the token indices (word mode) or characters (char mode) a match used
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,9 @@ class WordAlt:
         if self.prefix:
             if token.startswith(t):
                 return True
-            k = tolerance(t) if len(t) >= 7 else 0  # short stems ("retard") would match too much
-            return k > 0 and any(within(t, token[:n], k) for n in (len(t) - 1, len(t), len(t) + 1) if n <= len(token))
-        if token == t:
-            return True
-        k = tolerance(t)
-        return k > 0 and within(t, token, k)
+            # short stems ("retard") would match too much
+            return len(t) >= 7 and any(near(t, token[:n]) for n in (len(t) - 1, len(t), len(t) + 1) if n <= len(token))
+        return token == t or near(t, token)
 
 
 @dataclass(frozen=True)
@@ -60,9 +58,19 @@ class Pattern:
 
     def find(self, tokens: list[str], text: str) -> Span | None:
         """Span of the first match: token indices (word mode) or character offsets (char mode)."""
+        found = self.match(tokens, text)
+        return found[0] if found else None
+
+    def match(self, tokens: list[str], text: str) -> tuple[Span, Cells] | None:
+        """Span of the first match and the cells it really used (the gaps excluded): two
+        readings compete only for the words they both use ("tidak ... terima" vs "terima kasih")."""
         if self.regex is not None:
             m = self.regex.search(text)
-            return (m.start(), m.end()) if m else None
+            if not m:
+                return None
+            groups = [(m.start(g), m.end(g)) for g in range(1, (m.re.groups or 0) + 1) if m.start(g) >= 0]
+            cells = frozenset(i for a, b in (groups or [m.span()]) for i in range(a, b))
+            return (m.start(), m.end()), cells
         return _find_words(self, tokens)
 
 
@@ -72,21 +80,21 @@ def _hit(alts: tuple[WordAlt, ...], token: str) -> bool:
     return any(a.matches(token) for a in alts)
 
 
-def _find_words(p: Pattern, tokens: list[str]) -> Span | None:
+def _find_words(p: Pattern, tokens: list[str]) -> tuple[Span, Cells] | None:
     n = len(tokens)
     starts = [0] if p.at_start else range(n)
     for s in starts:
         if s >= n or not _hit(p.words[0], tokens[s]):
             continue
-        pos, ok = s, True
+        used, ok = [s], True
         for spec in p.words[1:]:
-            nxt = next((j for j in range(pos + 1, min(n, pos + 2 + MAX_GAP)) if _hit(spec, tokens[j])), None)
+            nxt = next((j for j in range(used[-1] + 1, min(n, used[-1] + 2 + MAX_GAP)) if _hit(spec, tokens[j])), None)
             if nxt is None:
                 ok = False
                 break
-            pos = nxt
-        if ok and (not p.at_end or pos == n - 1):
-            return (s, pos + 1)
+            used.append(nxt)
+        if ok and (not p.at_end or used[-1] == n - 1):
+            return (s, used[-1] + 1), frozenset(used)
     return None
 
 
@@ -118,15 +126,11 @@ def compile_pattern(source: str, *, chars: bool, fold: bool = False) -> Pattern:
     if chars:
         left, right = body.startswith("|"), body.endswith("|")
         core = body.strip("|")
-        parts = []
-        for ch in core:
-            if ch == "~":
-                parts.append(".{0,12}?")
-            elif ch == " ":
-                continue
-            else:
-                parts.append(re.escape(ch))
-        rx = r"\s?".join(p for p in parts)
+        # each stretch between "~" gaps is a group, so the match knows which characters it used
+        stretches = [[re.escape(ch) for ch in piece if ch != " "] for piece in core.split("~")]
+        if not any(stretches):
+            raise ValueError(f"pattern {source!r} has no characters besides '~'")
+        rx = r"\s?.{0,12}?\s?".join("(" + r"\s?".join(st) + ")" for st in stretches if st)
         rx = ("^" if at_start else r"(?:^|(?<=\s))" if left else "") + rx + ("$" if at_end else r"(?=\s|$)" if right else "")
         return Pattern(source, weight, regex=re.compile(rx), at_start=at_start, at_end=at_end)
     words = tuple(tuple(_word_alt(a, fold) for a in w.split("/") if a) for w in body.split())
