@@ -65,6 +65,18 @@ class SipSettings:
 
 
 @dataclass
+class InappSettings:
+    """The in-app voice button (voicebot/channels/webrtc). With no secret: demo mode, a random
+    secret per process and only the server's own origin allowed."""
+
+    secret: str | None = None  # HMAC secret shared with the shop's backend that issues session tokens
+    allowed_origins: tuple[str, ...] = ()  # pages allowed to open calls (e.g. https://shop.example.com)
+    demo_tokens: bool | None = None  # serve /inapp/demo-token (default: only in demo mode)
+    max_calls: int = 50
+    media_timeout_s: float = 10.0  # no audio from the browser this long: the call ends
+
+
+@dataclass
 class StoreSettings:
     url: str = ""  # sqlite:///path or postgresql://...; empty = sqlite under home
     recordings: bool = True
@@ -82,6 +94,7 @@ class Settings:
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
     sip: SipSettings = field(default_factory=SipSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    inapp: InappSettings = field(default_factory=InappSettings)
     # The customer-service dialogue's options (voicebot.dialogue.engine.DialogueOptions field
     # names: shop_name, order_store, order_api_url, greetings, llm: {...}); validated there.
     dialogue: dict[str, Any] = field(default_factory=dict)

@@ -62,7 +62,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         return JSONResponse({"status": "ok" if not failed else "degraded", "version": __version__, "channels": mounted,
                              "failed": failed, "dev_models": sorted(runtime.dev_models)})
 
-    if not any(getattr(r, "path", None) == "/" for r in app.routes):
+    if not any(getattr(r, "path", None) == "/" or getattr(r, "path_format", None) == "/" for r in app.routes):
         @app.get("/", response_class=HTMLResponse)
         async def index() -> str:
             dev = ("<b>DEV MODELS IN USE (random weights): latency is real, transcripts are meaningless.</b>"

@@ -1,0 +1,175 @@
+"""The in-app channel's server side: options, admission (token + origin), live calls, and the
+glue between a browser connection (WebRTC or WebSocket) and an :class:`~.channel.InappCall`."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import secrets
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from voicebot.logs import get_logger
+
+from .protocol import (
+    MAX_SIGNAL_BYTES,
+    BadMessage,
+    Offer,
+    error_message,
+    parse_client_message,
+)
+from .tokens import SessionClaims, TokenError, origin_allowed, verify_token
+
+log = get_logger(__name__)
+
+
+@dataclass
+class InappOptions:
+    """The in-app channel's settings (defaults suit the local demo)."""
+
+    # HMAC secret shared with the shop's backend. None: a random secret for this process and the
+    # demo token endpoint on (local demo only: set VOICEBOT_INAPP_SECRET in production).
+    secret: str | None = None
+    # Page origins allowed to start calls (https://shop.example). Empty: the bot server's own origin only.
+    allowed_origins: tuple[str, ...] = ()
+    demo_tokens: bool | None = None  # the /inapp/demo-token endpoint; None: on exactly when no secret is set
+    token_max_ttl_s: int = 3600  # a token claiming a longer life is refused
+    max_signal_bytes: int = MAX_SIGNAL_BYTES
+    max_calls: int = 50  # live in-app calls per process; more get a clear "busy" error
+    media_timeout_s: float = 10.0  # no audio from the browser this long (network dropped): the call ends
+    connect_timeout_s: float = 30.0  # WebRTC not connected this long after the answer: the call ends
+    ws_start_timeout_s: float = 10.0  # WebSocket fallback: the `start` message must come within this
+    # Host candidates aiortc offers (tests: ("127.0.0.1",), as aioice skips loopback). Empty: aioice's own choice.
+    ice_addresses: tuple[str, ...] = ()
+    ice_servers: tuple[str, ...] = ()  # e.g. stun:stun.example:3478; empty: host candidates only
+    keep_results: int = 100  # ended calls kept in memory for /inapp/calls/{id} (the store keeps them all)
+    _process_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+
+    @property
+    def effective_secret(self) -> str:
+        return self.secret or self._process_secret
+
+    @property
+    def demo_enabled(self) -> bool:
+        return (not self.secret) if self.demo_tokens is None else self.demo_tokens
+
+
+def options_from(settings: Any, env: Mapping[str, str] | None = None) -> InappOptions:
+    """``settings.inapp`` (mapping or object) when the core has that section, else environment
+    variables VOICEBOT_INAPP_SECRET and VOICEBOT_INAPP_ORIGINS (comma-separated)."""
+    env = os.environ if env is None else env
+    section = getattr(settings, "inapp", None)
+
+    def get(name: str) -> Any:
+        if isinstance(section, Mapping):
+            return section.get(name)
+        return getattr(section, name, None) if section is not None else None
+
+    opts = InappOptions()
+    secret = get("secret") or env.get("VOICEBOT_INAPP_SECRET") or None
+    origins = get("allowed_origins") or env.get("VOICEBOT_INAPP_ORIGINS") or ()
+    if isinstance(origins, str):
+        origins = tuple(o.strip() for o in origins.split(",") if o.strip())
+    opts.secret = secret
+    opts.allowed_origins = tuple(origins)
+    for name in ("demo_tokens", "max_calls", "media_timeout_s", "token_max_ttl_s", "ice_addresses"):
+        v = get(name)
+        if v is not None:
+            setattr(opts, name, tuple(v) if name == "ice_addresses" else v)
+    if secret and len(secret) < 16:
+        raise ValueError("VOICEBOT_INAPP_SECRET must be at least 16 characters (use e.g. `openssl rand -hex 32`)")
+    return opts
+
+
+class Refused(Exception):
+    """A call the server will not take: HTTP ``status``, a ``code`` and a message for the page."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": str(self)}}
+
+
+def admit(options: InappOptions, token: str, origin: str | None, own_origin: str | None) -> SessionClaims:
+    """Token and page origin checked; the claims, or :class:`Refused`."""
+    if not origin_allowed(origin, options.allowed_origins, own_origin):
+        raise Refused(403, "wrong_origin", f"this page's origin ({origin or 'none'}) may not start calls; "
+                                           "add it to VOICEBOT_INAPP_ORIGINS")
+    try:
+        claims = verify_token(token, options.effective_secret, max_ttl_s=options.token_max_ttl_s)
+    except TokenError as exc:
+        raise Refused(401, exc.reason, str(exc)) from None
+    if claims.origin and not origin_allowed(origin, (claims.origin,), None):
+        raise Refused(403, "wrong_origin", "this session token was issued for another site")
+    return claims
+
+
+class LiveCalls:
+    """Live in-app calls by id (and WebRTC peer id), plus the last ended ones' summaries."""
+
+    def __init__(self, keep: int = 100) -> None:
+        self.calls: dict[str, Any] = {}
+        self.by_pc: dict[str, Any] = {}
+        self.ended: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
+        self._keep = keep
+        self._changed = asyncio.Condition()
+
+    def __len__(self) -> int:
+        return len(self.calls)
+
+    def add(self, link: Any) -> None:
+        self.calls[link.call.call_id] = link
+        if getattr(link, "pc_id", None):
+            self.by_pc[link.pc_id] = link
+
+    def finish(self, link: Any, summary: dict[str, Any]) -> None:
+        self.calls.pop(link.call.call_id, None)
+        if getattr(link, "pc_id", None):
+            self.by_pc.pop(link.pc_id, None)
+        self.ended[link.call.call_id] = summary
+        while len(self.ended) > self._keep:
+            self.ended.popitem(last=False)
+
+    def status(self, call_id: str) -> dict[str, Any] | None:
+        if call_id in self.calls:
+            link = self.calls[call_id]
+            return {"call_id": call_id, "live": True, "state": link.call.state_name, "channel": link.call.ctx.channel,
+                    "waiting_for_agent": link.call.waiting_for_agent}
+        if call_id in self.ended:
+            return {"call_id": call_id, "live": False, **self.ended[call_id]}
+        return None
+
+
+def summarize(call: Any, reason_hint: str = "") -> dict[str, Any]:
+    res = call.result
+    events = list(call.state.events.events)
+    end = next((e for e in reversed(events) if e.kind == "call_end"), None)
+    return {
+        "state": "ended",
+        "end_reason": (res.end_reason if res else None) or (end.data.get("reason") if end else reason_hint),
+        "outcome": (res.outcome if res else None) or (end.data.get("outcome") if end else "error"),
+        "events": [e.kind for e in events],
+        "captions": [{"kind": e.kind, "text": e.data.get("text")} for e in events if e.kind in ("transcript", "bot_reply")],
+    }
+
+
+def new_call_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+def parse_message_or_error(raw: bytes | str, send: Callable[[dict[str, Any]], None]) -> dict[str, Any] | None:
+    """A page message, or None after telling the page what was wrong (the call goes on)."""
+    try:
+        return parse_client_message(raw)
+    except BadMessage as exc:
+        send(error_message(exc.code, str(exc)))
+        return None
+
+
+__all__ = ["InappOptions", "LiveCalls", "Offer", "Refused", "admit", "options_from", "summarize"]
