@@ -17,6 +17,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("voicebot.commands.doctor:run", "check the environment and say how to fix each problem"),
     "nlu": ("voicebot.dialogue.nlu_cli:run", "JSON lines in -> intent, slots, language, sentiment out"),
     "bench": ("voicebot.bench.cli:run", "replay scenarios and report latency, barge-in and accuracy"),
+    "agents": ("voicebot.commands.agents:run", "add, list or remove human agents of the agent desk"),
     "kb": ("voicebot.dialogue.kb_cli:run", "check the knowledge base: every entry and reply in all languages"),
 }
 

@@ -98,6 +98,9 @@ class Settings:
     # The customer-service dialogue's options (voicebot.dialogue.engine.DialogueOptions field
     # names: shop_name, order_store, order_api_url, greetings, llm: {...}); validated there.
     dialogue: dict[str, Any] = field(default_factory=dict)
+    # The handoff bridge and agent desk (voicebot.handoff.routes.HandoffOptions field names:
+    # state_url (memory:// or redis://...), offer_timeout_s, session_ttl_s, secure_cookie).
+    handoff: dict[str, Any] = field(default_factory=dict)
 
     @property
     def store_url(self) -> str:

@@ -33,6 +33,7 @@ class Runtime:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     dev_models: set[str] = field(default_factory=set)
     records: Any = None  # voicebot.records.service.Records: every call is recorded when set
+    handoff: Any = None  # voicebot.handoff service (queues, agents, bridge), set by its router
 
     def __post_init__(self) -> None:
         threads = max(2, self.settings.models.cpu_threads)

@@ -18,10 +18,11 @@ from voicebot.runtime import Runtime
 log = get_logger(__name__)
 
 # (module, factory) of each channel's router: factory(runtime) -> APIRouter
+# (the handoff service first: channels find it on the runtime when they build their calls)
 ROUTERS = (
+    ("voicebot.handoff.routes", "make_router"),
     ("voicebot.channels.twilio.routes", "make_router"),
     ("voicebot.channels.webrtc.routes", "make_router"),
-    ("voicebot.handoff.routes", "make_router"),
     ("voicebot.records.routes", "make_router"),
 )
 

@@ -62,3 +62,15 @@ def test_every_subcommand_has_help():
     for name in _COMMANDS:
         res = subprocess.run([sys.executable, "-m", "voicebot", name, "--help"], capture_output=True, text=True, timeout=120)
         assert res.returncode == 0 and "usage: voicebot" in res.stdout, (name, res.stderr[-500:])
+
+
+def test_agents_command_adds_an_agent_with_a_hashed_password(tmp_path):
+    env = {**os.environ, "VOICEBOT_HOME": str(tmp_path)}
+    add = [sys.executable, "-m", "voicebot", "agents", "add", "maria", "--languages", "es,en", "--password-stdin"]
+    res = subprocess.run(add, input="correct horse battery\n", env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    listed = subprocess.run([sys.executable, "-m", "voicebot", "agents", "list"], env=env, capture_output=True, text=True, timeout=120)
+    assert "maria" in listed.stdout and "es,en" in listed.stdout
+    assert b"correct horse" not in (tmp_path / "handoff.sqlite3").read_bytes()
+    short = subprocess.run(add, input="short\n", env=env, capture_output=True, text=True, timeout=120)
+    assert short.returncode == 2 and "8 characters" in short.stderr

@@ -176,4 +176,9 @@ def call_factory(runtime: Any) -> CallFactory:
     def make(info: StreamInfo, sender: TwilioMediaSender) -> TwilioCall:
         return TwilioCall(runtime, info, sender, control)
 
+    handoff = getattr(runtime, "handoff", None)
+    if handoff is not None:  # transfers go through the handoff bridge (agent desk, queues, routing)
+        from voicebot.handoff.channel_twilio import call_factory as bridged_factory
+
+        return bridged_factory(runtime, handoff.bridge)
     return make

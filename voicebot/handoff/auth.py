@@ -1,0 +1,146 @@
+"""Agent accounts: scrypt-hashed passwords, expiring sessions, agent and supervisor roles.
+
+Stored in SQLite (``<home>/handoff.sqlite3``). All methods are blocking (scrypt costs ~50 ms
+of CPU on purpose): call them from a thread (``asyncio.to_thread``) in a server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .routing import Agent
+
+SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}  # OWASP's minimum for scrypt
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, password TEXT NOT NULL, role TEXT NOT NULL, profile TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, agent_id TEXT NOT NULL, expires_at REAL NOT NULL);
+"""
+
+
+class AuthError(Exception):
+    """Wrong name or password, an unknown or expired session (the message is safe to show)."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    role: str  # "agent" | "supervisor"
+    agent: Agent
+
+    @property
+    def supervisor(self) -> bool:
+        return self.role == "supervisor"
+
+    def may_see(self, agent_id: str | None) -> bool:
+        """An agent sees their own calls (and unassigned ones); a supervisor sees all."""
+        return self.supervisor or agent_id in (None, self.id)
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        scheme, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), **SCRYPT)
+    return hmac.compare_digest(got.hex(), digest)
+
+
+def _agent_json(agent: Agent) -> str:
+    from dataclasses import asdict
+
+    d = asdict(agent)
+    for k in ("load", "status"):
+        d.pop(k)
+    return json.dumps(d)
+
+
+class Accounts:
+    def __init__(self, path: Path, session_ttl_s: float = 8 * 3600, now: Callable[[], float] = time.time) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, check_same_thread=False)
+        self.db.executescript(SCHEMA)
+        self.ttl = session_ttl_s
+        self.now = now
+        self._lock = threading.Lock()
+
+    def add(self, agent: Agent, password: str, role: str = "agent") -> None:
+        if role not in ("agent", "supervisor"):
+            raise ValueError("role must be agent or supervisor")
+        if len(password) < 8:
+            raise ValueError("passwords need at least 8 characters")
+        agent = replace(agent, supervisor=role == "supervisor")
+        with self._lock, self.db:
+            self.db.execute("INSERT OR REPLACE INTO agents VALUES (?,?,?,?)", (agent.id, hash_password(password), role, _agent_json(agent)))
+
+    def list_agents(self) -> list[Agent]:
+        ids = [r[0] for r in self.db.execute("SELECT id FROM agents ORDER BY id").fetchall()]
+        return [u.agent for u in (self._user(i) for i in ids) if u is not None]
+
+    def _user(self, agent_id: str) -> User | None:
+        row = self.db.execute("SELECT role, profile FROM agents WHERE id=?", (agent_id,)).fetchone()
+        if row is None:
+            return None
+        d = json.loads(row[1])
+        for k in ("languages", "skills", "hours", "days"):
+            d[k] = tuple(d[k])
+        return User(agent_id, row[0], Agent(**d))
+
+    def update_profile(self, agent: Agent) -> None:
+        with self._lock, self.db:
+            self.db.execute("UPDATE agents SET profile=? WHERE id=?", (_agent_json(agent), agent.id))
+
+    def sign_in(self, agent_id: str, password: str) -> tuple[str, User]:
+        """A new session token for a right password; AuthError otherwise (same message either way)."""
+        row = self.db.execute("SELECT password FROM agents WHERE id=?", (agent_id,)).fetchone()
+        ok = check_password(password, row[0] if row else hash_password("x" * 12))  # same cost for unknown names
+        user = self._user(agent_id) if row and ok else None
+        if user is None:
+            raise AuthError("wrong name or password")
+        token = secrets.token_urlsafe(32)
+        with self._lock, self.db:
+            self.db.execute("DELETE FROM sessions WHERE expires_at < ?", (self.now(),))
+            self.db.execute("INSERT INTO sessions VALUES (?,?,?)", (_h(token), agent_id, self.now() + self.ttl))
+        return token, user
+
+    def user_for(self, token: str | None) -> User:
+        if not token:
+            raise AuthError("not signed in")
+        row = self.db.execute("SELECT agent_id, expires_at FROM sessions WHERE token_hash=?", (_h(token),)).fetchone()
+        if row is None:
+            raise AuthError("unknown session; sign in again")
+        if row[1] < self.now():
+            self.sign_out(token)
+            raise AuthError("session expired; sign in again")
+        user = self._user(row[0])
+        if user is None:
+            raise AuthError("account removed")
+        return user
+
+    def sign_out(self, token: str) -> None:
+        with self._lock, self.db:
+            self.db.execute("DELETE FROM sessions WHERE token_hash=?", (_h(token),))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _h(token: str) -> str:
+    """Sessions are stored hashed: a copy of the database does not hand out live sessions."""
+    return hashlib.sha256(token.encode()).hexdigest()

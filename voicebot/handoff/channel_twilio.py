@@ -1,0 +1,177 @@
+"""Twilio calls that hand off through the bridge (no change to voicebot/channels/twilio needed).
+
+:func:`call_factory` makes the Twilio channel's calls with :class:`HandoffTwilioOutput`, whose
+``transfer`` goes to the :class:`~.bridge.HandoffBridge` instead of a fixed ``<Enqueue>``:
+- the caller's first-choice agent has a phone/SIP contact and speaks the language: the call is
+  redirected to ``<Enqueue waitUrl=/twilio/hold?lang=..>`` (hold audio in the caller's language,
+  ``action`` tells us when the caller leaves the queue), then to ``<Dial>`` the agent on accept;
+- otherwise the bot stays on the stream (relay): it tells the caller the wait, passes their
+  words to the desk and speaks the agent's typed replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pipecat.frames.frames import Frame, OutputAudioRawFrame
+from pipecat.processors.frame_processor import FrameDirection
+from twilio.twiml.voice_response import Dial, VoiceResponse
+
+from voicebot.channels.twilio import twiml
+from voicebot.channels.twilio.channel import TwilioCall, TwilioOutput
+from voicebot.channels.twilio.rest import TwilioCallControl
+from voicebot.dialogue.api import DialogueReply, Transfer
+from voicebot.events import CallEvent
+from voicebot.logs import get_logger
+from voicebot.pipeline.frames import BotReplyFrame, BotSentenceAudioFrame
+from voicebot.pipeline.state import CallState
+
+from .bridge import HandoffBridge
+from .routing import Agent
+from .state import Ticket
+
+log = get_logger(__name__)
+
+RELAY_TURN_BASE = 1_000_000  # turn ids of lines the bot speaks for the hand-off (never a caller turn id)
+QUEUE_RESULT_PATH = "/handoff/twilio/queue-result"
+
+
+def enqueue_twiml(queue: str, wait_url: str, action_url: str) -> str:
+    response = VoiceResponse()
+    response.enqueue(queue, wait_url=wait_url, wait_url_method="POST", action=action_url, method="POST")
+    return str(response)
+
+
+def dial_twiml(contact: str, caller_id: str | None) -> str:
+    if contact.startswith("client:"):
+        response = VoiceResponse()
+        d = Dial(caller_id=caller_id, timeout=30)
+        d.client(contact.split(":", 1)[1])
+        response.append(d)
+        return str(response)
+    return twiml.dial(contact, caller_id=caller_id)
+
+
+class HandoffTwilioOutput(TwilioOutput):
+    """TwilioOutput whose transfer goes through the bridge, and which can speak for the hand-off."""
+
+    def __init__(self, *args: Any, bridge: HandoffBridge, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bridge = bridge
+        self.relay = False  # the dialogue's own replies are muted while a person has the call
+        self._turns = RELAY_TURN_BASE
+        self.handle = TwilioHandle(self)
+
+    async def speak(self, text: str, language: str) -> None:
+        """Speak through the call's own TTS (the frame travels upstream to the TTS processor)."""
+        self._turns += 1
+        await self.push_frame(BotReplyFrame(DialogueReply(text=text, language=language), turn_id=self._turns), FrameDirection.UPSTREAM)
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if self.relay and direction == FrameDirection.DOWNSTREAM:
+            turn = frame.turn_id if isinstance(frame, BotSentenceAudioFrame) else (
+                int(frame.metadata.get("turn_id", RELAY_TURN_BASE)) if isinstance(frame, OutputAudioRawFrame) else RELAY_TURN_BASE)
+            if turn < RELAY_TURN_BASE:  # the dialogue answering the caller: the agent answers now
+                if isinstance(frame, BotSentenceAudioFrame) and frame.last:
+                    self.state.activity.end(frame.turn_id)
+                return
+        await super().process_frame(frame, direction)
+
+    async def transfer(self, action: Transfer) -> None:
+        await self.sender.wait_played(self.mark_timeout_s)  # the dialogue's last sentence is heard first
+        self.relay = True
+        self.state.events.subscribe(self._on_event)
+        await self.bridge.request(self.handle, action, self.state.language or "en")
+
+    def _on_event(self, event: CallEvent) -> None:
+        if self.relay and event.kind == "transcript" and event.data.get("text"):
+            asyncio.get_running_loop().create_task(
+                self.bridge.caller_said(self.state.ctx.call_id, event.data["text"], event.data.get("language") or "en"))
+
+
+class TwilioHandle:
+    """:class:`~.bridge.CallHandle` for a Twilio call."""
+
+    def __init__(self, output: HandoffTwilioOutput) -> None:
+        self.output = output
+        state: CallState = output.state
+        self.call_id = state.ctx.call_id
+        self.channel = "twilio"
+        self.caller_number = state.ctx.caller_number
+        self.left_stream = False
+
+    async def say(self, text: str, language: str) -> None:
+        if self.left_stream or self.output.sender.closed:
+            log.info("not spoken: the call left the media stream", extra={"call_id": self.call_id, "text": text})
+            return
+        await self.output.speak(text, language)
+
+    async def hold(self, ticket: Ticket) -> bool:
+        agents = [await self.output.bridge.state.get_agent(a) for a in ticket.history[-1].get("agents", [])]
+        first: Agent | None = agents[0] if agents else None
+        control: TwilioCallControl | None = self.output.control
+        if not (first and first.contact and ticket.language in first.languages and control and self.output.public_host):
+            return False  # relay: the bot keeps the stream and has told the caller the wait
+        await self.output.sender.wait_played(self.output.mark_timeout_s)
+        host = self.output.public_host
+        doc = enqueue_twiml(ticket.queue, twiml.hold_url(host, ticket.language), twiml.public_url(host, QUEUE_RESULT_PATH))
+        self.left_stream = True
+        self.output.state.end_reason = self.output.state.end_reason or "transferred"
+        await control.redirect(self.call_id, doc)
+        return True
+
+    async def connect_voice(self, agent: Agent) -> bool:
+        control = self.output.control
+        if not (agent.contact and control and self.left_stream):
+            return False  # a desk-only agent, or the bot holds the stream: relay
+        await control.redirect(self.call_id, dial_twiml(agent.contact, self.output.state.ctx.called_number))
+        return True
+
+    async def back_to_bot(self) -> None:
+        self.output.relay = False
+
+    async def end(self, reason: str) -> None:
+        self.output.relay = False
+        if self.left_stream and self.output.control:
+            await self.output.control.hang_up(self.call_id)
+        else:
+            await self.output.hang_up()
+
+
+class HandoffTwilioCall(TwilioCall):
+    def __init__(self, runtime: Any, info: Any, sender: Any, control: TwilioCallControl | None, bridge: HandoffBridge) -> None:
+        self._bridge = bridge
+        super().__init__(runtime, info, sender, control)
+
+    def _make_transport(self, state: CallState):
+        from voicebot.channels.base import CallInput, CallTransport
+
+        self.input = CallInput(state)
+        self.output = HandoffTwilioOutput(state, self.sender, control=self._control, public_host=self._public_host, bridge=self._bridge)
+        self.sender.on_mark = self._on_mark
+        return CallTransport(self.input, self.output)
+
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:
+            handle = self.output.handle
+            if not handle.left_stream:  # the caller (or the stream) is gone
+                await self._bridge.caller_hung_up(self.info.call_sid)
+
+
+def call_factory(runtime: Any, bridge: HandoffBridge, transcriber: Any = None):
+    """A Twilio ``call_factory`` (voicebot.channels.twilio.routes.make_router) with hand-off."""
+    from voicebot.channels.twilio.rest import RestOptions
+
+    tw = runtime.settings.twilio
+    control = TwilioCallControl(RestOptions(tw.account_sid, tw.auth_token, tw.api_base_url)) if tw.account_sid and tw.auth_token else None
+
+    def make(info, sender):
+        call = HandoffTwilioCall(runtime, info, sender, control, bridge)
+        if transcriber is not None:  # tests: an oracle transcriber (CallSession has no public setter after init)
+            call.session._transcriber = transcriber
+        return call
+
+    return make

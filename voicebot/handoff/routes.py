@@ -1,0 +1,293 @@
+"""The agent desk: sign-in, presence, queue, accept, context card, live transcript, typed replies.
+
+``make_router(runtime)`` is mounted by voicebot.server. ``require_user`` is a FastAPI dependency
+other pages (QA) reuse: it returns the signed-in :class:`~.auth.User` or answers 401.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from fastapi import (
+    APIRouter,
+    Depends,
+    HTTPException,
+    Request,
+    Response,
+    WebSocket,
+    WebSocketDisconnect,
+)
+from fastapi.responses import FileResponse, JSONResponse
+
+from voicebot.logs import get_logger
+
+from .auth import Accounts, AuthError, User
+from .bridge import BridgeOptions, HandoffBridge
+from .context import build_card
+from .routing import RoutingOptions
+from .state import HandoffState, Ticket, make_state
+
+log = get_logger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+COOKIE = "desk_session"
+
+
+@dataclass
+class HandoffOptions:
+    """Defaults for one server; ``runtime.settings.handoff`` (a mapping) may override them."""
+
+    state_url: str = "memory"  # or redis://127.0.0.1:6379/0 when several bot processes serve one team
+    offer_timeout_s: float = 20.0
+    session_ttl_s: float = 8 * 3600
+    secure_cookie: bool = False  # set True behind HTTPS
+
+
+@dataclass
+class HandoffService:
+    state: HandoffState
+    bridge: HandoffBridge
+    accounts: Accounts
+    options: HandoffOptions = field(default_factory=HandoffOptions)
+
+    async def ensure_started(self) -> None:
+        await self.bridge.start()
+
+
+def service_for(runtime: Any, options: HandoffOptions | None = None) -> HandoffService:
+    """The runtime's hand-off service (created once; the Twilio call factory uses the same)."""
+    svc = getattr(runtime, "handoff", None)
+    if svc is None:
+        raw = getattr(runtime.settings, "handoff", None) or {}
+        opts = options or HandoffOptions(**raw)
+        state = make_state(opts.state_url)
+        bridge = HandoffBridge(state, BridgeOptions(routing=RoutingOptions(offer_timeout_s=opts.offer_timeout_s)))
+        accounts = Accounts(Path(runtime.settings.home) / "handoff.sqlite3", opts.session_ttl_s)
+        svc = HandoffService(state, bridge, accounts, opts)
+        runtime.handoff = svc
+    return svc
+
+
+def _token(request: Request | WebSocket) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:]
+    return request.cookies.get(COOKIE)
+
+
+async def require_user(request: Request) -> User:
+    """FastAPI dependency: the signed-in agent or supervisor; 401 otherwise."""
+    svc: HandoffService = service_for(request.app.state.runtime)
+    try:
+        return await asyncio.to_thread(svc.accounts.user_for, _token(request))
+    except AuthError as exc:
+        raise HTTPException(status_code=401, detail=str(exc)) from None
+
+
+def visible(user: User, t: Ticket) -> bool:
+    """An agent sees their own calls and open calls they could take; a supervisor sees all."""
+    if user.supervisor or t.agent_id == user.id:
+        return True
+    if t.agent_id is not None:
+        return False
+    a = user.agent
+    return t.state in ("queued", "offered") and (t.language in a.languages or a.translation)
+
+
+def _summary(t: Ticket) -> dict[str, Any]:
+    return {"call_id": t.call_id, "state": t.state, "language": t.language, "queue": t.queue, "channel": t.channel,
+            "offered_to": t.offered_to, "agent_id": t.agent_id, "wait_s": t.wait_s, "created_at": t.created_at,
+            "reason": t.context.get("reason"), "summary": t.context.get("summary", ""), "translated": t.translated}
+
+
+def make_router(runtime: Any) -> APIRouter:
+    router = APIRouter()
+
+    def svc() -> HandoffService:
+        return service_for(runtime)
+
+    @router.get("/desk")
+    async def desk() -> FileResponse:
+        return FileResponse(STATIC / "desk.html", media_type="text/html")
+
+    @router.get("/desk/desk.js")
+    async def desk_js() -> FileResponse:
+        return FileResponse(STATIC / "desk.js", media_type="text/javascript")
+
+    @router.post("/handoff/api/login")
+    async def login(request: Request) -> Response:
+        body = await _json(request)
+        s = svc()
+        try:
+            token, user = await asyncio.to_thread(s.accounts.sign_in, str(body.get("id", "")), str(body.get("password", "")))
+        except AuthError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=401)
+        await s.ensure_started()
+        current = await s.state.get_agent(user.id)
+        await s.state.put_agent(replace(user.agent, status="available", load=current.load if current else 0))
+        resp = JSONResponse({"id": user.id, "name": user.agent.name, "role": user.role, "languages": list(user.agent.languages)})
+        resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=s.options.secure_cookie, max_age=int(s.options.session_ttl_s))
+        return resp
+
+    @router.post("/handoff/api/logout")
+    async def logout(request: Request, user: User = Depends(require_user)) -> Response:
+        s = svc()
+        await asyncio.to_thread(s.accounts.sign_out, _token(request) or "")
+        await _set_status(s, user, "offline")
+        resp = JSONResponse({"ok": True})
+        resp.delete_cookie(COOKIE)
+        return resp
+
+    @router.get("/handoff/api/me")
+    async def me(user: User = Depends(require_user)) -> dict[str, Any]:
+        a = await svc().state.get_agent(user.id) or user.agent
+        return {"id": user.id, "name": a.name, "role": user.role, "languages": list(a.languages), "status": a.status,
+                "load": a.load, "translation": a.translation}
+
+    @router.post("/handoff/api/status")
+    async def status(request: Request, user: User = Depends(require_user)) -> dict[str, Any]:
+        body = await _json(request)
+        st = body.get("status", "available")
+        if st not in ("available", "away", "offline", "busy"):
+            raise HTTPException(400, "status must be available, away, busy or offline")
+        s = svc()
+        langs = body.get("languages")
+        if langs is not None:
+            langs = tuple(x.strip() for x in langs if isinstance(x, str) and len(x.strip()) == 2)
+            if not langs:
+                raise HTTPException(400, "give at least one two-letter language code")
+        await _set_status(s, user, st, langs)
+        return {"ok": True, "status": st}
+
+    @router.get("/handoff/api/queue")
+    async def queue(user: User = Depends(require_user)) -> dict[str, Any]:
+        s = svc()
+        me_agent = await s.state.get_agent(user.id) or user.agent
+        u = replace(user, agent=me_agent)
+        items = [_summary(t) for t in await s.state.tickets() if visible(u, t)]
+        items.sort(key=lambda x: x["created_at"])
+        return {"calls": items}
+
+    async def _ticket_for(user: User, call_id: str) -> Ticket:
+        s = svc()
+        t = await s.state.get_ticket(call_id)
+        me_agent = await s.state.get_agent(user.id) or user.agent
+        if t is None or not visible(replace(user, agent=me_agent), t):
+            raise HTTPException(404, "no such call for you")  # 404, not 403: do not reveal others' calls
+        return t
+
+    @router.get("/handoff/api/calls/{call_id}")
+    async def card(call_id: str, user: User = Depends(require_user)) -> dict[str, Any]:
+        s = svc()
+        t = await _ticket_for(user, call_id)
+        a = await s.state.get_agent(user.id) or user.agent
+        c = await build_card(call_id, t.context, t.language, a.languages[0] if a.languages else "en", s.bridge.translator)
+        return {"ticket": _summary(t), "card": c.to_dict(), "live": t.transcript, "history": t.history}
+
+    @router.post("/handoff/api/calls/{call_id}/accept")
+    async def accept(call_id: str, user: User = Depends(require_user)) -> Response:
+        s = svc()
+        await _ticket_for(user, call_id)
+        a = await s.state.get_agent(user.id) or user.agent
+        if not await s.bridge.accept(call_id, a):
+            return JSONResponse({"ok": False, "error": "another agent took this call, or it has ended"}, status_code=409)
+        return JSONResponse({"ok": True})
+
+    @router.post("/handoff/api/calls/{call_id}/say")
+    async def say(call_id: str, request: Request, user: User = Depends(require_user)) -> Response:
+        body = await _json(request)
+        text = str(body.get("text", "")).strip()
+        if not text or len(text) > 1000:
+            raise HTTPException(400, "type 1 to 1000 characters")
+        s = svc()
+        a = await s.state.get_agent(user.id) or user.agent
+        try:
+            line = await s.bridge.agent_text(call_id, a, text)
+        except PermissionError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        return JSONResponse({"ok": True, "line": line})
+
+    @router.post("/handoff/api/calls/{call_id}/release")
+    async def release(call_id: str, request: Request, user: User = Depends(require_user)) -> Response:
+        body = await _json(request)
+        s = svc()
+        a = await s.state.get_agent(user.id) or user.agent
+        try:
+            await s.bridge.release(call_id, a, bool(body.get("back_to_bot")))
+        except PermissionError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=403)
+        return JSONResponse({"ok": True})
+
+    @router.websocket("/handoff/ws")
+    async def ws(websocket: WebSocket) -> None:
+        s = svc()
+        try:
+            user = await asyncio.to_thread(s.accounts.user_for, _token(websocket))
+        except AuthError:
+            await websocket.close(code=1008)
+            return
+        await websocket.accept()
+        await s.ensure_started()
+        events = s.state.subscribe()
+        try:
+            async def pump() -> None:
+                async for event in events:
+                    if user.supervisor or event.get("agent_id") in (None, user.id) or event.get("offered_to") == user.id:
+                        await websocket.send_json(event)
+
+            async def reader() -> None:
+                while True:
+                    await websocket.receive_text()  # pings; a closed socket raises
+
+            tasks = [asyncio.create_task(pump()), asyncio.create_task(reader())]
+            await websocket.send_json({"type": "hello", "agent_id": user.id})
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for t in pending:
+                t.cancel()
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                await events.aclose()
+            # The desk is gone: no more offers; a live call goes back to the bot, the caller told.
+            await _set_status(s, user, "offline")
+            await s.bridge.agent_gone(user.id)
+
+    @router.post("/handoff/twilio/queue-result")
+    async def queue_result(request: Request) -> Response:
+        """Twilio <Enqueue action=...>: the caller left the queue (QueueResult=hangup, bridged, ...)."""
+        from voicebot.channels.twilio.signature import SignatureVerifier
+
+        tw = runtime.settings.twilio
+        form = await request.form()
+        check = SignatureVerifier(tw.auth_token, runtime.settings.server.public_host, tw.verify_signatures).check(str(request.url), request.headers, form)
+        if not check.ok:
+            return Response(status_code=403)
+        if form.get("QueueResult") in ("hangup", "error", "system-error"):
+            await svc().bridge.caller_hung_up(str(form.get("CallSid", "")))
+        return Response("<Response/>", media_type="application/xml")
+
+    return router
+
+
+async def _set_status(s: HandoffService, user: User, status: str, languages: tuple[str, ...] | None = None) -> None:
+    current = await s.state.get_agent(user.id) or user.agent
+    agent = replace(current, status=status, languages=languages or current.languages)  # type: ignore[arg-type]
+    await s.state.put_agent(agent)
+    if languages:
+        await asyncio.to_thread(s.accounts.update_profile, agent)
+    await s.state.publish({"type": "presence", "agent_id": user.id, "status": status})
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except Exception:
+        raise HTTPException(400, "send a JSON object") from None
+    if not isinstance(body, dict):
+        raise HTTPException(400, "send a JSON object")
+    return body

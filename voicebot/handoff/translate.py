@@ -1,0 +1,137 @@
+"""Live translation between a caller and an agent who do not share a language — and its limits.
+
+What is used, honestly:
+- caller speech -> English: Whisper's own ``task="translate"`` (faster-whisper) on the caller's
+  audio. It only translates *into English*, and only a real model can do it: a random-weight
+  dev model (the only one on an offline machine) gives noise, so :class:`WhisperTranslator`
+  refuses with a notice instead of showing made-up text.
+- text in any other direction (caller's transcript -> agent's language, agent's typed reply ->
+  caller's language): no machine-translation model is shipped. The bot's own lines come from
+  templates written in every language, so a phrasebook (:class:`Phrasebook`) maps those exactly;
+  anything else is passed through unchanged with a notice telling the agent it was *not*
+  translated (and that they should type in the caller's language, or use canned replies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Translation:
+    text: str | None  # None = no translation could be made
+    notice: str | None = None  # shown to the agent: why not, or how it was made
+    method: str = ""  # "same_language" | "phrasebook" | "whisper_translate" | "none"
+
+
+class Translator(Protocol):
+    notice: str | None  # a standing notice for the desk (None when translation is complete)
+
+    async def text(self, text: str, src: str, dst: str) -> Translation: ...
+    async def speech_to_english(self, pcm16k: np.ndarray, src: str) -> Translation: ...
+
+
+NO_MT = ("No machine translation model is installed: only the bot's own lines and canned replies are translated. "
+         "Other text is shown as said.")
+DEV_MODEL = ("Speech translation needs a real Whisper model; this bot runs a random-weight DEV model, "
+             "so the caller's speech cannot be translated. Run `voicebot models pull whisper-base`.")
+
+# Canned agent replies, written in each language (a phrasebook, not a model).
+CANNED: dict[str, dict[str, str]] = {
+    "hello": {"en": "Hello, I am here to help you.", "es": "Hola, estoy aquí para ayudarle.",
+              "de": "Hallo, ich bin hier, um Ihnen zu helfen.", "fr": "Bonjour, je suis là pour vous aider."},
+    "checking": {"en": "One moment please, I am checking your order.", "es": "Un momento por favor, estoy revisando su pedido.",
+                 "de": "Einen Moment bitte, ich prüfe Ihre Bestellung.", "fr": "Un instant s'il vous plaît, je vérifie votre commande."},
+    "refund": {"en": "I have started your refund.", "es": "He iniciado su reembolso.",
+               "de": "Ich habe Ihre Erstattung veranlasst.", "fr": "J'ai lancé votre remboursement."},
+    "anything_else": {"en": "Is there anything else I can do for you?", "es": "¿Puedo ayudarle en algo más?",
+                      "de": "Kann ich sonst noch etwas für Sie tun?", "fr": "Puis-je faire autre chose pour vous ?"},
+    "goodbye": {"en": "Thank you for calling, goodbye.", "es": "Gracias por llamar, adiós.",
+                "de": "Danke für Ihren Anruf, auf Wiederhören.", "fr": "Merci de votre appel, au revoir."},
+}
+
+
+def _norm(s: str) -> str:
+    return " ".join(s.lower().replace("¿", "").replace("¡", "").split()).strip(" .!?")
+
+
+class Phrasebook:
+    """Exact sentence -> sentence tables (the bot's templates and the canned replies)."""
+
+    def __init__(self, tables: list[dict[str, str]]) -> None:
+        self._index: dict[tuple[str, str], dict[str, str]] = {}
+        for row in tables:
+            for lang, text in row.items():
+                self._index[(lang, _norm(text))] = row
+
+    def lookup(self, text: str, src: str, dst: str) -> str | None:
+        row = self._index.get((src, _norm(text)))
+        return row.get(dst) if row else None
+
+
+def default_phrasebook() -> Phrasebook:
+    rows: list[dict[str, str]] = list(CANNED.values())
+    try:  # the minimal dialogue's lines; the builtin dialogue's templates when present
+        from voicebot.dialogue import minimal
+
+        for table in (minimal.GREETINGS, minimal.HEARD, minimal.BYE, minimal.AGENT):
+            rows.append(dict(table))
+    except Exception:  # noqa: BLE001 - a phrasebook without them still works
+        pass
+    rows.extend(_template_rows())
+    from .routing import MESSAGES
+
+    keys = set().union(*(m.keys() for m in MESSAGES.values()))
+    rows.extend({lang: m[k] for lang, m in MESSAGES.items() if k in m and "{" not in m[k]} for k in keys)
+    return Phrasebook(rows)
+
+
+def _template_rows() -> list[dict[str, str]]:
+    try:
+        from pathlib import Path
+
+        import yaml
+
+        data = yaml.safe_load((Path(__file__).resolve().parents[1] / "dialogue" / "templates.yaml").read_text())
+    except Exception:  # noqa: BLE001
+        return []
+    rows = []
+    for value in (data or {}).values():
+        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+            rows.append({k: v for k, v in value.items() if "{" not in v})
+    return rows
+
+
+class TextTranslator:
+    """Phrasebook first; otherwise honest pass-through. ``speech_to_english`` via Whisper when real."""
+
+    def __init__(self, phrasebook: Phrasebook | None = None, whisper: Any = None) -> None:
+        self.phrasebook = phrasebook or default_phrasebook()
+        self.whisper = whisper  # voicebot.asr.whisper.WhisperASR or None
+        self.notice = NO_MT
+
+    async def text(self, text: str, src: str, dst: str) -> Translation:
+        if src == dst:
+            return Translation(text, None, "same_language")
+        found = self.phrasebook.lookup(text, src, dst)
+        if found:
+            return Translation(found, None, "phrasebook")
+        return Translation(None, f"not translated ({src}→{dst}): no translation model", "none")
+
+    async def speech_to_english(self, pcm16k: np.ndarray, src: str) -> Translation:
+        if self.whisper is None:
+            return Translation(None, "no Whisper model loaded", "none")
+        if getattr(self.whisper, "dev", False):
+            return Translation(None, DEV_MODEL, "none")
+        model = self.whisper.model
+        audio = pcm16k.astype(np.float32) / 32768.0
+
+        def run() -> str:  # CPU work: off the event loop
+            segments, _ = model.transcribe(audio, language=src, task="translate", beam_size=1)
+            return " ".join(s.text.strip() for s in segments).strip()
+
+        return Translation(await asyncio.to_thread(run), "translated by Whisper (into English only)", "whisper_translate")
