@@ -131,5 +131,7 @@ class Runtime:
         self.close()
 
     def close(self) -> None:
-        self.asr_executor.shutdown(wait=False, cancel_futures=True)
-        self.tts_executor.shutdown(wait=False, cancel_futures=True)
+        # Queued work is dropped; running work (bounded by the decoding caps) is waited for, so
+        # nothing keeps decoding after the runtime is gone.
+        self.asr_executor.shutdown(wait=True, cancel_futures=True)
+        self.tts_executor.shutdown(wait=True, cancel_futures=True)

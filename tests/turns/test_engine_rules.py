@@ -88,9 +88,10 @@ def test_backchannel_words_do_not_confirm_and_extend_the_threshold():
     assert not [a for a in s.e.partial_result(req.data["seq"], "Uh-huh.") if a.kind == "interrupt"]
     s.speak(500)  # 700 ms of "yeah yeah okay": past confirm_ms but the words are all backchannels
     assert "interrupt" not in s.kinds()
-    s.quiet(300)
     t, a = s.last("resume")
-    assert a.data["reason"] == "backchannel" and t == 700 + 250  # resumes on the VAD stop, not silent for long
+    assert a.data["reason"] == "backchannel" and t == 90 + 600  # resume_after_ms: the bot talks on over the listener
+    s.quiet(300)
+    assert "interrupt" not in s.kinds() and "utterance" not in s.kinds() and s.kinds().count("resume") == 1
 
 
 def test_backchannel_in_the_callers_language():
@@ -172,3 +173,102 @@ def test_resume_after_ms_when_paused_without_speech():
     s.e.speaking = False  # the VAD never reports stop (e.g. its stream ended)
     s.quiet(310)
     assert s.last("resume")[1].data["reason"] == "not_confirmed"
+
+
+# ---- the shipped phone policy: words decide, length is only the fallback ----------------------
+def _phone_policy():
+    from pathlib import Path
+
+    from voicebot.pipeline.spec import load_spec
+
+    return load_spec(Path(__file__).resolve().parents[2] / "pipelines" / "phone.yaml").turns
+
+
+def test_phone_policy_is_words_first_with_echo_control():
+    p = _phone_policy()
+    assert p.barge_in.confirm_by_words and p.barge_in.confirm_ms >= 1000 and p.echo.enabled
+
+
+def test_length_confirms_only_as_the_fallback_when_the_asr_has_not_answered():
+    s = Script(policy=_phone_policy(), start_ms=60).speak(1100)
+    assert "interrupt" not in s.kinds()  # no partial came back: below the fallback length, no decision yet
+    s.speak(200)
+    t, a = s.last("interrupt")
+    assert a.data["reason"] == "speech_confirmed" and t == _phone_policy().barge_in.confirm_ms
+
+
+def _speak_answering_partials(s, ms, text):
+    """Speak ``ms`` in 50 ms steps; each speculative partial request is answered with ``text`` in the next step."""
+    answered = 0
+    for _ in range(int(ms // 50)):
+        s.speak(50)
+        _, req = s.last("partial")
+        if req is not None and req.data["seq"] == s.e._seq and s.e._partial_in_flight:
+            s.e.partial_result(req.data["seq"], text)
+            answered += 1
+    return answered
+
+
+def test_a_long_sound_without_words_never_confirms_and_the_bot_resumes_over_it():
+    s = Script(policy=_phone_policy(), start_ms=60)
+    # 3 s of noise, far past confirm_ms; every partial transcript comes back empty
+    assert _speak_answering_partials(s, 3000, "") >= 3 and "interrupt" not in s.kinds()
+    t, a = s.last("resume")
+    assert a.data["reason"] == "no_words" and t == 60 + 600  # not silent while the noise goes on
+    s.quiet(400)
+    assert "utterance" not in s.kinds() and s.kinds().count("pause") == 1  # the noise is not a caller turn
+
+
+def test_words_after_noise_in_the_same_sound_still_confirm():
+    s = Script(policy=_phone_policy(), start_ms=60)
+    _speak_answering_partials(s, 700, "")  # no word in 700 ms: noise so far
+    assert s.e._no_words and "interrupt" not in s.kinds()
+    s.speak(800)
+    _, req = s.last("partial")
+    out = s.e.partial_result(req.data["seq"], "cancel my order")
+    assert [a.data["reason"] for a in out if a.kind == "interrupt"] == ["words"]
+
+
+def test_a_short_empty_partial_does_not_rule_out_words():
+    s = Script(policy=_phone_policy(), start_ms=60).speak(200)
+    _, req = s.last("partial")
+    s.e.partial_result(req.data["seq"], "")  # 200 ms of audio: too short to hold a word yet
+    s.speak(1100)
+    assert s.last("interrupt")[1].data["reason"] == "speech_confirmed"
+
+
+def test_echo_gated_frames_do_not_count_toward_confirmation():
+    policy = dataclasses.replace(WORDS, barge_in=dataclasses.replace(WORDS.barge_in, confirm_by_words=False, resume_after_ms=5000))
+    s = Script(policy=policy).speak(100)
+    for _ in range(25):  # the VAD is on, but the adapter reports every other frame as the bot's echo
+        s.actions += [(s.t, a) for a in s.e.audio(s.t + 10, FRAME, False)]
+        s.t += 10
+        s.actions += [(s.t, a) for a in s.e.audio(s.t + 10, FRAME, True)]
+        s.t += 10
+    assert "interrupt" not in s.kinds()  # 600 ms of sound, 350 ms of it the caller's: not yet confirm_ms
+    s.speak(50)
+    t, a = s.last("interrupt")
+    assert t == 650 and a.data["voiced_ms"] == 400
+
+
+def test_a_spelled_id_is_incomplete_even_when_smart_turn_says_complete():
+    s = Script(bot=False).speak(1500).quiet(260)
+    _, chk = s.last("check")
+    out = s.e.check_result(chk.data["seq"], text="1 7 3 4", smart_turn_prob=0.95)
+    assert [a for a in out if a.kind == "emit" and a.data.get("verdict") == "incomplete"]
+    s.quiet(1000)  # the caller looks for the next digits
+    assert "utterance" not in s.kinds()
+    s.speak(1200)  # "1 2 5 6"
+    s.quiet(260)
+    _, chk2 = s.last("check")
+    s.e.check_result(chk2.data["seq"], text="1 7 3 4 1 2 5 6", smart_turn_prob=0.9)
+    s.quiet(1500)
+    _, utt = s.last("utterance")
+    assert utt.data["reason"] == "incomplete" and utt.data["utterance"].start_ms < 20  # one turn, both pieces
+
+
+def test_text_rules_for_numbers():
+    from voicebot.turns.completeness import text_incomplete
+
+    assert text_incomplete("1 7 3 4") and text_incomplete("one zero zero zero one") and text_incomplete("my order number is 4 5")
+    assert not text_incomplete("two") and not text_incomplete("Where is my order?") and not text_incomplete("It is 1734?")

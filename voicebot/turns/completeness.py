@@ -49,4 +49,6 @@ def text_incomplete(text: str, language: str | None = None) -> bool:
         return True
     if _is_digitish(toks[-1]) and NUMBER_CONTEXT.search(t) and not t.endswith(("?", "!")):
         return True  # "my order number is 4 5" -> more digits are likely coming
+    if all(_is_digitish(w) for w in toks) and sum(len(w) if w.isdigit() else 1 for w in toks) >= 3:
+        return True  # a bare digit string ("one zero zero zero one"): the caller is dictating, more may come
     return False

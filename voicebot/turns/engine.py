@@ -8,15 +8,17 @@ every observation, so a scripted timeline gives the same decisions on any machin
 Rules (see :mod:`voicebot.turns.policy`):
 
 * **pause** — the VAD's speech start while the bot talks pauses the bot's audio.
-* **confirm** — while paused: a partial transcript with a word that is not a backchannel,
-  or voiced speech of ``confirm_ms`` (``backchannel_max_ms`` while the words so far are
-  all backchannels), cancels the bot's turn (``interrupt``).
+* **confirm** — while the bot's turn stands: a partial transcript with a word that is not
+  a backchannel, or voiced speech of ``confirm_ms`` (``backchannel_max_ms`` while the words
+  so far are all backchannels; never once a partial of ``no_words_after_ms`` of audio came
+  back without any word: noise), cancels the bot's turn (``interrupt``).
 * **resume** — the caller's sound ended unconfirmed (VAD stop), or ``resume_after_ms``
-  passed without confirmation and without speech: the bot resumes where it paused.
+  passed without confirmation (even while the sound goes on): the bot resumes where it paused.
 * **end of turn** — after the VAD's quick silence, a semantic check (speculative
   transcript + smart-turn) ends the turn at once when complete, else the turn ends after
   ``silence_ms`` (undecided) or ``incomplete_silence_ms`` (mid-sentence). Speech resuming
-  in the closing silence discards the check and continues the same utterance.
+  in the closing silence discards the check and continues the same utterance; no turn
+  ends on a voiced frame (the caller resuming before the VAD's start decision).
 * **keypad** — a digit interrupts the bot; '#', a lone '0' or ``dtmf_timeout_ms`` ends the entry.
 """
 
@@ -70,7 +72,10 @@ class TurnEngine:
         self._partial_in_flight = False
         self._next_partial_ms = 0.0
         self._partial_text = ""
-        self._partial_covers_ms = 0.0
+        self._partial_covers_ms = 0.0  # caller audio (ms, from the onset) the newest partial request covers
+        self._no_words = False  # a long enough partial came back with no word: not speech
+        self._dismissed = False  # this sound outlasted the pause unconfirmed; the bot plays on over it
+        self._voiced_run_ms = 0.0  # voiced audio in a row up to now (the VAD's start decision comes later)
         self._check_in_flight = False
         self._check_bytes = 0
         self._check_text: str | None = None
@@ -133,17 +138,19 @@ class TurnEngine:
             self._keep_preroll(pcm)
         if self.speaking and voiced:
             self._voiced_ms += self._ms(len(pcm))
+        self._voiced_run_ms = self._voiced_run_ms + self._ms(len(pcm)) if voiced else 0.0
         bi = self.policy.barge_in
         if self.speaking and self._bot_active and bi.enabled and not self._interrupted:
             limit = bi.confirm_ms
             if bi.confirm_by_words and self._partial_text and is_backchannel(self._partial_text, self.language):
                 limit = max(limit, bi.backchannel_max_ms)
-            if self._voiced_ms >= limit:
+            if self._voiced_ms >= limit and not (bi.confirm_by_words and self._no_words):
                 self._interrupt(out, "speech_confirmed", voiced_ms=round(self._voiced_ms))
-            elif self.paused and bi.confirm_by_words:
+            elif bi.confirm_by_words:
                 self._maybe_request_partial(out)
-        elif self.paused and not self.speaking and self.now - self._paused_at_ms >= bi.resume_after_ms:
-            self._resume(out, "not_confirmed")
+        if self.paused and self.now - self._paused_at_ms >= bi.resume_after_ms:
+            self._dismissed = self.speaking  # the sound goes on unconfirmed: not a turn, unless words confirm it
+            self._resume(out, self._unconfirmed_reason("not_confirmed"))
         if self._closing:
             self._maybe_close(out)
         if self._dtmf and self.now - self._last_dtmf_ms >= eot.dtmf_timeout_ms:
@@ -164,6 +171,8 @@ class TurnEngine:
         self._voiced_ms = start_len_ms
         self._interrupted = False
         self._partial_text = ""
+        self._no_words = False
+        self._dismissed = False
         self._onset_ms = max(0.0, self.now - start_len_ms - 10.0)
         self._utterance = list(self._preroll)
         self._preroll.clear()
@@ -182,12 +191,13 @@ class TurnEngine:
         end_ms = max(self._onset_ms, self.now - stop_len_ms)
         self._emit(out, "vad_stop", end_ms=round(end_ms, 1))
         self.speaking = False
-        if self.paused:  # speech ended before it was confirmed: a backchannel, a cough, noise
+        if self.paused or (self._dismissed and not self._interrupted):
+            # the sound ended before it was confirmed: a backchannel, a cough, noise
+            self._dismissed = False
             self._utterance = []
             self._seq += 1
             self._partial_in_flight = False
-            why = "backchannel" if self._partial_text and is_backchannel(self._partial_text, self.language) else "speech_too_short"
-            self._resume(out, why)
+            self._resume(out, self._unconfirmed_reason("speech_too_short"))
             return out
         eot = self.policy.end_of_turn
         if eot.vad_stop_ms >= eot.silence_ms or not eot.semantic or end_ms - self._onset_ms < eot.min_speech_ms:
@@ -211,13 +221,15 @@ class TurnEngine:
         if seq != self._seq:
             return out
         self._partial_in_flight = False
-        if not self.paused or self._interrupted:
+        if not self.speaking or not self._bot_active or self._interrupted:
             return out
         self._partial_text = text
         self._emit(out, "partial_transcript", text=text)
         word = first_content_word(text, self.language) if text.strip() else None
         if word is not None:
             self._interrupt(out, "words", word=word)
+        elif not text.strip() and self._partial_covers_ms >= self.policy.barge_in.no_words_after_ms:
+            self._no_words = True  # long enough to hold a word, and none: noise / a cough / echo residue
         return out
 
     def check_result(self, seq: int, *, text: str | None = None, smart_turn_prob: float | None = None) -> list[Action]:
@@ -261,15 +273,23 @@ class TurnEngine:
         return out
 
     # ---- internals -------------------------------------------------------------------------
+    def _unconfirmed_reason(self, default: str) -> str:
+        if self._partial_text and is_backchannel(self._partial_text, self.language):
+            return "backchannel"
+        return "no_words" if self._no_words else default
+
     def _maybe_request_partial(self, out: list[Action]) -> None:
         if self._partial_in_flight or self.now < self._next_partial_ms:
             return
         self._partial_in_flight = True
         self._next_partial_ms = self.now + self.policy.barge_in.partial_every_ms
         self._seq += 1
+        self._partial_covers_ms = self.now - self._onset_ms
         out.append(Action("partial", {"seq": self._seq, "audio": b"".join(self._utterance)}))
 
     def _maybe_close(self, out: list[Action]) -> None:
+        if self._voiced_run_ms > 0:
+            return  # the caller is making sound again: never answer into it (the VAD's start may follow)
         eot = self.policy.end_of_turn
         silence = self.now - self._close_end_ms
         if self._close_verdict == "complete":

@@ -26,17 +26,24 @@ class BargeInPolicy:
     enabled: bool = True
     # Stage 1: pause bot audio on the VAD's speech-start decision (False = never pause, cancel only).
     pause_on_speech: bool = True
-    # Stage 2: this much *voiced* caller audio while the bot talks confirms the interruption.
+    # Stage 2: this much *voiced* caller audio while the bot talks confirms the interruption
+    # (frames the echo gate attributes to the bot or puts below the level floor are not voiced).
+    # With ``confirm_by_words`` the words decide and this is only the fallback for when the
+    # ASR has not answered: set it well above the word latency (phone.yaml: 1200 ms).
     confirm_ms: int = 300
     # Confirm as soon as a (speculative) partial transcript has a word that is not a backchannel.
     confirm_by_words: bool = False
     # While the partial transcript holds only backchannels, wait up to this much voiced audio.
     backchannel_max_ms: int = 900
+    # confirm_by_words: a partial transcript of at least this much caller audio with no word at
+    # all means the sound is not speech (noise, a cough, echo residue): length no longer confirms it.
+    no_words_after_ms: int = 450
     # Partial transcription while paused: first after this much voiced speech, then every
     # ``partial_every_ms`` of audio (one request in flight at a time).
     partial_first_ms: int = 150
     partial_every_ms: int = 150
-    # Paused this long without confirmation: resume the bot.
+    # Paused this long without confirmation: resume the bot, even while the sound goes on
+    # (continuous noise must not keep the bot silent); it is not paused again for that sound.
     resume_after_ms: int = 600
     # Keypad input interrupts the bot at once.
     dtmf_interrupts: bool = True

@@ -63,6 +63,7 @@ class TurnTaker(FrameProcessor):
         self.engine = TurnEngine(self.policy)
         self.transcriber = transcriber
         self._spec_results: dict[str, object] = {}
+        self._spec_busy: set[str] = set()
         self.executor = executor
         self.smart_turn = smart_turn
         self._turn_seq = 0
@@ -81,7 +82,9 @@ class TurnTaker(FrameProcessor):
             eng.rate = frame.sample_rate
             if frame.pts is not None:
                 self.state.advance_audio(frame.pts / 1e6 + len(frame.audio) / 2 / frame.sample_rate * 1000)
-            await self._apply(eng.audio(self.state.audio_ms, frame.audio, self._frame_voiced()))
+            # The utterance keeps the echo canceller's ungated residual when there is one (the VAD saw the gated audio).
+            audio = frame.metadata.get("voicebot.echo.residual", frame.audio) if getattr(frame, "metadata", None) else frame.audio
+            await self._apply(eng.audio(self.state.audio_ms, audio, self._frame_voiced()))
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             await self._apply(eng.vad_start(float(getattr(frame, "start_secs", 0.0) or 0.0) * 1000))
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
@@ -146,6 +149,13 @@ class TurnTaker(FrameProcessor):
         want_st = action.kind == "check" and action.data.get("smart_turn") and self.smart_turn is not None
         if (want_text and self.transcriber is None) and not want_st:
             return
+        # At most one speculative job of each kind per call: on a slow CPU (or a dev model that
+        # decodes to its cap) requests every 150 ms would queue up and delay the real final
+        # transcript behind stale partials. A skipped request is simply not answered; the engine
+        # asks again on its next step or falls back to its timeouts.
+        if action.kind in self._spec_busy:
+            return
+        self._spec_busy.add(action.kind)
         pcm = np.frombuffer(action.data["audio"], dtype="<i2")
         if self.engine.rate != 16000:
             from voicebot.audio.pcm import resample
@@ -180,6 +190,7 @@ class TurnTaker(FrameProcessor):
                 else:
                     await self._apply(self.engine.check_result(seq, text=text, smart_turn_prob=prob))
             finally:
+                self._spec_busy.discard(action.kind)
                 self.state.activity.end(activity_id)
 
         task = asyncio.get_running_loop().create_task(run())
