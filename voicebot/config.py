@@ -62,6 +62,16 @@ class SipSettings:
     rtp_port_max: int = 20999
     allow_from: tuple[str, ...] = ()  # peer addresses/CIDRs allowed; empty = any
     rtp_timeout_s: float = 30.0
+    # Transfers to humans: REFER to the SIP URI of the call's queue (language/skill), e.g.
+    # {"es": "sip:es-agents@pbx.example.com"}, else to the default.
+    transfer_targets: dict[str, str] = field(default_factory=dict)
+    default_transfer_target: str | None = None
+    # Outbound registration to a trunk that requires it (digest auth); empty registrar = none.
+    registrar: str | None = None
+    username: str | None = None
+    password: str | None = None
+    # Send RTP to where the phone's RTP comes from (phones behind NAT advertising wrong addresses).
+    comedia: bool = False
 
 
 @dataclass

@@ -74,3 +74,37 @@ def test_agents_command_adds_an_agent_with_a_hashed_password(tmp_path):
     assert b"correct horse" not in (tmp_path / "handoff.sqlite3").read_bytes()
     short = subprocess.run(add, input="short\n", env=env, capture_output=True, text=True, timeout=120)
     assert short.returncode == 2 and "8 characters" in short.stderr
+
+
+def test_serve_with_sip_answers_options_probes(tmp_path, dev_models_dir):
+    """What a kamailio dispatcher's health probe sees of `voicebot serve --sip`."""
+    port, sip_port = free_port(), free_port()
+    env = {**os.environ, "VOICEBOT_HOME": str(tmp_path), "VOICEBOT_MODELS__DIR": str(dev_models_dir), "VOICEBOT_MODELS__ASR": "whisper-tiny",
+           "VOICEBOT_MODELS__BUILD_DEV_IF_MISSING": "false", "VOICEBOT_SIP__PORT": str(sip_port), "VOICEBOT_SIP__TRANSPORTS": "udp"}
+    proc = subprocess.Popen([sys.executable, "-m", "voicebot", "serve", "--sip", "--port", str(port), "--pipeline", str(ROOT / "pipelines" / "minimal.yaml")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    answer = b""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            me = s.getsockname()[1]
+            options = (f"OPTIONS sip:bot@127.0.0.1:{sip_port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK-probe1\r\n"
+                       f"From: <sip:probe@127.0.0.1>;tag=p1\r\nTo: <sip:bot@127.0.0.1>\r\nCall-ID: probe-1\r\nCSeq: 1 OPTIONS\r\n"
+                       f"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode()
+            s.settimeout(1.0)
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and proc.poll() is None and not answer:
+                s.sendto(options, ("127.0.0.1", sip_port))
+                try:
+                    answer = s.recv(4096)
+                except OSError:
+                    pass
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+    assert answer.startswith(b"SIP/2.0 200"), err[-2000:]
+    assert b"probe-1" in answer

@@ -69,9 +69,11 @@ def run(args: argparse.Namespace) -> int:
         sip = None
         retention = asyncio.create_task(runtime.records.retention_loop())
         if settings.sip.enabled:
-            from voicebot.channels.sip.service import start_sip  # the SIP channel's entry point
+            from voicebot.channels.sip.channel import SipChannel
 
-            sip = await start_sip(runtime)
+            sip = SipChannel(runtime)
+            await sip.start()
+            log.info("answering SIP", extra={"address": f"{settings.sip.host}:{settings.sip.port}", "transports": list(settings.sip.transports)})
         try:
             await server.serve()
         finally:
