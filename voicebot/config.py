@@ -90,8 +90,12 @@ class InappSettings:
 class StoreSettings:
     url: str = ""  # sqlite:///path or postgresql://...; empty = sqlite under home
     recordings: bool = True
-    retention_days: int = 90
-    redact: bool = True
+    recordings_dir: Path | None = None  # default: <home>/recordings
+    recordings_disabled_channels: tuple[str, ...] = ()  # e.g. ("webrtc",)
+    recordings_disabled_prefixes: tuple[str, ...] = ()  # caller number prefixes, e.g. ("+49",) where consent rules differ
+    retention_days: int = 90  # calls and recordings older than this are deleted
+    redact: bool = True  # card numbers, emails, phone numbers masked in stored transcripts and in logs
+    instance: str | None = None  # per process in a PostgreSQL fleet: a restart closes only its own calls
 
 
 @dataclass

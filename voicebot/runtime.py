@@ -34,6 +34,12 @@ class Runtime:
     dev_models: set[str] = field(default_factory=set)
     records: Any = None  # voicebot.records.service.Records: every call is recorded when set
     handoff: Any = None  # voicebot.handoff service (queues, agents, bridge), set by its router
+    require_user: Any = None  # the agent desk's sign-in (a FastAPI dependency), reused by the QA pages
+
+    @property
+    def store(self) -> Any:
+        """The call record store (QA pages, analytics), when records are on."""
+        return self.records.store if self.records is not None else None
 
     def __post_init__(self) -> None:
         threads = max(2, self.settings.models.cpu_threads)

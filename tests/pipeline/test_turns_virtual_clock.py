@@ -132,3 +132,15 @@ async def test_silero_is_a_selectable_vad(runtime):
     turns = [e for e in kinds(result, "turn_end") if "turn_id" in e.data]
     assert len(turns) == 1
     assert abs(turns[0].data["start_ms"] - 500) < 300 and abs(turns[0].data["end_ms"] - (500 + len(clip) / RATE * 1000)) < 300
+
+
+async def test_a_telephone_line_at_8_khz_runs_on_the_virtual_clock(runtime):
+    clip = speech("telephony/deepspeech_LDC93S1_8k.wav")
+    from voicebot.audio.pcm import resample
+
+    caller8k = resample(timeline(7.0, (4.6, clip)), RATE, 8000)
+    result = await replay_call(runtime, caller8k, ReplayOptions(fast=True, sample_rate=8000), transcriber=OracleTranscriber(["hello"]))
+    onset = [e for e in kinds(result, "vad_start") if e.t_ms > 4000][0]
+    assert abs(onset.data["onset_ms"] - 4600) < 150  # no resampler buffering delays the caller's onset
+    assert [e for e in kinds(result, "bot_speech_start") if e.data["turn_id"] == 1]
+    assert result.sample_rate == 8000 and len(result.bot) >= len(caller8k)

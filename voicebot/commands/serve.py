@@ -39,6 +39,13 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         print(json.dumps(settings.as_dict(), indent=2))
         return 0
+    if settings.store.redact:  # personal data never reaches the logs either
+        import logging
+
+        from voicebot.records.redact import RedactingLogFilter
+
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(RedactingLogFilter())
     runtime = Runtime(settings)
     try:
         runtime.warm_up(runtime.spec())

@@ -1,0 +1,119 @@
+"""Plain record types shared by the stores, the recorder, the pages and the exporter (no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Outcome = Literal["resolved_by_bot", "handed_off", "abandoned", "interrupted", "error"]
+OUTCOMES: tuple[str, ...] = ("resolved_by_bot", "handed_off", "abandoned", "interrupted", "error")
+
+
+@dataclass
+class CallRecord:
+    """One call. Times are UNIX seconds (UTC); ``ended_at``/``outcome`` stay None while it runs."""
+
+    id: str
+    channel: str
+    started_at: float
+    caller: str | None = None  # caller identity: E.164 number or in-app customer id (may be redacted)
+    language: str | None = None
+    ended_at: float | None = None
+    outcome: str | None = None
+    end_reason: str | None = None
+    handoff_reason: str | None = None
+    dev_models: bool = False
+    pipeline: str | None = None
+    instance: str | None = None  # the bot process that ran it (fleet recovery marks only its own)
+    turn_count: int = 0
+    interruptions: int = 0
+
+
+@dataclass
+class TurnRecord:
+    """One exchange: what the caller said and how the bot answered, timed in call audio ms.
+
+    Index 0 is usually the greeting (bot only). A turn whose caller part is missing (a
+    re-prompt after silence) has ``caller_text`` None.
+    """
+
+    call_id: str
+    index: int
+    caller_speech_start_ms: float | None = None
+    caller_speech_end_ms: float | None = None
+    asr_final_ms: float | None = None
+    bot_reply_ms: float | None = None
+    bot_first_audio_ms: float | None = None
+    bot_speech_end_ms: float | None = None
+    interrupted: bool = False
+    caller_text: str | None = None
+    caller_language: str | None = None
+    caller_dtmf: str = ""
+    bot_text: str | None = None
+    bot_text_heard: str | None = None
+    intent: str | None = None
+    slots: dict[str, Any] = field(default_factory=dict)
+    sentiment: str | None = None
+    complete: bool = False  # the bot finished (or was cut off); False = stored mid-turn
+
+    @property
+    def response_ms(self) -> float | None:
+        """End of caller speech to the bot's first audio (what the caller feels as latency)."""
+        if self.caller_speech_end_ms is None or self.bot_first_audio_ms is None:
+            return None
+        return self.bot_first_audio_ms - self.caller_speech_end_ms
+
+
+@dataclass
+class EventRecord:
+    call_id: str
+    seq: int
+    t_ms: float
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ActionRecord:
+    call_id: str
+    seq: int
+    t_ms: float
+    kind: str  # transfer | hangup | note
+    name: str  # the Transfer reason, the HangUp reason or the Note name
+    turn_index: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Annotation:
+    """A QA mark on one turn."""
+
+    call_id: str
+    turn_index: int
+    wrong: bool
+    note: str = ""
+    author: str | None = None
+    created_at: float = 0.0
+    id: int | None = None
+
+
+@dataclass
+class Recording:
+    call_id: str
+    path: str
+    sample_rate: int
+    channels: int = 2  # left: caller, right: bot
+
+
+@dataclass
+class CallFilter:
+    """What the QA list filters on; None means any. Dates are UNIX seconds, ``until`` exclusive."""
+
+    since: float | None = None
+    until: float | None = None
+    language: str | None = None
+    outcome: str | None = None
+    intent: str | None = None
+    channel: str | None = None
+    limit: int = 200
+    offset: int = 0

@@ -1,0 +1,102 @@
+"""Call records for one bot process: open the store, recover, record each call, keep retention.
+
+What ``voicebot serve`` does with it::
+
+    records = Records.open(settings)        # opens the store, marks calls of a dead process interrupted
+    runtime.store = records.store           # the QA pages (routes.make_router) read it
+    result = await records.run_recorded(session)   # instead of session.run(): records the call
+    asyncio.create_task(records.retention_loop())  # deletes expired calls once an hour
+    records.close()                          # at shutdown, after the last call
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voicebot.dialogue.api import CallContext
+from voicebot.logs import get_logger
+from voicebot.records.recorder import CallRecorder, RecorderOptions, recover_interrupted
+from voicebot.records.redact import RecordingPolicy, RedactionOptions
+from voicebot.records.retention import apply_retention
+from voicebot.records.store import RecordStore, open_store
+from voicebot.records.writer import StoreWriter
+
+log = get_logger(__name__)
+
+
+def options_from_settings(settings: Any) -> RecorderOptions:
+    """Recorder options from ``Settings.store`` (fields the settings lack keep their defaults)."""
+    st = settings.store
+    rec_dir = getattr(st, "recordings_dir", None) or Path(settings.home) / "recordings"
+    return RecorderOptions(
+        recordings_dir=Path(rec_dir) if getattr(st, "recordings", True) else None,
+        recording=RecordingPolicy(enabled=getattr(st, "recordings", True),
+                                  disabled_channels=tuple(getattr(st, "recordings_disabled_channels", ()) or ()),
+                                  disabled_prefixes=tuple(getattr(st, "recordings_disabled_prefixes", ()) or ())),
+        redaction=RedactionOptions(enabled=getattr(st, "redact", True)),
+        instance=getattr(st, "instance", None) or None,
+    )  # fmt: skip
+
+
+@dataclass
+class Records:
+    store: RecordStore
+    writer: StoreWriter
+    options: RecorderOptions
+    retention_days: float = 90.0
+
+    @classmethod
+    def open(cls, settings: Any, recover: bool = True) -> Records:
+        """Open the store named by the settings; with ``recover``, close calls a crash left open.
+
+        In a fleet sharing PostgreSQL set ``store.instance`` per process (e.g. host:port) so a
+        restarting process only closes its own calls.
+        """
+        url = settings.store_url
+        store = open_store(url)
+        options = options_from_settings(settings)
+        if recover:
+            marked = recover_interrupted(store, options.instance)
+            if marked:
+                log.warning("calls left open by a previous run marked interrupted", extra={"calls": len(marked)})
+        log.info("call records open", extra={"store": store.dialect, "recordings": str(options.recordings_dir or "off"),
+                                             "host": socket.gethostname()})  # fmt: skip
+        return cls(store=store, writer=StoreWriter(), options=options, retention_days=float(settings.store.retention_days))
+
+    def recorder(self, ctx: CallContext) -> CallRecorder:
+        return CallRecorder(self.store, ctx, self.options, writer=self.writer)
+
+    def attach(self, session: Any) -> CallRecorder:
+        """Record a ``CallSession``: events, and both audio directions through the transport's taps."""
+        rec = self.recorder(session.ctx)
+        session.subscribe(rec)
+        session.prepare()
+        transport = session.transport
+        transport.input().audio_taps.append(rec.caller_tap)
+        transport.output().audio_taps.append(rec.bot_tap)
+        return rec
+
+    async def run_recorded(self, session: Any) -> Any:
+        """``session.run()`` with the call recorded; the record is closed whatever happens."""
+        rec = self.attach(session)
+        try:
+            return await session.run()
+        finally:
+            await rec.aclose()
+
+    async def retention_loop(self, every_s: float = 3600.0) -> None:
+        """Apply retention now and then every ``every_s`` seconds (in a thread: it touches disk)."""
+        while True:
+            try:
+                await asyncio.to_thread(apply_retention, self.store, self.retention_days)
+            except Exception:  # noqa: BLE001 - retention failing must not stop the bot; it retries
+                log.exception("retention run failed; will retry")
+            await asyncio.sleep(every_s)
+
+    def close(self) -> None:
+        self.writer.close()
+        self.store.close()
