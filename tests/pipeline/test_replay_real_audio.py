@@ -59,42 +59,50 @@ async def test_replay_of_a_real_clip_gives_a_timeline_and_audible_bot_speech(set
     assert s["turns"] == len(turns) and s["median"]["asr_ms"] > 0 and s["warning"]
 
 
-async def test_event_loop_is_never_blocked_while_asr_and_tts_run(settings):
-    """Real-time replay with the real ASR and TTS; asyncio's own slow-callback detector reports
-    any single step of the loop that ran longer than 50 ms (that is what "blocked" means: a
-    probe's lateness would also count the OS scheduling other processes on a busy machine).
+async def test_event_loop_is_never_blocked_while_asr_and_tts_run(settings, monkeypatch):
+    """Real-time replay with the real ASR and TTS; every step the event loop runs is timed.
 
-    Models load once per process before serving (``voicebot serve`` warms up before its event
-    loop starts: CTranslate2 holds the GIL while loading), so the check covers the call itself.
+    A step is "blocking" when the loop thread itself spends more than 50 ms in it: CPU time of
+    the loop thread, so that another process taking the CPU away (a busy CI machine) does not
+    count, while work done on the loop does. Wall-clock overruns are allowed only as rare
+    scheduling hiccups. Models load once per process before serving (``voicebot serve`` warms up
+    before its event loop starts: CTranslate2 holds the GIL while loading), so the check covers
+    the call itself.
     """
-    import logging
+    import time
 
     runtime = Runtime(settings)
     runtime.warm_up(runtime.spec())
     caller = load_audio(shared_audio("en/sb_timit_spk1_snt3.wav"), 16000)
     caller = np.concatenate([np.zeros(8000, np.int16), caller, np.zeros(16000, np.int16)])
-    slow: list[str] = []
+    cpu_slow: list[tuple[float, str]] = []
+    wall_slow: list[float] = []
+    steps = 0
+    original = asyncio.events.Handle._run
 
-    class Collect(logging.Handler):
-        def emit(self, record):
-            if "took" in record.getMessage():
-                slow.append(record.getMessage()[-160:])
+    def timed(handle):
+        nonlocal steps
+        steps += 1
+        c0, w0 = time.thread_time(), time.perf_counter()
+        original(handle)
+        cpu, wall = time.thread_time() - c0, time.perf_counter() - w0
+        if cpu > 0.050:
+            cpu_slow.append((round(cpu, 3), repr(handle)[:160]))
+        if wall > 0.050:
+            wall_slow.append(round(wall, 3))
 
-    handler = Collect(level=logging.WARNING)
-    logging.getLogger("asyncio").addHandler(handler)
-    loop = asyncio.get_running_loop()
-    loop.set_debug(True)
-    loop.slow_callback_duration = 0.050
+    monkeypatch.setattr(asyncio.events.Handle, "_run", timed)
     try:
         result = await replay_call(runtime, caller, ReplayOptions(fast=False, tail_s=0.5))
     finally:
-        loop.set_debug(False)
-        logging.getLogger("asyncio").removeHandler(handler)
+        monkeypatch.undo()
         runtime.close()
     asr = [e for e in result.call.events if e.kind == "transcript"]
     assert asr and asr[0].data["asr_ms"] > 100  # real decoding work happened meanwhile
     assert [e for e in result.call.events if e.kind == "bot_speech_start"]  # and real synthesis
-    assert not slow, slow
+    assert steps > 1000
+    assert not cpu_slow, cpu_slow
+    assert len(wall_slow) <= 3, wall_slow
 
 
 def test_replay_command_writes_audio_events_and_summary(tmp_path, dev_models_dir):
