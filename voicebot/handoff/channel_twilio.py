@@ -11,29 +11,26 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from pipecat.frames.frames import Frame, OutputAudioRawFrame
+from pipecat.frames.frames import Frame
 from pipecat.processors.frame_processor import FrameDirection
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from voicebot.channels.twilio import twiml
 from voicebot.channels.twilio.channel import TwilioCall, TwilioOutput
 from voicebot.channels.twilio.rest import TwilioCallControl
-from voicebot.dialogue.api import DialogueReply, Transfer
-from voicebot.events import CallEvent
+from voicebot.dialogue.api import Transfer
 from voicebot.logs import get_logger
-from voicebot.pipeline.frames import BotReplyFrame, BotSentenceAudioFrame
 from voicebot.pipeline.state import CallState
 
 from .bridge import HandoffBridge
+from .relay import RELAY_TURN_BASE, Relay  # noqa: F401 - RELAY_TURN_BASE kept importable from here
 from .routing import Agent
 from .state import Ticket
 
 log = get_logger(__name__)
 
-RELAY_TURN_BASE = 1_000_000  # turn ids of lines the bot speaks for the hand-off (never a caller turn id)
 QUEUE_RESULT_PATH = "/handoff/twilio/queue-result"
 
 
@@ -54,40 +51,26 @@ def dial_twiml(contact: str, caller_id: str | None) -> str:
 
 
 class HandoffTwilioOutput(TwilioOutput):
-    """TwilioOutput whose transfer goes through the bridge, and which can speak for the hand-off."""
+    """TwilioOutput whose transfer goes through the bridge, and which can speak for the hand-off (:class:`.relay.Relay`)."""
 
     def __init__(self, *args: Any, bridge: HandoffBridge, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.bridge = bridge
-        self.relay = False  # the dialogue's own replies are muted while a person has the call
-        self._turns = RELAY_TURN_BASE
+        self.relay = Relay(self, bridge)  # the dialogue's own replies are muted while a person has the call
         self.handle = TwilioHandle(self)
 
     async def speak(self, text: str, language: str) -> None:
         """Speak through the call's own TTS (the frame travels upstream to the TTS processor)."""
-        self._turns += 1
-        await self.push_frame(BotReplyFrame(DialogueReply(text=text, language=language), turn_id=self._turns), FrameDirection.UPSTREAM)
+        await self.relay.speak(text, language)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        if self.relay and direction == FrameDirection.DOWNSTREAM:
-            turn = frame.turn_id if isinstance(frame, BotSentenceAudioFrame) else (
-                int(frame.metadata.get("turn_id", RELAY_TURN_BASE)) if isinstance(frame, OutputAudioRawFrame) else RELAY_TURN_BASE)
-            if turn < RELAY_TURN_BASE:  # the dialogue answering the caller: the agent answers now
-                if isinstance(frame, BotSentenceAudioFrame) and frame.last:
-                    self.state.activity.end(frame.turn_id)
-                return
+        if self.relay.drops(frame, direction):
+            return
         await super().process_frame(frame, direction)
 
     async def transfer(self, action: Transfer) -> None:
         await self.sender.wait_played(self.mark_timeout_s)  # the dialogue's last sentence is heard first
-        self.relay = True
-        self.state.events.subscribe(self._on_event)
-        await self.bridge.request(self.handle, action, self.state.language or "en")
-
-    def _on_event(self, event: CallEvent) -> None:
-        if self.relay and event.kind == "transcript" and event.data.get("text"):
-            asyncio.get_running_loop().create_task(
-                self.bridge.caller_said(self.state.ctx.call_id, event.data["text"], event.data.get("language") or "en"))
+        await self.relay.request(self.handle, action)
 
 
 class TwilioHandle:
@@ -129,10 +112,10 @@ class TwilioHandle:
         return True
 
     async def back_to_bot(self) -> None:
-        self.output.relay = False
+        self.output.relay.stop()
 
     async def end(self, reason: str) -> None:
-        self.output.relay = False
+        self.output.relay.stop()
         if self.left_stream and self.output.control:
             await self.output.control.hang_up(self.call_id)
         else:

@@ -248,6 +248,9 @@ def make_router(runtime: Any) -> APIRouter:
             done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for t in pending:
                 t.cancel()
+            for t in done:  # a desk that went away ends its reader with WebSocketDisconnect: expected
+                if not t.cancelled():
+                    t.exception()
         except (WebSocketDisconnect, RuntimeError):
             pass
         finally:

@@ -164,6 +164,11 @@ class SipChannel:
         await self.ua.stop()
 
     def make_bridge(self, call: SipCall) -> SipCallBridge:
+        handoff = getattr(self.runtime, "handoff", None)
+        if handoff is not None:  # transfers go through the handoff bridge (agent desk, routing, REFER or relay)
+            from voicebot.handoff.channel_sip import make_bridge as bridged
+
+            return bridged(self.runtime, call, self.channel_options, handoff.bridge)
         return SipCallBridge(self.runtime, call, self.channel_options)
 
     async def _on_call(self, call: SipCall) -> None:

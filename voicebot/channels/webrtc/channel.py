@@ -79,16 +79,29 @@ class InappInput(CallInput):
 
 
 class _HandoffMixin:
-    """What a transfer does in the widget: the caller stays, waiting for an agent."""
+    """What a transfer does in the widget: the caller stays, waiting for an agent.
+
+    With the hand-off service on, ``handoff`` (:class:`voicebot.handoff.channel_inapp.InappHandoff`)
+    takes the transfer to the agent desk and mutes the dialogue's replies while an agent has the call.
+    """
 
     state: CallState
     waiting_for_agent: bool = False
     on_transfer: Callable[[Transfer], None] | None = None
+    handoff: Any = None
+
+    async def process_frame(self, frame: Any, direction: Any) -> None:
+        if self.handoff is not None and self.handoff.relay.drops(frame, direction):
+            return
+        await super().process_frame(frame, direction)  # type: ignore[misc]
 
     async def transfer(self, action: Transfer) -> None:
         self.waiting_for_agent = True
         self.state.emit("action", kind="waiting_for_agent", queue=action.queue, reason=action.reason)
         log.info("in-app call waiting for an agent", extra={"call_id": self.state.ctx.call_id, "queue": action.queue})
+        if self.handoff is not None:  # the bot keeps listening: the caller's words are relayed to the desk
+            await self.handoff.transfer(action)
+            return
         if self.on_transfer is not None:
             self.on_transfer(action)
 
@@ -237,6 +250,11 @@ class InappCall:
         self.input.audio_taps.append(self._tap_caller)
         self.output = self._make_output(state, self)
         self.output.on_transfer = self._on_transfer  # type: ignore[attr-defined]
+        handoff = getattr(self.runtime, "handoff", None)
+        if handoff is not None:  # transfers go to the agent desk through the handoff bridge
+            from voicebot.handoff.channel_inapp import attach
+
+            attach(self, handoff.bridge)
         return CallTransport(self.input, self.output)
 
     def _tap_caller(self, pcm16k: bytes) -> None:

@@ -1,0 +1,77 @@
+"""In-app calls (WebRTC or the WebSocket fallback) that hand off through the bridge.
+
+``InappCall`` attaches an :class:`InappHandoff` to its output when the runtime has a hand-off
+service; the output's ``transfer`` then comes here instead of only marking the call as waiting:
+- the caller stays in the widget and the bot stays on the line (relay): the wait estimate and
+  "connected with Ana" are spoken (and captioned), the caller's spoken or typed words go to the
+  desk, the agent's typed replies are spoken by the bot and shown as bot captions;
+- sending the agent's own voice from the desk (``InappCall.play_agent_audio``) needs the desk to
+  stream microphone audio to the server: not wired yet, so ``connect_voice`` answers False.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from voicebot.dialogue.api import Transfer
+from voicebot.events import CallEvent
+from voicebot.logs import get_logger
+
+from .bridge import HandoffBridge
+from .relay import Relay, RelayHandle
+
+log = get_logger(__name__)
+
+
+class InappHandle(RelayHandle):
+    """:class:`~.bridge.CallHandle` for an in-app call (relay)."""
+
+    def __init__(self, relay: Relay, call: Any) -> None:
+        super().__init__(relay, call.ctx.channel)
+        self.call = call
+
+    async def back_to_bot(self) -> None:
+        await super().back_to_bot()
+        out = self.call.output
+        out.waiting_for_agent = False  # typed text goes to the dialogue again
+        self.call.input.to_agent_only = False
+        self.relay.state.emit("action", kind="back_to_bot")
+
+    async def end(self, reason: str) -> None:
+        self.relay.stop()
+        if not self.call.done.is_set():
+            self.relay.state.end_reason = self.relay.state.end_reason or reason
+            await self.call.end(reason)
+
+
+class InappHandoff:
+    """The hand-off side of one in-app call: ``output.handoff`` (see ``voicebot.channels.webrtc.channel``)."""
+
+    def __init__(self, call: Any, bridge: HandoffBridge) -> None:
+        self.call = call
+        self.bridge = bridge
+        self.relay = Relay(call.output, bridge)
+        self.handle = InappHandle(self.relay, call)
+        self._requested = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        call.output.state.events.subscribe(self._on_event)  # call.state is set only once the transport is made
+
+    async def transfer(self, action: Transfer) -> None:
+        """The dialogue handed the caller to a person: the bridge finds one; the bot keeps listening
+        (the caller's speech is transcribed for the desk)."""
+        self._requested = True
+        await self.relay.request(self.handle, action)
+
+    def _on_event(self, event: CallEvent) -> None:
+        if event.kind == "call_end" and self._requested:  # the caller left: out of the queue, or the agent's call ends
+            task = asyncio.get_running_loop().create_task(self.bridge.caller_hung_up(self.call.call_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+
+def attach(call: Any, bridge: HandoffBridge) -> InappHandoff:
+    """Give an in-app call's output its hand-off (called while the call's transport is made)."""
+    handoff = InappHandoff(call, bridge)
+    call.output.handoff = handoff
+    return handoff

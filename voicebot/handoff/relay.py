@@ -1,0 +1,145 @@
+"""The relay half of a hand-off, for any channel's :class:`~voicebot.channels.base.CallOutput`.
+
+While a person has the call and the bot stays on the line (``relay`` mode, or while the caller
+waits for an agent):
+- the dialogue's own replies are muted at the output (the agent answers now);
+- the caller's transcripts (spoken, or typed in the in-app widget) go to the desk through
+  :meth:`~.bridge.HandoffBridge.caller_said`;
+- what the bridge says for the hand-off (wait estimate, "connected with Ana", the agent's typed
+  replies) is spoken with the call's own TTS: a :class:`BotReplyFrame` pushed upstream from the
+  output reaches the TTS stage just before it. A ``bot_reply`` event (``agent=True``) carries
+  the text, so captions (in-app) and the call record show it.
+
+:class:`RelayHandle` is a :class:`~.bridge.CallHandle` for channels whose bot never leaves the
+media path; channels with a voice bridge (SIP REFER) subclass it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pipecat.frames.frames import EndWorkerFrame, Frame, OutputAudioRawFrame
+from pipecat.processors.frame_processor import FrameDirection
+
+from voicebot.dialogue.api import DialogueReply, Transfer
+from voicebot.events import CallEvent
+from voicebot.logs import get_logger
+from voicebot.pipeline.frames import BotReplyFrame, BotSentenceAudioFrame
+from voicebot.pipeline.state import CallState
+
+from .bridge import HandoffBridge
+from .routing import Agent
+from .state import Ticket
+
+log = get_logger(__name__)
+
+RELAY_TURN_BASE = 1_000_000  # turn ids of lines the bot speaks for the hand-off (never a caller turn id)
+
+
+class Relay:
+    """Mutes the dialogue, forwards the caller's words, speaks for the hand-off; one per call."""
+
+    def __init__(self, output: Any, bridge: HandoffBridge) -> None:
+        self.output = output  # a CallOutput (push_frame, state)
+        self.bridge = bridge
+        self.state: CallState = output.state
+        self.active = False
+        self._turns = RELAY_TURN_BASE
+        self._subscribed = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def call_id(self) -> str:
+        return self.state.ctx.call_id
+
+    def start(self) -> None:
+        """From now on the dialogue is muted and the caller's words go to the desk."""
+        self.active = True
+        if not self._subscribed:
+            self._subscribed = True
+            self.state.events.subscribe(self._on_event)
+
+    def stop(self) -> None:
+        """The dialogue has the caller again."""
+        self.active = False
+
+    def drops(self, frame: Frame, direction: FrameDirection) -> bool:
+        """True for the dialogue's own reply audio while relaying (the output must not play it)."""
+        if not self.active or direction != FrameDirection.DOWNSTREAM:
+            return False
+        if isinstance(frame, BotSentenceAudioFrame):
+            turn = frame.turn_id
+        elif isinstance(frame, OutputAudioRawFrame):
+            turn = int(frame.metadata.get("turn_id", RELAY_TURN_BASE))
+        else:
+            return False
+        if turn >= RELAY_TURN_BASE:
+            return False
+        if isinstance(frame, BotSentenceAudioFrame) and frame.last:
+            self.state.activity.end(frame.turn_id)  # the muted turn needs no more work
+        return True
+
+    async def speak(self, text: str, language: str) -> None:
+        """Speak ``text`` through the call's own TTS (the frame travels upstream to the TTS stage)."""
+        self._turns += 1
+        self.state.emit("bot_reply", turn_id=self._turns, text=text, language=language, intent="handoff", agent=True)
+        await self.output.push_frame(BotReplyFrame(DialogueReply(text=text, language=language), turn_id=self._turns),
+                                     FrameDirection.UPSTREAM)
+
+    def _on_event(self, event: CallEvent) -> None:
+        if not (self.active and event.kind == "transcript" and event.data.get("text")):
+            return
+        text, lang = event.data["text"], event.data.get("language") or self.state.language or "en"
+        task = asyncio.get_running_loop().create_task(self._forward(text, lang))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _forward(self, text: str, language: str) -> None:
+        try:
+            await self.bridge.caller_said(self.call_id, text, language)
+        except Exception:  # the desk missing a line must not end the call
+            log.exception("caller line not relayed to the desk", extra={"call_id": self.call_id})
+
+    async def request(self, handle: Any, action: Transfer) -> Ticket:
+        """Start relaying and hand the caller to the bridge."""
+        self.start()
+        return await self.bridge.request(handle, action, self.state.language or self.state.ctx.language or "en")
+
+
+class RelayHandle:
+    """A :class:`~.bridge.CallHandle` whose bot stays on the line: it relays, never bridges audio."""
+
+    def __init__(self, relay: Relay, channel: str) -> None:
+        self.relay = relay
+        ctx = relay.state.ctx
+        self.call_id = ctx.call_id
+        self.channel = channel
+        self.caller_number = ctx.caller_number
+        self.left_path = False  # the bot left the media path (REFER, Dial): nothing more is spoken
+
+    async def say(self, text: str, language: str) -> None:
+        if self.left_path or self.relay.state.ended:
+            log.info("not spoken: the bot has left the call", extra={"call_id": self.call_id, "text": text})
+            return
+        await self.relay.speak(text, language)
+
+    async def hold(self, ticket: Ticket) -> bool:
+        return False  # the bot keeps the line and has told the caller the wait
+
+    async def connect_voice(self, agent: Agent) -> bool:
+        return False  # relay: the agent types, the bot speaks
+
+    async def back_to_bot(self) -> None:
+        self.relay.stop()
+
+    async def end(self, reason: str) -> None:
+        """The agent ended the call: hang up on the channel and stop the pipeline."""
+        self.relay.stop()
+        if self.left_path or self.relay.state.ended:
+            return
+        state = self.relay.state
+        state.end_reason = state.end_reason or reason
+        output = self.relay.output
+        await output.hang_up()
+        await output.push_frame(EndWorkerFrame(reason=reason), FrameDirection.UPSTREAM)
