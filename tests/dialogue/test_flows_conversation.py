@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dialogue.dialogue_kit import Call, ScriptedNlu, data, make_engine, nlu
+from tests.dialogue.dialogue_kit import Call, data, make_engine, nlu
 from voicebot.dialogue.api import CallContext, DialogueSession
 from voicebot.dialogue.nlu_types import LANGUAGES
-
-
-@pytest.fixture
-def scripted() -> ScriptedNlu:
-    return ScriptedNlu()
-
-
-@pytest.fixture
-def engine(tmp_path, scripted):
-    return make_engine(tmp_path, scripted)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -6,19 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from tests.dialogue.dialogue_kit import Call, ScriptedNlu, data, make_engine, nlu
+from tests.dialogue.dialogue_kit import Call, data, make_engine, nlu
 from voicebot.dialogue.nlu_types import LANGUAGES
 from voicebot.dialogue.templates import format_date
-
-
-@pytest.fixture
-def scripted() -> ScriptedNlu:
-    return ScriptedNlu()
-
-
-@pytest.fixture
-def engine(tmp_path, scripted):
-    return make_engine(tmp_path, scripted)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
