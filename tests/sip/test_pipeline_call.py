@@ -60,6 +60,9 @@ async def test_sip_call_on_pipeline_greets_then_dtmf_zero_refers_to_agent(tmp_pa
     scenario = render("transferee.xml", tmp_path, MEDIA=media, TIMEOUT_MS="60000", FINAL_STATUS="200 OK", REFER_TO="agent-en@")
     rtp_port = free_port()
     runtime = Runtime(settings)
+    from voicebot.records.service import Records
+
+    runtime.records = Records.open(settings)  # every call is recorded, as under `voicebot serve`
     channel = RecordingChannel(runtime, SipOptions(port=free_port(), rtp=RtpOptions(port_min=rtp_port, port_max=rtp_port)),
                                SipChannelOptions(transfer_targets={"en": AGENT_EN}))
     await channel.start()
@@ -77,6 +80,11 @@ async def test_sip_call_on_pipeline_greets_then_dtmf_zero_refers_to_agent(tmp_pa
     assert not channel.ua.active_calls and not channel.calls
     state = channel.bridges[0].state
     assert state.end_reason == "transferred" and state.ctx.caller_number == "+15550001111"
+    record = runtime.records.store.get_call(state.ctx.call_id)  # the call record of the SIP call
+    assert record is not None and record.channel == "sip" and record.outcome == "handed_off" and record.ended_at
+    assert any(a.kind == "transfer" for a in runtime.records.store.actions(state.ctx.call_id))
+    assert runtime.records.store.recording(state.ctx.call_id) is not None
+    runtime.records.close()
     results = [e for e in state.events.events if e.kind == "transfer_result"]
     assert results and results[0].data["ok"] is True and results[0].data["target"] == AGENT_EN
     rows = cap.rtp(rtp_port)

@@ -19,6 +19,7 @@ from voicebot.audio.g711 import ulaw_decode, ulaw_encode
 from voicebot.channels.twilio import channel
 from voicebot.channels.twilio.routes import make_router
 from voicebot.pipeline.state import CallState
+from voicebot.records.service import Records
 from voicebot.runtime import Runtime
 
 from .conftest import PUBLIC_HOST, eventually
@@ -38,6 +39,7 @@ async def pipeline_server(settings, fake_api):
     settings.twilio.auth_token = "tok"  # the fake API's password, and the signing key
     settings.twilio.api_base_url = base
     runtime = Runtime(settings)
+    runtime.records = Records.open(settings)  # every call is recorded, as under `voicebot serve`
     calls: dict[str, channel.TwilioCall] = {}
     default = channel.call_factory(runtime)
 
@@ -57,6 +59,7 @@ async def pipeline_server(settings, fake_api):
     server.should_exit = True
     await asyncio.wait_for(task, 15)
     runtime.close()
+    runtime.records.close()
 
 
 class LiveCaller:
@@ -150,6 +153,13 @@ async def test_greeting_is_paced_and_marked_then_dtmf_zero_transfers_via_rest(pi
     await eventually(lambda: call.state.ended, timeout=15)
     assert events(call, "call_end")[-1].data["outcome"] == "handed_off"
     await asyncio.wait_for(client.closed.wait(), 5)
+    # the call record: the Twilio call, its DTMF turn, the transfer, and a stereo recording
+    store = call.session.runtime.records.store
+    await eventually(lambda: (store.get_call("CAe2e") or None) is not None and store.get_call("CAe2e").ended_at is not None, timeout=10)
+    record = store.get_call("CAe2e")
+    assert record.channel == "twilio" and record.outcome == "handed_off"
+    assert any(a.kind == "transfer" for a in store.actions("CAe2e"))
+    assert store.recording("CAe2e") is not None
 
 
 async def test_barge_in_sends_clear_within_budget_and_reply_follows(pipeline_server, caller_pcm8k):

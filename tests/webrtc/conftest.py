@@ -86,8 +86,11 @@ def bot_options() -> InappOptions:
 
 @pytest.fixture
 def bot(settings, bot_options) -> Iterator[BotServer]:
+    from voicebot.records.service import Records
+
     runtime = Runtime(settings)
     runtime.warm_up(runtime.spec())  # before any page waits on it
+    runtime.records = Records.open(settings)  # every call is recorded, as under `voicebot serve`
     router = make_router(runtime, options=bot_options)
     app = FastAPI()
     app.include_router(router)
@@ -96,6 +99,7 @@ def bot(settings, bot_options) -> Iterator[BotServer]:
             yield BotServer(url, router, runtime, loop)
     finally:
         runtime.close()
+        runtime.records.close()
 
 
 @pytest.fixture(scope="session")

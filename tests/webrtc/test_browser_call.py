@@ -94,6 +94,10 @@ def test_voice_call_over_webrtc_in_chromium(bot, chromium, tmp_path) -> None:  #
     assert summary["events"][0] == "call_start" and summary["events"][-1] == "call_end"
     texts = [c["text"] for c in summary["captions"]]
     assert "I want to talk to an agent please" in texts
+    record = bot.runtime.records.store.get_call(call_id)  # the call record, written as the call went
+    assert record is not None and record.channel == "webrtc" and record.outcome == "handed_off" and record.ended_at
+    turns = bot.runtime.records.store.turns(call_id)
+    assert any("talk to an agent" in (t.caller_text or "") for t in turns)
     browser.close()
 
 
