@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
+from collections.abc import Callable
 
 EventKind = Literal[
     "call_start",  # data: call_id, channel, caller, pipeline, dev_models
@@ -41,7 +42,7 @@ class CallEvent:
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
 
     @staticmethod
-    def from_json(line: str) -> "CallEvent":
+    def from_json(line: str) -> CallEvent:
         d = json.loads(line)
         return CallEvent(t_ms=float(d["t_ms"]), kind=d["kind"], data=d.get("data") or {})
 

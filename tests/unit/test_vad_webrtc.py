@@ -1,6 +1,5 @@
 """webrtcvad through pipecat's VADAnalyzer state machine, on the labelled speechbrain VAD clips."""
 
-import numpy as np
 import pytest
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 

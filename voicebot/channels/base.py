@@ -36,7 +36,7 @@ from pipecat.transports.base_transport import BaseTransport
 from voicebot.audio.pcm import StreamResampler, resample
 from voicebot.dialogue.api import HangUp, Transfer
 from voicebot.logs import get_logger
-from voicebot.pipeline.frames import BotSentenceAudioFrame, PlaybackControlFrame, PlaybackReportFrame, TurnSettledFrame
+from voicebot.pipeline.frames import BotSentenceAudioFrame, PlaybackControlFrame, PlaybackReportFrame
 from voicebot.pipeline.state import CallState
 
 log = get_logger(__name__)

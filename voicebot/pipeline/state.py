@@ -48,7 +48,7 @@ class CallState:
                 return False
             try:
                 await asyncio.wait_for(self._audio_advanced.wait(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return False
         return True
 

@@ -51,7 +51,7 @@ class StreamInfo:
     media_format: p.MediaFormat = field(default_factory=p.MediaFormat)
 
     @staticmethod
-    def from_start(start: p.Start) -> "StreamInfo":
+    def from_start(start: p.Start) -> StreamInfo:
         params = start.custom_parameters
         return StreamInfo(
             stream_sid=start.stream_sid,
@@ -187,16 +187,16 @@ class LiveCalls:
     """Live streams by call SID, so a status callback can end the right call."""
 
     def __init__(self) -> None:
-        self._calls: dict[str, "TwilioStreamHandler"] = {}
+        self._calls: dict[str, TwilioStreamHandler] = {}
 
-    def add(self, call_sid: str, handler: "TwilioStreamHandler") -> None:
+    def add(self, call_sid: str, handler: TwilioStreamHandler) -> None:
         self._calls[call_sid] = handler
 
-    def remove(self, call_sid: str, handler: "TwilioStreamHandler") -> None:
+    def remove(self, call_sid: str, handler: TwilioStreamHandler) -> None:
         if self._calls.get(call_sid) is handler:
             del self._calls[call_sid]
 
-    def get(self, call_sid: str) -> "TwilioStreamHandler | None":
+    def get(self, call_sid: str) -> TwilioStreamHandler | None:
         return self._calls.get(call_sid)
 
     def __len__(self) -> int:

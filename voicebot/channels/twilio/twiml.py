@@ -60,7 +60,7 @@ class IncomingCall:
     called: str = ""  # To
 
     @staticmethod
-    def from_form(form: dict[str, str]) -> "IncomingCall":
+    def from_form(form: dict[str, str]) -> IncomingCall:
         sid = form.get("CallSid", "")
         if not sid:
             raise ValueError("voice webhook without CallSid: not a Twilio call request")
