@@ -62,6 +62,12 @@ class ASRProcessor(FrameProcessor):
             await self.push_frame(CallerTextFrame(text="", language=lang, turn_id=frame.turn_id, end_ms=frame.end_ms, dtmf=frame.dtmf))
             return
         speculative = getattr(frame, "asr_result", None)  # the turn taker already transcribed it during the closing silence
+        pending = getattr(frame, "asr_future", None)  # ... or is transcribing it right now
+        if speculative is None and pending is not None:
+            try:
+                speculative = await pending
+            except Exception:  # the speculative job failed: decode here
+                speculative = None
         if isinstance(speculative, AsrResult):
             await self._publish(frame, speculative)
             return

@@ -98,7 +98,13 @@ class WhisperASR:
         return list(segments), info  # consume the lazy generator here, in the worker thread
 
     def _decode(self, audio: np.ndarray, locked: str | None, audio_s: float) -> AsrResult:
-        segs, info = self._run(audio, None)
+        if self.dev and locked:
+            # A random-weight model's language guess is noise, and would force a second pass in
+            # the locked language on every turn; a real model agrees with the call's language on
+            # nearly every turn and decodes once. Decode once, as a real model would cost.
+            segs, info = self._run(audio, locked)
+        else:
+            segs, info = self._run(audio, None)
         lang, prob = info.language, float(info.language_probability)
         if locked and lang != locked:
             confident = prob >= self.options.switch_language_prob and audio_s >= self.options.switch_min_audio_s

@@ -49,6 +49,9 @@ class SpeculativeUtteranceFrame(CallerUtteranceFrame):
 
     transcript: str | None = None
     asr_result: object | None = None  # the full AsrResult (language, timing) behind ``transcript``
+    # A transcription of this utterance's speech still running (started by the end-of-turn check
+    # in the closing silence): the ASR stage awaits it instead of decoding the same audio again.
+    asr_future: object | None = None
 
 
 class TurnTaker(FrameProcessor):
@@ -64,6 +67,7 @@ class TurnTaker(FrameProcessor):
         self.transcriber = transcriber
         self._spec_results: dict[str, object] = {}
         self._spec_busy: set[str] = set()
+        self._check_asr: asyncio.Future | None = None
         self.executor = executor
         self.smart_turn = smart_turn
         self._turn_seq = 0
@@ -113,7 +117,10 @@ class TurnTaker(FrameProcessor):
         for a in actions:
             if a.kind == "emit":
                 data = dict(a.data)
-                st.emit(data.pop("kind"), **data)
+                kind = data.pop("kind")
+                if kind == "turn_continues":  # the caller went on: a running check transcribed too little
+                    self._check_asr = None
+                st.emit(kind, **data)
             elif a.kind == "pause":
                 st.playback_gate = "paused"
                 st.emit("bot_paused", onset_ms=a.data["onset_ms"])
@@ -121,6 +128,7 @@ class TurnTaker(FrameProcessor):
                 st.playback_gate = "open"
                 st.emit("bot_resumed", reason=a.data["reason"])
             elif a.kind == "interrupt":
+                self._check_asr = None
                 st.playback_gate = "cut"
                 st.emit("interruption", **a.data)
                 await self.broadcast_interruption()
@@ -137,8 +145,13 @@ class TurnTaker(FrameProcessor):
             self.state.emit("turn_end", turn_id=turn_id, start_ms=round(utt.start_ms, 1), end_ms=round(utt.end_ms, 1), reason=reason)
         else:
             self.state.emit("turn_end", turn_id=turn_id, start_ms=utt.start_ms, end_ms=utt.end_ms, dtmf=utt.dtmf)
-        cls = SpeculativeUtteranceFrame if utt.transcript is not None else CallerUtteranceFrame
-        kwargs = {"transcript": utt.transcript, "asr_result": self._spec_results.get(utt.transcript)} if utt.transcript is not None else {}
+        pending, self._check_asr = self._check_asr, None
+        if utt.transcript is not None:
+            cls, kwargs = SpeculativeUtteranceFrame, {"transcript": utt.transcript, "asr_result": self._spec_results.get(utt.transcript)}
+        elif pending is not None and not pending.done() and utt.audio:
+            cls, kwargs = SpeculativeUtteranceFrame, {"asr_future": pending}
+        else:
+            cls, kwargs = CallerUtteranceFrame, {}
         self._spec_results.clear()
         await self.push_frame(cls(audio=utt.audio, sample_rate=self.engine.rate, turn_id=turn_id, start_ms=utt.start_ms,
                                   end_ms=utt.end_ms, dtmf=utt.dtmf, **kwargs))
@@ -165,20 +178,26 @@ class TurnTaker(FrameProcessor):
         activity_id = -(10**6 + seq)  # a --fast replay waits for speculative work like any other
         self.state.activity.begin(activity_id)
 
+        loop = asyncio.get_running_loop()
+        asr_future: asyncio.Future = loop.create_future()
+        if action.kind == "check" and want_text and self.transcriber is not None:
+            self._check_asr = asr_future
+
         def work():
-            text = prob = None
+            res = prob = None
+            if want_st:  # the fast model first (~0.1-0.2 s)
+                prob = self.smart_turn.predict(pcm)
             if want_text and self.transcriber is not None:
                 res = self.transcriber.transcribe(pcm, lang)
                 self._spec_results[res.text] = res  # kept so the ASR stage need not decode it again
-                text = res.text
-            if want_st:
-                prob = self.smart_turn.predict(pcm)
-            return text, prob
+            return res, prob
 
         async def run():
+            res = None
             try:
                 try:
-                    text, prob = await asyncio.get_running_loop().run_in_executor(self.executor, work)
+                    res, prob = await loop.run_in_executor(self.executor, work)
+                    text = res.text if res is not None else None
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # speculation is an optimisation: on failure the timeouts decide
@@ -190,6 +209,8 @@ class TurnTaker(FrameProcessor):
                 else:
                     await self._apply(self.engine.check_result(seq, text=text, smart_turn_prob=prob))
             finally:
+                if not asr_future.done():
+                    asr_future.set_result(res)
                 self._spec_busy.discard(action.kind)
                 self.state.activity.end(activity_id)
 
