@@ -88,9 +88,15 @@ def run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"voicebot bench: scenarios are invalid, nothing was run:\n{exc}", file=sys.stderr)
         return 2
-    unsupported = sorted({s.channel for s in scenarios} - {"direct", "replay"})
+    from voicebot.bench.scenario import RUNNABLE_CHANNELS
+
+    unsupported = sorted({s.channel for s in scenarios} - set(RUNNABLE_CHANNELS))
     if unsupported:
-        print(f"voicebot bench: channel(s) {unsupported} are not run by the bench yet; use channel: direct (the replay line)", file=sys.stderr)
+        print(f"voicebot bench: channel(s) {unsupported} are not run by the bench yet; use channel: direct (the replay line) or twilio",
+              file=sys.stderr)
+        return 2
+    if args.fast and any(s.channel == "twilio" for s in scenarios):
+        print("voicebot bench: channel twilio runs over a real WebSocket at real-time pace; drop --fast (or use channel: direct)", file=sys.stderr)
         return 2
     if args.baseline and args.fast:
         print("voicebot bench: --baseline stock runs at real-time pace only (pipecat's turn strategies time out on the wall clock); drop --fast",
@@ -128,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
     paths = write_report(report, Path(args.out), plots=not args.no_plots)
     s = report["summary"]
     failed = [sc for sc in report["scenarios"] if not sc.get("passed")]
-    print(f"v2v p50 {s['v2v_p50_ms']} ms, p95 {s['v2v_p95_ms']} ms; barge-in p95 {s['barge_in_p95_ms']} ms; "
+    clear = f"; onset->clear p50 {s['clear_p50_ms']} ms, p95 {s['clear_p95_ms']} ms" if s.get("clear_n") else ""
+    print(f"v2v p50 {s['v2v_p50_ms']} ms, p95 {s['v2v_p95_ms']} ms; barge-in p95 {s['barge_in_p95_ms']} ms{clear}; "
           f"false {s['false_barge_in_rate']}, missed {s['missed_barge_in_rate']}; task success {s['task_success']}; report: {paths['md']}")
     if s["dev_models"]:
         print("WARNING: dev models (random weights) in use: accuracy figures are not measured", file=sys.stderr)

@@ -156,6 +156,7 @@ class LineRun:
     turns: list[PlacedTurn]
     wall_s: float
     late_ms: list[float] = field(default_factory=list)
+    clear_ms: list[float] | None = None  # Twilio line: when each `clear` reached the caller's side
 
 
 SessionFactory = Callable[..., CallSession]

@@ -213,6 +213,15 @@ def scenario_checks(events: list[CallEvent], rows: list[dict], expect, *, accura
     return checks
 
 
+def add_clear_figures(rows: list[dict[str, Any]], clear_ms: list[float]) -> None:
+    """Twilio line: per interrupting turn, caller onset -> the first ``clear`` at the caller's side."""
+    for r in rows:
+        if r.get("barge_in") == "expected" and r.get("bot_speaking_at_onset"):
+            end = (r["speech_end_ms"] or r["onset_ms"]) + REACTION_WINDOW_MS
+            first = next((c for c in clear_ms if r["onset_ms"] <= c <= end), None)
+            r["clear_ms"] = None if first is None else round(first - r["onset_ms"], 1)
+
+
 def summarize_runs(scenarios: list[dict[str, Any]], *, dev_models: bool, oracle: bool) -> dict[str, Any]:
     """Figures across scenarios (each dict as built by the runner: ``turns``, ``stages``, ``checks``, ``language``)."""
     rows = [r for s in scenarios for r in s["turns"]]
@@ -221,6 +230,7 @@ def summarize_runs(scenarios: list[dict[str, Any]], *, dev_models: bool, oracle:
     expected = [r for r in rows if r.get("barge_in") == "expected" and r.get("barge_in_result") in ("ok", "missed")]
     unexpected = [r for r in rows if r.get("barge_in") == "not_expected" and r.get("barge_in_result") in ("ok", "false")]
     intents = [r["intent_ok"] for r in rows if r.get("intent_ok") is not None]
+    clear = [r["clear_ms"] for r in rows if r.get("clear_ms") is not None]
     eot = [r["vad_end_of_turn_ms"] for r in rows if r.get("vad_end_of_turn_ms") is not None]
     stage = {k: [x for s in scenarios for x in s["stages"][k]] for k in ("asr_ms", "dialogue_ms", "tts_first_audio_ms")}
     judged = [s for s in scenarios if any(c["ok"] is not None for c in s["checks"])]
@@ -240,6 +250,7 @@ def summarize_runs(scenarios: list[dict[str, Any]], *, dev_models: bool, oracle:
         "turns": len(rows),
         "v2v_p50_ms": percentile(v2v, 50), "v2v_p95_ms": percentile(v2v, 95), "v2v_n": len(v2v),
         "barge_in_p50_ms": percentile(bi, 50), "barge_in_p95_ms": percentile(bi, 95), "barge_in_n": len(bi),
+        "clear_p50_ms": percentile(clear, 50), "clear_p95_ms": percentile(clear, 95), "clear_n": len(clear),
         "false_barge_in_rate": rate(sum(r["barge_in_result"] == "false" for r in unexpected), unexpected), "false_barge_in_n": len(unexpected),
         "missed_barge_in_rate": rate(sum(r["barge_in_result"] == "missed" for r in expected), expected), "missed_barge_in_n": len(expected),
         "early_replies": sum(r.get("early_replies", 0) for r in rows),
@@ -254,7 +265,8 @@ def summarize_runs(scenarios: list[dict[str, Any]], *, dev_models: bool, oracle:
     }
 
 
-RATIO_KEYS = ("v2v_p50_ms", "v2v_p95_ms", "barge_in_p50_ms", "barge_in_p95_ms", "false_barge_in_rate", "missed_barge_in_rate")
+RATIO_KEYS = ("v2v_p50_ms", "v2v_p95_ms", "barge_in_p50_ms", "barge_in_p95_ms", "clear_p50_ms", "clear_p95_ms",
+              "false_barge_in_rate", "missed_barge_in_rate")
 
 
 def ratios(ours: dict[str, Any], stock: dict[str, Any]) -> dict[str, float | None]:

@@ -86,7 +86,8 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
                   "(WER is null; accuracy checks are skipped)."]
     lines += ["", "## Summary", "", "| figure | ours | " + ("stock pipecat | ours/stock | " if base else "") + "target |",
               "|---|---|" + ("---|---|" if base else "") + "---|"]
-    keys = ("v2v_p50_ms", "v2v_p95_ms", "barge_in_p50_ms", "barge_in_p95_ms", "false_barge_in_rate", "missed_barge_in_rate", "early_replies",
+    keys = ("v2v_p50_ms", "v2v_p95_ms", "barge_in_p50_ms", "barge_in_p95_ms", *(("clear_p50_ms", "clear_p95_ms") if s.get("clear_n") else ()),
+            "false_barge_in_rate", "missed_barge_in_rate", "early_replies",
             "intent_accuracy", "task_success", "wer")
     for k in keys:
         row = f"| {k} | {_fmt(s.get(k))} | "

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
 from voicebot.bench.line import CallerScript, LineRun, run_line
-from voicebot.bench.metrics import TurnTruth, percentile, scenario_checks, stage_figures, turn_figures
+from voicebot.bench.metrics import TurnTruth, add_clear_figures, percentile, scenario_checks, stage_figures, turn_figures
 from voicebot.bench.oracle import ScenarioOracle
 from voicebot.bench.scenario import RUNNABLE_CHANNELS, Scenario
 from voicebot.audio.pcm import resample
 from voicebot.bench.synth import Clip, Synthesizer, load_noise, noise_gain, turn_clip
+from voicebot.bench.twilio_line import RATE as TWILIO_RATE
+from voicebot.bench.twilio_line import TwilioBench, run_twilio_line
 from voicebot.call import CallSession
 from voicebot.channels.replay import ReplayOptions
 from voicebot.logs import get_logger
@@ -36,7 +39,7 @@ class BenchOptions:
 LINE_RATE = 16000
 
 
-def build_script(scenario: Scenario, synth: Synthesizer) -> CallerScript:
+def build_script(scenario: Scenario, synth: Synthesizer, line_rate: int = LINE_RATE) -> CallerScript:
     """The caller's clips at the scenario's band (8 kHz = telephone audio), carried on a
     16 kHz line. Why not an 8 kHz line: the channel input's streaming resampler (soxr HQ)
     holds back its first ~100+ ms, so the pipeline's audio clock never catches up with the
@@ -47,10 +50,10 @@ def build_script(scenario: Scenario, synth: Synthesizer) -> CallerScript:
     if scenario.noise is not None:
         noise = load_noise(scenario.noise.audio, band)
         gain = noise_gain(noise, clips, scenario.noise.snr_db)
-    if band != LINE_RATE:
-        clips = [Clip(resample(c.pcm, band, LINE_RATE), LINE_RATE, c.onset_ms, c.end_ms, c.source) for c in clips]
-        noise = None if noise is None else resample(noise, band, LINE_RATE)
-    return CallerScript(list(zip(scenario.turns, clips)), LINE_RATE, noise, gain)
+    if band != line_rate:
+        clips = [Clip(resample(c.pcm, band, line_rate), line_rate, c.onset_ms, c.end_ms, c.source) for c in clips]
+        noise = None if noise is None else resample(noise, band, line_rate)
+    return CallerScript(list(zip(scenario.turns, clips)), line_rate, noise, gain)
 
 
 def truths_of(script: CallerScript) -> list[TurnTruth]:
@@ -64,6 +67,8 @@ def scenario_report(scenario: Scenario, run: LineRun, truths: list[TurnTruth], *
     events = run.replay.call.events
     dev = list(run.replay.call.dev_models)
     rows = turn_figures(events, truths)
+    if run.clear_ms is not None:
+        add_clear_figures(rows, run.clear_ms)
     accuracy_checked = oracle or not dev
     checks = scenario_checks(events, rows, scenario.expect, accuracy_checked=accuracy_checked)
     return {
@@ -78,16 +83,28 @@ def scenario_report(scenario: Scenario, run: LineRun, truths: list[TurnTruth], *
 
 
 async def run_scenario(runtime: Runtime, scenario: Scenario, opts: BenchOptions, synth: Synthesizer, *, variant: str = "ours",
-                       call_id: str | None = None, session_factory: Callable[..., CallSession] = CallSession, spec=None) -> dict[str, Any]:
-    if scenario.channel not in RUNNABLE_CHANNELS or scenario.channel == "twilio":
-        raise NotImplementedError(f"{scenario.path}: channel {scenario.channel!r} is not run by the bench yet; use channel: direct")
+                       call_id: str | None = None, session_factory: Callable[..., CallSession] = CallSession, spec=None,
+                       twilio: TwilioBench | None = None) -> dict[str, Any]:
+    if scenario.channel not in RUNNABLE_CHANNELS:
+        raise NotImplementedError(f"{scenario.path}: channel {scenario.channel!r} is not run by the bench yet; use channel: direct or twilio")
     call_id = call_id or f"{variant}-{scenario.name}"
-    script = await asyncio.to_thread(build_script, scenario, synth)  # espeak-ng and file reads off the loop
-    oracle = ScenarioOracle(script, scenario.language) if opts.asr == "oracle" else None
-    sinks: list = []
-    options = ReplayOptions(fast=opts.fast, sample_rate=LINE_RATE, tail_s=scenario.tail_s, max_tail_s=opts.max_tail_s,
-                            settle_timeout_s=opts.settle_timeout_s)
-    run = await run_line(runtime, script, options, call_id=call_id, spec=spec, transcriber=oracle, sinks=sinks, session_factory=session_factory)
+    if scenario.channel == "twilio":
+        if twilio is None or opts.fast:
+            raise ValueError(f"{scenario.path}: channel twilio runs over a real WebSocket at real-time pace (no --fast)")
+        script = await asyncio.to_thread(build_script, scenario, synth, TWILIO_RATE)
+        oracle = ScenarioOracle(script, scenario.language) if opts.asr == "oracle" else None
+
+        def make_session(rt, ctx, make_transport) -> CallSession:
+            return session_factory(rt, ctx, make_transport, spec=spec, transcriber=oracle)
+
+        run = await run_twilio_line(twilio, script, call_id=call_id, make_session=make_session, transcriber=oracle,
+                                    tail_s=scenario.tail_s, max_tail_s=opts.max_tail_s)
+    else:
+        script = await asyncio.to_thread(build_script, scenario, synth)  # espeak-ng and file reads off the loop
+        oracle = ScenarioOracle(script, scenario.language) if opts.asr == "oracle" else None
+        options = ReplayOptions(fast=opts.fast, sample_rate=LINE_RATE, tail_s=scenario.tail_s, max_tail_s=opts.max_tail_s,
+                                settle_timeout_s=opts.settle_timeout_s)
+        run = await run_line(runtime, script, options, call_id=call_id, spec=spec, transcriber=oracle, session_factory=session_factory)
     report = scenario_report(scenario, run, truths_of(script), variant=variant, oracle=oracle is not None, call_id=call_id)
     if opts.save_calls is not None:
         out = opts.save_calls / variant / call_id
@@ -102,11 +119,19 @@ async def run_scenario(runtime: Runtime, scenario: Scenario, opts: BenchOptions,
 async def run_all(runtime: Runtime, scenarios: list[Scenario], opts: BenchOptions, *, variant: str = "ours",
                   session_factory: Callable[..., CallSession] = CallSession, spec=None, progress=None) -> list[dict[str, Any]]:
     """Every scenario in order; each one as ``opts.concurrency`` simultaneous calls."""
+    async with contextlib.AsyncExitStack() as stack:
+        twilio = await stack.enter_async_context(TwilioBench(runtime)) if any(s.channel == "twilio" for s in scenarios) else None
+        return await _run_each(runtime, scenarios, opts, variant=variant, session_factory=session_factory, spec=spec,
+                               progress=progress, twilio=twilio)
+
+
+async def _run_each(runtime: Runtime, scenarios: list[Scenario], opts: BenchOptions, *, variant: str, session_factory, spec, progress,
+                    twilio: TwilioBench | None) -> list[dict[str, Any]]:
     synth = Synthesizer()
     results: list[dict[str, Any]] = []
     for sc in scenarios:
         calls = [run_scenario(runtime, sc, opts, synth, variant=variant, call_id=f"{variant}-{sc.name}-{i}" if opts.concurrency > 1 else None,
-                              session_factory=session_factory, spec=spec) for i in range(opts.concurrency)]
+                              session_factory=session_factory, spec=spec, twilio=twilio) for i in range(opts.concurrency)]
         for res in await asyncio.gather(*calls, return_exceptions=True):
             if isinstance(res, BaseException):
                 if isinstance(res, (KeyboardInterrupt, asyncio.CancelledError)):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from voicebot.channels.base import CallInput, CallOutput, CallTransport
@@ -76,19 +77,24 @@ class TwilioOutput(CallOutput):
 class TwilioCall:
     """One call on one stream: the :class:`~.stream.StreamCall` the handler drives."""
 
-    def __init__(self, runtime: Any, info: StreamInfo, sender: TwilioMediaSender, control: TwilioCallControl | None) -> None:
+    def __init__(self, runtime: Any, info: StreamInfo, sender: TwilioMediaSender, control: TwilioCallControl | None, *,
+                 session_factory: Callable[..., Any] | None = None, public_host: str | None = None) -> None:
+        """``session_factory(runtime, ctx, make_transport)`` builds the call's session: a
+        :class:`~voicebot.call.CallSession` by default (the bench passes its own variants).
+        ``public_host`` overrides ``server.public_host`` (the bench's stand-in Twilio host)."""
         from voicebot.call import CallSession  # the pipeline: imported only when a call runs
 
         self.info = info
         self.sender = sender
         self._control = control
-        self._public_host = runtime.settings.server.public_host
+        self._public_host = public_host or runtime.settings.server.public_host
         ctx = CallContext(
             call_id=info.call_sid, channel="twilio", caller_number=info.caller or None, called_number=info.called or None,
             extra={"stream_sid": info.stream_sid, "account_sid": info.account_sid},
         )
-        self.session = CallSession(runtime, ctx, self._make_transport)
+        self.session = (session_factory or CallSession)(runtime, ctx, self._make_transport)
         self.state = self.session.prepare()
+        self.result: Any = None  # the session's CallResult once the call has ended
         self._early: list[tuple[str, Any]] = []
         self._done = asyncio.Event()
         # Played marks go to the output through a queue, in order, off the stream's receive
@@ -153,10 +159,14 @@ class TwilioCall:
         else:
             await self.session.end(reason)
 
+    async def wait_ended(self) -> None:
+        """Until :meth:`run` has returned (the call ended and its record is written)."""
+        await self._done.wait()
+
     async def run(self) -> None:
         marks = asyncio.create_task(self._deliver_marks(), name=f"twilio-marks-{self.info.call_sid}")
         try:
-            await self.session.run()
+            self.result = await self.session.run()
         finally:
             self._done.set()
             marks.cancel()

@@ -1,9 +1,12 @@
-"""Twilio's side of a bidirectional Media Stream, over a real WebSocket, for tests.
+"""Twilio's side of a bidirectional Media Stream, over a real WebSocket (tests and the bench).
 
 Written from Twilio's published message formats ("Media Streams - WebSocket Messages"), not
-from voicebot's protocol module, so the two check each other. It also behaves like Twilio's
-player: it "plays" received media, echoes each ``mark`` once the audio before it has been
-played, and on ``clear`` drops buffered audio and echoes pending marks at once.
+from voicebot's protocol module, so the two check each other. By default it echoes each
+``mark`` at once (a player that keeps up) or, with ``hold_marks``, when told to. With
+``player=True`` it behaves like Twilio's player on a live call: received media plays in order,
+20 ms a frame, from when it arrives; a ``mark`` is echoed once the audio before it has played
+(:meth:`advance` is called as time goes by); ``clear`` cuts the frame playing, drops the rest
+and echoes pending marks at once. :attr:`played` then is what the caller heard, and when.
 """
 
 from __future__ import annotations
@@ -26,6 +29,15 @@ def sign(auth_token: str, url: str, params: dict[str, str] | None = None) -> str
 
 
 @dataclass
+class PlayedFrame:
+    """One 20 ms frame of bot audio at Twilio's player: [start, end) in loop time."""
+
+    start: float
+    end: float
+    mulaw: bytes
+
+
+@dataclass
 class Received:
     media: list[bytes] = field(default_factory=list)  # mu-law payloads, in order
     media_times: list[float] = field(default_factory=list)  # loop time each media arrived
@@ -40,12 +52,16 @@ class TwilioStreamClient:
     """One stream. ``hold_marks=True`` delays mark echoes until :meth:`play_out` (a slow player)."""
 
     def __init__(self, url: str, *, stream_sid: str = "MZ0001", call_sid: str = "CA0001",
-                 account_sid: str = "AC0001", hold_marks: bool = False) -> None:
+                 account_sid: str = "AC0001", hold_marks: bool = False, player: bool = False) -> None:
         self.url = url
         self.stream_sid = stream_sid
         self.call_sid = call_sid
         self.account_sid = account_sid
         self.hold_marks = hold_marks
+        self.player = player
+        self.played: list[PlayedFrame] = []  # player mode: what was (or is being) played, in order
+        self.play_end = 0.0  # player mode: loop time the last queued frame finishes playing
+        self._due_marks: list[tuple[float, str]] = []  # player mode: (echo time, name), in order
         self.seq = 0
         self.chunk = 0
         self.received = Received()
@@ -68,19 +84,35 @@ class TwilioStreamClient:
                 event = msg.get("event")
                 if event == "media":
                     assert msg["streamSid"] == self.stream_sid
-                    self.received.media.append(base64.b64decode(msg["media"]["payload"], validate=True))
-                    self.received.media_times.append(asyncio.get_running_loop().time())
+                    payload = base64.b64decode(msg["media"]["payload"], validate=True)
+                    now = asyncio.get_running_loop().time()
+                    self.received.media.append(payload)
+                    self.received.media_times.append(now)
+                    if self.player:
+                        start = max(now, self.play_end)
+                        self.play_end = start + FRAME_BYTES / 8000
+                        self.played.append(PlayedFrame(start, self.play_end, payload))
                 elif event == "mark":
                     name = msg["mark"]["name"]
                     self.received.marks.append(name)
-                    if self.hold_marks:
+                    if self.player:
+                        now = asyncio.get_running_loop().time()
+                        if self.play_end > now or self._due_marks:
+                            self._due_marks.append((max(self.play_end, now), name))
+                        else:
+                            await self._echo_mark(name)
+                    elif self.hold_marks:
                         self._held_marks.append(name)
                     else:
                         await self._echo_mark(name)
                 elif event == "clear":
                     self.received.clears += 1
-                    self.received.clear_times.append(asyncio.get_running_loop().time())
-                    held, self._held_marks = self._held_marks, []
+                    now = asyncio.get_running_loop().time()
+                    self.received.clear_times.append(now)
+                    if self.player:
+                        self._cut(now)
+                    held, self._held_marks = self._held_marks + [n for _, n in self._due_marks], []
+                    self._due_marks = []
                     for name in held:  # Twilio echoes pending marks after a clear
                         await self._echo_mark(name)
                 else:
@@ -101,6 +133,20 @@ class TwilioStreamClient:
                 await self._changed.wait_for(predicate)
 
         await asyncio.wait_for(_wait(), timeout)
+
+    def _cut(self, now: float) -> None:
+        """``clear``: the frame playing stops now, the queued ones are never played."""
+        while self.played and self.played[-1].start >= now:
+            self.played.pop()
+        if self.played and self.played[-1].end > now:
+            self.played[-1].end = now
+        self.play_end = min(self.play_end, now)
+
+    async def advance(self, now: float) -> None:
+        """Player mode: echo every mark whose audio has finished playing by ``now``."""
+        while self._due_marks and self._due_marks[0][0] <= now:
+            _, name = self._due_marks.pop(0)
+            await self._echo_mark(name)
 
     async def play_out(self) -> None:
         """The slow player caught up: echo every held mark."""

@@ -1,0 +1,64 @@
+"""`voicebot bench` in Twilio mode: scenarios over a real Media Stream against the real server.
+
+Real time (a real WebSocket, Twilio's player pacing), so it is marked slow: about a minute.
+The caller side is Twilio's, written from its published formats (voicebot.bench.twilio_peer).
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicebot.bench.cli import add_arguments, run
+from voicebot.bench.scenario import shared_audio_dir
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+TWILIO = ROOT / "benchmarks" / "twilio"
+
+
+def bench_args(tmp_path, dev_models_dir, *paths, extra=()):
+    cfg = tmp_path / "settings.yaml"
+    cfg.write_text(f"home: {tmp_path}\nmodels:\n  dir: {dev_models_dir}\n  asr: whisper-tiny\n  build_dev_if_missing: false\n")
+    p = argparse.ArgumentParser()
+    p.add_argument("--config")
+    add_arguments(p)
+    return p.parse_args(["--config", str(cfg), *map(str, paths), "--out", str(tmp_path / "out"), "--no-progress", *extra])
+
+
+def test_twilio_mode_measures_at_the_callers_side_and_hands_off_through_rest(tmp_path, dev_models_dir):
+    if not (shared_audio_dir() / "manifest.json").is_file():
+        pytest.skip("../shared/audio is missing")
+    rc = run(bench_args(tmp_path, dev_models_dir, TWILIO / "barge-in-en.yaml", TWILIO / "agent-fr.yaml",
+                        extra=("--asr", "oracle", "--no-plots", "--save-calls")))
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    failed = {s["name"]: [c for c in s["checks"] if c["ok"] is False] for s in report["scenarios"] if not s["passed"]}
+    assert rc == 0, failed
+    by_name = {s["name"]: s for s in report["scenarios"]}
+    barge = by_name["twilio-barge-in-en"]
+    assert barge["channel"] == "twilio" and not barge["errors"]
+    first, second = barge["turns"]
+    # the answer to the first turn: timed from the caller's end of speech to the first media frame played
+    assert first["v2v_ms"] is not None and 0 < first["v2v_ms"] < 5000
+    # the interruption: the bot's audio stopped at Twilio's player (tentative pause), then `clear` came
+    assert second["barge_in_result"] == "ok" and second["bot_speaking_at_onset"]
+    assert 0 < second["barge_in_ms"] <= second["clear_ms"] < 1500
+    s = report["summary"]
+    assert s["clear_n"] == 1 and s["clear_p50_ms"] == second["clear_ms"]
+    # the handoff: the bot redirected the live call through the (stand-in) REST API; the stream ended
+    agent = by_name["twilio-agent-fr"]
+    assert agent["outcome"] == "handed_off" and agent["end_reason"] in ("twilio_stop", "transferred")
+    assert {c["check"]: c["ok"] for c in agent["checks"]}["handoff"] is True
+    # what the caller heard is written as the bot track: mu-law decoded speech, on the caller's timeline
+    from voicebot.audio.pcm import load_audio
+
+    call = load_audio(tmp_path / "out" / "calls" / "ours" / "ours-twilio-barge-in-en" / "bot.wav", 8000)
+    assert np.sqrt(np.mean(call.astype(float) ** 2)) > 100
+
+
+def test_fast_mode_refuses_twilio_scenarios(tmp_path, dev_models_dir):
+    rc = run(bench_args(tmp_path, dev_models_dir, TWILIO / "agent-fr.yaml", extra=("--fast", "--asr", "oracle")))
+    assert rc == 2
