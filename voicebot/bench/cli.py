@@ -92,11 +92,12 @@ def run(args: argparse.Namespace) -> int:
 
     unsupported = sorted({s.channel for s in scenarios} - set(RUNNABLE_CHANNELS))
     if unsupported:
-        print(f"voicebot bench: channel(s) {unsupported} are not run by the bench yet; use channel: direct (the replay line) or twilio",
+        print(f"voicebot bench: channel(s) {unsupported} are not run by the bench yet; use channel: direct (the replay line), twilio or sip",
               file=sys.stderr)
         return 2
-    if args.fast and any(s.channel == "twilio" for s in scenarios):
-        print("voicebot bench: channel twilio runs over a real WebSocket at real-time pace; drop --fast (or use channel: direct)", file=sys.stderr)
+    if args.fast and any(s.channel in ("twilio", "sip") for s in scenarios):
+        print("voicebot bench: channels twilio and sip run over their real transport at real-time pace; drop --fast (or use channel: direct)",
+              file=sys.stderr)
         return 2
     if args.baseline and args.fast:
         print("voicebot bench: --baseline stock runs at real-time pace only (pipecat's turn strategies time out on the wall clock); drop --fast",

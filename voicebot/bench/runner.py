@@ -15,7 +15,7 @@ from voicebot.bench.oracle import ScenarioOracle
 from voicebot.bench.scenario import RUNNABLE_CHANNELS, Scenario
 from voicebot.audio.pcm import resample
 from voicebot.bench.synth import Clip, Synthesizer, load_noise, noise_gain, turn_clip
-from voicebot.bench.twilio_line import RATE as TWILIO_RATE
+from voicebot.bench.sip_line import SipBench, run_sip_line
 from voicebot.bench.twilio_line import TwilioBench, run_twilio_line
 from voicebot.call import CallSession
 from voicebot.channels.replay import ReplayOptions
@@ -37,6 +37,10 @@ class BenchOptions:
 
 
 LINE_RATE = 16000
+TELEPHONE_RATE = 8000
+# Channels with a real transport: (the per-run server/peers, the per-call runner). Their callers
+# speak 8 kHz telephone audio and run at real-time pace only.
+NETWORK_LINES: dict[str, tuple[Any, Any]] = {"twilio": (TwilioBench, run_twilio_line), "sip": (SipBench, run_sip_line)}
 
 
 def build_script(scenario: Scenario, synth: Synthesizer, line_rate: int = LINE_RATE) -> CallerScript:
@@ -84,21 +88,23 @@ def scenario_report(scenario: Scenario, run: LineRun, truths: list[TurnTruth], *
 
 async def run_scenario(runtime: Runtime, scenario: Scenario, opts: BenchOptions, synth: Synthesizer, *, variant: str = "ours",
                        call_id: str | None = None, session_factory: Callable[..., CallSession] = CallSession, spec=None,
-                       twilio: TwilioBench | None = None) -> dict[str, Any]:
+                       lines: dict[str, Any] | None = None) -> dict[str, Any]:
     if scenario.channel not in RUNNABLE_CHANNELS:
         raise NotImplementedError(f"{scenario.path}: channel {scenario.channel!r} is not run by the bench yet; use channel: direct or twilio")
     call_id = call_id or f"{variant}-{scenario.name}"
-    if scenario.channel == "twilio":
-        if twilio is None or opts.fast:
-            raise ValueError(f"{scenario.path}: channel twilio runs over a real WebSocket at real-time pace (no --fast)")
-        script = await asyncio.to_thread(build_script, scenario, synth, TWILIO_RATE)
+    if scenario.channel in NETWORK_LINES:
+        line = (lines or {}).get(scenario.channel)
+        if line is None or opts.fast:
+            raise ValueError(f"{scenario.path}: channel {scenario.channel} runs over its real transport at real-time pace (no --fast)")
+        script = await asyncio.to_thread(build_script, scenario, synth, TELEPHONE_RATE)
         oracle = ScenarioOracle(script, scenario.language) if opts.asr == "oracle" else None
 
         def make_session(rt, ctx, make_transport) -> CallSession:
             return session_factory(rt, ctx, make_transport, spec=spec, transcriber=oracle)
 
-        run = await run_twilio_line(twilio, script, call_id=call_id, make_session=make_session, transcriber=oracle,
-                                    tail_s=scenario.tail_s, max_tail_s=opts.max_tail_s)
+        run_network_line = NETWORK_LINES[scenario.channel][1]
+        run = await run_network_line(line, script, call_id=call_id, make_session=make_session, transcriber=oracle,
+                                     tail_s=scenario.tail_s, max_tail_s=opts.max_tail_s)
     else:
         script = await asyncio.to_thread(build_script, scenario, synth)  # espeak-ng and file reads off the loop
         oracle = ScenarioOracle(script, scenario.language) if opts.asr == "oracle" else None
@@ -120,18 +126,18 @@ async def run_all(runtime: Runtime, scenarios: list[Scenario], opts: BenchOption
                   session_factory: Callable[..., CallSession] = CallSession, spec=None, progress=None) -> list[dict[str, Any]]:
     """Every scenario in order; each one as ``opts.concurrency`` simultaneous calls."""
     async with contextlib.AsyncExitStack() as stack:
-        twilio = await stack.enter_async_context(TwilioBench(runtime)) if any(s.channel == "twilio" for s in scenarios) else None
+        lines = {ch: await stack.enter_async_context(NETWORK_LINES[ch][0](runtime)) for ch in sorted({s.channel for s in scenarios} & set(NETWORK_LINES))}
         return await _run_each(runtime, scenarios, opts, variant=variant, session_factory=session_factory, spec=spec,
-                               progress=progress, twilio=twilio)
+                               progress=progress, lines=lines)
 
 
 async def _run_each(runtime: Runtime, scenarios: list[Scenario], opts: BenchOptions, *, variant: str, session_factory, spec, progress,
-                    twilio: TwilioBench | None) -> list[dict[str, Any]]:
+                    lines: dict[str, Any]) -> list[dict[str, Any]]:
     synth = Synthesizer()
     results: list[dict[str, Any]] = []
     for sc in scenarios:
         calls = [run_scenario(runtime, sc, opts, synth, variant=variant, call_id=f"{variant}-{sc.name}-{i}" if opts.concurrency > 1 else None,
-                              session_factory=session_factory, spec=spec, twilio=twilio) for i in range(opts.concurrency)]
+                              session_factory=session_factory, spec=spec, lines=lines) for i in range(opts.concurrency)]
         for res in await asyncio.gather(*calls, return_exceptions=True):
             if isinstance(res, BaseException):
                 if isinstance(res, (KeyboardInterrupt, asyncio.CancelledError)):

@@ -85,7 +85,9 @@ class SipOutput(CallOutput):
 class SipCallBridge:
     """One SIP call driving one CallSession: audio and digits in, end of call both ways."""
 
-    def __init__(self, runtime: Any, call: SipCall, options: SipChannelOptions) -> None:
+    def __init__(self, runtime: Any, call: SipCall, options: SipChannelOptions, *, session_factory: Any = None) -> None:
+        """``session_factory(runtime, ctx, make_transport)`` builds the call's session (default
+        :class:`~voicebot.call.CallSession`; the bench passes its variants)."""
         from voicebot.call import (
             CallSession,  # the pipeline: imported only when a call runs
         )
@@ -96,8 +98,10 @@ class SipCallBridge:
             call_id=call.call_id, channel="sip", caller_number=call.caller_number, called_number=call.callee_number,
             extra={"caller_uri": call.caller_uri, "callee_uri": call.callee_uri},
         )
-        self.session = CallSession(runtime, ctx, self._make_transport)
+        self.session = (session_factory or CallSession)(runtime, ctx, self._make_transport)
         self.state = self.session.prepare()
+        self.result: Any = None  # the session's CallResult once the call has ended
+        self.done = asyncio.Event()  # run() has returned
         self._early: list[tuple[str, Any]] = []
         self._dtmf_tasks: set[asyncio.Task] = set()
         call.on_dtmf = self._on_dtmf
@@ -138,12 +142,13 @@ class SipCallBridge:
     async def run(self) -> None:
         pump = asyncio.get_running_loop().create_task(self._pump(), name=f"sip-pump-{self.call.call_id}")
         try:
-            await self.session.run()
+            self.result = await self.session.run()
         finally:
             pump.cancel()
             await asyncio.gather(pump, *self._dtmf_tasks, return_exceptions=True)
             if self.call.is_up:
                 await self.call.hangup("pipeline_ended")
+            self.done.set()
 
 
 class SipChannel:

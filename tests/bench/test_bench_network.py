@@ -1,7 +1,8 @@
-"""`voicebot bench` in Twilio mode: scenarios over a real Media Stream against the real server.
+"""`voicebot bench` over real transports: a Twilio Media Stream against the real server, and
+a SIP call with G.711 RTP against the bot's SIP channel.
 
-Real time (a real WebSocket, Twilio's player pacing), so it is marked slow: about a minute.
-The caller side is Twilio's, written from its published formats (voicebot.bench.twilio_peer).
+Real time (real sockets, real pacing), so these are marked slow: about a minute and a half.
+The Twilio side is written from Twilio's published formats (voicebot.bench.twilio_peer).
 """
 
 import argparse
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 TWILIO = ROOT / "benchmarks" / "twilio"
+SIP = ROOT / "benchmarks" / "sip"
 
 
 def bench_args(tmp_path, dev_models_dir, *paths, extra=()):
@@ -59,6 +61,28 @@ def test_twilio_mode_measures_at_the_callers_side_and_hands_off_through_rest(tmp
     assert np.sqrt(np.mean(call.astype(float) ** 2)) > 100
 
 
-def test_fast_mode_refuses_twilio_scenarios(tmp_path, dev_models_dir):
-    rc = run(bench_args(tmp_path, dev_models_dir, TWILIO / "agent-fr.yaml", extra=("--fast", "--asr", "oracle")))
-    assert rc == 2
+def test_sip_mode_calls_the_bot_over_sip_and_times_its_rtp_at_the_phone(tmp_path, dev_models_dir):
+    if not (shared_audio_dir() / "manifest.json").is_file():
+        pytest.skip("../shared/audio is missing")
+    rc = run(bench_args(tmp_path, dev_models_dir, SIP / "barge-in-en.yaml", extra=("--asr", "oracle", "--no-plots", "--save-calls")))
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    sc = report["scenarios"][0]
+    assert rc == 0, [c for c in sc["checks"] if c["ok"] is False]
+    assert sc["channel"] == "sip" and not sc["errors"]
+    first, second = sc["turns"]
+    assert first["v2v_ms"] is not None and 0 < first["v2v_ms"] < 5000
+    assert second["barge_in_result"] == "ok" and second["bot_speaking_at_onset"] and 0 < second["barge_in_ms"] < 1500
+    events = [json.loads(line) for line in (tmp_path / "out" / "calls" / "ours" / "ours-sip-barge-in-en" / "events.jsonl").open()]
+    starts = [e for e in events if e["kind"] == "bot_speech_start"]
+    # re-timed to the first RTP frame the phone received after the server began the reply
+    assert starts and all(e["t_ms"] >= e["data"]["server_t_ms"] - 25 for e in starts)
+    assert events[-1]["kind"] == "call_end" and events[-1]["data"]["reason"] == "caller_hung_up"  # the phone's BYE ended it
+    from voicebot.audio.pcm import load_audio
+
+    bot = load_audio(tmp_path / "out" / "calls" / "ours" / "ours-sip-barge-in-en" / "bot.wav", 8000)
+    assert np.sqrt(np.mean(bot.astype(float) ** 2)) > 100  # the bot's G.711 speech as the phone heard it
+
+
+def test_fast_mode_refuses_network_scenarios(tmp_path, dev_models_dir):
+    for path in (TWILIO / "agent-fr.yaml", SIP / "order-status-en.yaml"):
+        assert run(bench_args(tmp_path, dev_models_dir, path, extra=("--fast", "--asr", "oracle"))) == 2
