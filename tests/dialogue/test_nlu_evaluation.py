@@ -2,8 +2,12 @@
 held-out sets keep generalisation from silently regressing (see README of the data below).
 
 Data files: nlu_testset (the targets), nlu_heldout (written before the concept-coverage work,
-then used to find gaps: tuned), nlu_heldout2 (written after it, never tuned on: the honest
-generalisation figure), nlu_blind / nlu_devset (order ids only asserted)."""
+then used to find gaps: tuned), nlu_heldout2 (written after it and never tuned on until issue 6,
+whose lexicon work used its misses: tuned now), nlu_dev4 (written in issue 6 as a development
+set: tuned), nlu_heldout3 (written in issue 6 BEFORE any NLU change, never tuned on: the honest
+generalisation figure, with nlu_blind), nlu_devset (tuned). The classifier is trained on
+testset, heldout, devset, heldout2 and dev4 (see voicebot/dialogue/nlu/classifier.py SOURCES),
+never on heldout3 or blind."""
 
 from __future__ import annotations
 
@@ -64,7 +68,7 @@ def test_order_ids_generalise(name: str) -> None:
 
 # Floors measured when nlu_heldout2.jsonl was written (never tuned on): 73.2% overall (75.0% after
 # the fr/it elision fix its misses revealed), lowest
-# language 50%. They catch regressions; raise them only with a NEW untouched set.
+# language 50%. Since issue 6 it is tuned on (100%); FLOORS below pin what was reached.
 HELDOUT2_TOTAL_FLOOR = 0.70
 HELDOUT2_LANG_FLOOR = 0.50
 
@@ -96,3 +100,40 @@ def test_heldout2_never_tuned_floor() -> None:
     for lang, s in scores.items():
         assert s.intent_acc >= HELDOUT2_LANG_FLOOR, (lang, s.misses)
         assert s.id_em >= 0.95 and s.id_invented == 0, (lang, s.misses)
+
+
+# Intent accuracy reached in issue 6 (rules + classifier), rounded down: (whole set, every language).
+# heldout3 and blind were never tuned on: their floors are the generalisation figures
+# (heldout3: 93.4% before the issue-6 work, 96.6% after; lowest language zh 88%). The others
+# were tuned on or trained on, so their floors only catch regressions. Raise a floor when a
+# change really lifts it; never tune on heldout3 to do so (write a new untouched set instead).
+FLOORS = {
+    "nlu_heldout3.jsonl": (0.96, 0.88),
+    "nlu_blind.jsonl": (0.98, 0.75),
+    "nlu_testset.jsonl": (1.00, 1.00),
+    "nlu_heldout.jsonl": (1.00, 1.00),
+    "nlu_devset.jsonl": (1.00, 1.00),
+    "nlu_heldout2.jsonl": (1.00, 1.00),
+    "nlu_dev4.jsonl": (1.00, 1.00),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_floors_reached(name: str) -> None:
+    total_floor, lang_floor = FLOORS[name]
+    scores = evaluate(load_cases(DATA / name), Nlu())
+    ok = sum(s.intent_ok for s in scores.values())
+    total = sum(s.n for s in scores.values())
+    assert ok / total >= total_floor - 1e-9, report(scores, verbose=True)
+    for lang, s in scores.items():
+        assert s.intent_acc >= lang_floor - 1e-9, (name, lang, s.misses)
+        assert s.id_em >= 0.95 and s.id_invented == 0, (name, lang, s.misses)
+
+
+@pytest.mark.parametrize(("name", "per_lang"), [("nlu_heldout3.jsonl", 20), ("nlu_dev4.jsonl", 17)])
+def test_issue6_sets_shape(name: str, per_lang: int) -> None:
+    cases = load_cases(DATA / name)
+    counts = {lang: sum(c["lang"] == lang for c in cases) for lang in LANGUAGES}
+    assert all(n >= per_lang for n in counts.values()), counts
+    for lang in LANGUAGES:
+        assert {c["intent"] for c in cases if c["lang"] == lang} == set(INTENTS), lang

@@ -1,20 +1,25 @@
-"""Rule-based multilingual language understanding for caller turns (no model, no download).
+"""Multilingual language understanding for caller turns: keyword rules backed by a small
+naive-Bayes classifier trained in milliseconds from text in the repository (no download).
 
 >>> nlu = Nlu()
 >>> r = nlu.understand("order number four five seven one two hasn't arrived", "en")
 >>> r.slots["order_id"]
 '45712'
 
-One :class:`Nlu` per process: it loads the YAML lexicons once and is read-only afterwards,
-so any number of calls and threads may share it.
+One :class:`Nlu` per process: it loads the YAML lexicons once, trains each language's
+classifier on its first use (under a lock), and is read-only afterwards, so any number of calls
+and threads may share it.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from ..nlu_types import LANGUAGES, NluResult
-from .intents import decide, find_hits, score
+from .blend import blend
+from .classifier import EXAMPLES, IntentClassifier, Prediction, load_examples
+from .intents import find_hits, score, vetoed
 from .language import detect_language as _detect
 from .lexicon import Lexicon, LexiconError, load_lexicon
 from .sentiment import assess
@@ -30,9 +35,40 @@ ESCALATE_FRUSTRATION = 0.85
 class Nlu:
     """Intent, slots, language and sentiment of one caller utterance."""
 
-    def __init__(self, languages: tuple[str, ...] = LANGUAGES, lexicon_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        languages: tuple[str, ...] = LANGUAGES,
+        lexicon_dir: Path | None = None,
+        *,
+        classifier: bool = True,
+        examples: Path | None = EXAMPLES,
+    ) -> None:
+        """``classifier``: back the keyword rules with the statistical classifier (trained
+        lazily, once per language, from ``examples`` and the lexicons); False: rules only."""
         self._lex: dict[str, Lexicon] = {code: load_lexicon(code, lexicon_dir) for code in languages}
         self.languages = tuple(languages)
+        self._use_classifier = classifier
+        self._examples_path = examples
+        self._examples: dict[str, list[tuple[str, str]]] | None = None
+        self._classifiers: dict[str, IntentClassifier] = {}
+        self._train_lock = threading.Lock()
+
+    def classifier(self, lang: str) -> IntentClassifier:
+        """The classifier of one language, trained on first use (thread-safe, then read-only)."""
+        clf = self._classifiers.get(lang)
+        if clf is None:
+            with self._train_lock:
+                clf = self._classifiers.get(lang)
+                if clf is None:
+                    if self._examples is None:
+                        self._examples = load_examples(self._examples_path) if self._examples_path else {}
+                    clf = IntentClassifier(self._lex[lang], self._examples.get(lang, []))
+                    self._classifiers[lang] = clf
+        return clf
+
+    def classify(self, text: str, lang: str) -> Prediction:
+        """The classifier's view alone (probabilities per intent): for tuning and tests."""
+        return self.classifier(self._resolve_lang(text, lang)).predict(text)
 
     def lexicon(self, lang: str) -> Lexicon:
         return self._lex[lang]
@@ -80,12 +116,14 @@ class Nlu:
                     totals = score(olex, olex.tokens(onorm), onorm, expecting)
                     if totals:
                         break
-        intent, confidence = decide(totals)
         slots = extract_slots(norm, tokens, lex, expecting=expecting, email_lexicons=self._lex.values())
+        bare_slot = expecting in ("order_id", "email", "phone") and expecting in slots and not totals
+        pred = self.classifier(code).predict(text) if self._use_classifier and not bare_slot else None
+        intent, confidence, _ = blend(totals, pred, vetoed=pred is not None and not totals and vetoed(lex, tokens, norm))
         about_order = "order_id" in slots or any(p.find(tokens, norm) for p in lex.order_words)
-        if expecting in ("order_id", "email", "phone") and expecting in slots and not totals:
+        if bare_slot:
             intent, confidence = "affirm", 0.8
-        elif about_order and (not totals or (set(totals) == {"greeting"} and expecting is None)):
+        elif about_order and ((not totals and intent == "out_of_scope") or (set(totals) == {"greeting"} and expecting is None)):
             # "hi, I'm calling about my order": talks about an order, nothing more specific
             intent, confidence = "order_status", 0.45
         mood = assess(lex, tokens, norm, intent)

@@ -72,6 +72,16 @@ def negated(lex: Lexicon, hit: Hit, tokens: list[str], text: str) -> bool:
     return any(t in lex.negators for t in tokens[max(0, first - NEGATION_REACH) : first])
 
 
+def vetoed(lex: Lexicon, tokens: list[str], text: str) -> bool:
+    """True when the rules deliberately read nothing into the utterance: a problem keyword was
+    negated ("the box is not damaged") or a decoy matched ("ช้าง" elephant, not "ช้า" slow). The
+    classifier must not bring back what the rules ruled out."""
+    if any(d.match(tokens, text) is not None for d in lex.decoys):
+        return True
+    hits = find_hits(lex.intents, tokens, text, lex.decoys)
+    return any(h.intent in NEGATABLE and negated(lex, h, tokens, text) for h in hits)
+
+
 def score(lex: Lexicon, tokens: list[str], text: str, expecting: str | None = None) -> dict[str, float]:
     """Total weight per intent for one utterance (only intents with a hit)."""
     totals: dict[str, float] = {}

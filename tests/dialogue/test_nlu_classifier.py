@@ -1,0 +1,106 @@
+"""The statistical classifier behind the keyword rules (issue 6): built from text, deterministic,
+trained lazily once per language, and kept out of the cases the rules decide on purpose."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from voicebot.dialogue.nlu import Nlu
+from voicebot.dialogue.nlu.blend import blend
+from voicebot.dialogue.nlu.classifier import EXAMPLES, IntentClassifier, Prediction, expand_pattern, load_examples
+from voicebot.dialogue.nlu.train import SOURCES, build_examples
+from voicebot.dialogue.nlu_types import INTENTS, LANGUAGES
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_examples_file_is_built_from_the_labelled_sets(tmp_path) -> None:
+    """examples.jsonl is a build output: `python -m voicebot.dialogue.nlu.train build` rewrites
+    it; it must match the labelled sets, and never include the sets kept for measuring."""
+    out = tmp_path / "examples.jsonl"
+    build_examples(DATA, out)
+    assert out.read_text(encoding="utf-8") == EXAMPLES.read_text(encoding="utf-8"), "run: python -m voicebot.dialogue.nlu.train build"
+    assert "nlu_heldout3.jsonl" not in SOURCES and "nlu_blind.jsonl" not in SOURCES
+    examples = load_examples()
+    assert set(examples) == set(LANGUAGES)
+    assert all(intent in INTENTS for rows in examples.values() for intent, _ in rows)
+
+
+def test_lexicon_lines_expand_to_phrases() -> None:
+    assert expand_pattern("where package/parcel* @1.5", chars=False) == ["where package", "where parcel"]
+    assert expand_pattern("^hi/hello", chars=False) == ["hi", "hello"]
+    assert expand_pattern("可以用~付 @2", chars=True) == ["可以用 付"]
+
+
+def test_deterministic_and_lazy() -> None:
+    a, b = Nlu(), Nlu()
+    assert a._classifiers == {}  # nothing trained before it is needed
+    text = "my bank shows the money went out two times"
+    assert a.classify(text, "en") == b.classify(text, "en")
+    assert set(a._classifiers) == {"en"}
+
+
+def test_trained_once_when_shared_by_threads() -> None:
+    nlu = Nlu()
+    got: list[IntentClassifier] = []
+    threads = [threading.Thread(target=lambda: got.append(nlu.classifier("de"))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(c) for c in got}) == 1
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "intent"),
+    [
+        ("en", "can somebody real help me", "human_agent"),
+        ("en", "it says it was delivered but theres nothing at my door", "not_received"),
+        ("es", "me cobraron dos veces lo mismo", "payment_issue"),
+        ("zh", "我的快递显示签收了可是我没拿到", "not_received"),
+    ],
+)
+def test_classifier_alone_reads_plain_requests(lang: str, text: str, intent: str) -> None:
+    best, p = Nlu().classify(text, lang).best
+    assert best == intent and 0.0 < p <= 1.0
+
+
+def _pred(intent: str, p: float, evidence: float = 30.0) -> Prediction:
+    rest = (1.0 - p) / (len(INTENTS) - 1)
+    return Prediction({k: (p if k == intent else rest) for k in INTENTS}, known=20, evidence=evidence)
+
+
+def test_blend_rules_first_classifier_when_they_find_nothing() -> None:
+    # the rules found one clear intent: it stands, whatever the classifier says
+    assert blend({"cancel_order": 2.0}, _pred("order_status", 0.99))[0] == "cancel_order"
+    # the rules found nothing: a confident classifier decides, with a confidence below the rules'
+    intent, conf, source = blend({}, _pred("payment_issue", 0.95))
+    assert (intent, source) == ("payment_issue", "classifier") and 0.5 < conf <= 0.9
+    # ... but not a weak one, nor one without evidence (nonsense made of common words)
+    assert blend({}, _pred("payment_issue", 0.3))[0] == "out_of_scope"
+    assert blend({}, _pred("payment_issue", 0.6, evidence=3.0))[0] == "out_of_scope"
+    # ... nor against a negation or decoy the rules saw
+    assert blend({}, _pred("damaged_item", 0.99), vetoed=True)[0] == "out_of_scope"
+    # two requests close together: the classifier breaks the tie among the rules' candidates
+    assert blend({"return_refund": 2.0, "damaged_item": 1.5}, _pred("damaged_item", 0.9))[0] == "damaged_item"
+    # small-talk conventions of the rules stand ("no, that's all, thanks" is a goodbye)
+    assert blend({"goodbye": 2.5, "thanks": 2.0}, _pred("thanks", 0.99))[0] == "goodbye"
+    # no classifier: the rules alone, as before
+    assert blend({"thanks": 2.0}, None) == ("thanks", blend({"thanks": 2.0}, None)[1], "rules")
+
+
+def test_rules_only_mode_and_negation() -> None:
+    rules = Nlu(classifier=False)
+    assert rules.understand("the purple elephant plays the saxophone", "en").intent == "out_of_scope"
+    assert rules._classifiers == {}
+    nlu = Nlu()
+    assert nlu.understand("the box is not damaged", "en").intent != "damaged_item"
+    assert nlu.understand("盒子没坏", "zh").intent != "damaged_item"
+
+
+def test_bare_slot_answer_is_not_reclassified() -> None:
+    r = Nlu().understand("four five seven one two", "en", expecting="order_id")
+    assert r.intent == "affirm" and r.slots["order_id"] == "45712"
