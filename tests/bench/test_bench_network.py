@@ -1,5 +1,5 @@
-"""`voicebot bench` over real transports: a Twilio Media Stream against the real server, and
-a SIP call with G.711 RTP against the bot's SIP channel.
+"""`voicebot bench` over real transports: a Twilio Media Stream against the real server, a SIP
+call with G.711 RTP against the bot's SIP channel, and an aiortc peer on the in-app channel.
 
 Real time (real sockets, real pacing), so these are marked slow: about a minute and a half.
 The Twilio side is written from Twilio's published formats (voicebot.bench.twilio_peer).
@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 TWILIO = ROOT / "benchmarks" / "twilio"
 SIP = ROOT / "benchmarks" / "sip"
+WEBRTC = ROOT / "benchmarks" / "webrtc"
 
 
 def bench_args(tmp_path, dev_models_dir, *paths, extra=()):
@@ -83,6 +84,29 @@ def test_sip_mode_calls_the_bot_over_sip_and_times_its_rtp_at_the_phone(tmp_path
     assert np.sqrt(np.mean(bot.astype(float) ** 2)) > 100  # the bot's G.711 speech as the phone heard it
 
 
+def test_webrtc_mode_runs_a_real_peer_connection_and_times_the_audio_it_receives(tmp_path, dev_models_dir):
+    if not (shared_audio_dir() / "manifest.json").is_file():
+        pytest.skip("../shared/audio is missing")
+    rc = run(bench_args(tmp_path, dev_models_dir, WEBRTC / "barge-in-en.yaml", extra=("--asr", "oracle", "--no-plots", "--save-calls")))
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    sc = report["scenarios"][0]
+    assert rc == 0, [c for c in sc["checks"] if c["ok"] is False]
+    assert sc["channel"] == "webrtc" and not sc["errors"]
+    first, second = sc["turns"]
+    assert first["v2v_ms"] is not None and 0 < first["v2v_ms"] < 5000
+    assert second["barge_in_result"] == "ok" and 0 < second["barge_in_ms"] < 1500
+    from voicebot.audio.pcm import load_audio
+
+    folder = tmp_path / "out" / "calls" / "ours" / "ours-webrtc-barge-in-en"
+    events = [json.loads(line) for line in (folder / "events.jsonl").open()]
+    bot = load_audio(folder / "bot.wav", 16000).astype(float)
+    rms = np.sqrt((bot[: len(bot) // 320 * 320].reshape(-1, 320) ** 2).mean(axis=1))
+    # each reply starts, at the caller, where its Opus-decoded speech begins (within 3 frames)
+    for start in (e for e in events if e["kind"] == "bot_speech_start"):
+        frame = int(start["t_ms"] // 20)
+        assert rms[max(0, frame - 3) : frame].max(initial=0) < 200 < rms[frame : frame + 4].max(), start
+
+
 def test_fast_mode_refuses_network_scenarios(tmp_path, dev_models_dir):
-    for path in (TWILIO / "agent-fr.yaml", SIP / "order-status-en.yaml"):
+    for path in (TWILIO / "agent-fr.yaml", SIP / "order-status-en.yaml", WEBRTC / "parcel-stuck-es.yaml"):
         assert run(bench_args(tmp_path, dev_models_dir, path, extra=("--fast", "--asr", "oracle"))) == 2

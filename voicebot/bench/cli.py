@@ -92,11 +92,11 @@ def run(args: argparse.Namespace) -> int:
 
     unsupported = sorted({s.channel for s in scenarios} - set(RUNNABLE_CHANNELS))
     if unsupported:
-        print(f"voicebot bench: channel(s) {unsupported} are not run by the bench yet; use channel: direct (the replay line), twilio or sip",
+        print(f"voicebot bench: channel(s) {unsupported} are not run by the bench yet; use channel: direct (the replay line), twilio, sip or webrtc",
               file=sys.stderr)
         return 2
-    if args.fast and any(s.channel in ("twilio", "sip") for s in scenarios):
-        print("voicebot bench: channels twilio and sip run over their real transport at real-time pace; drop --fast (or use channel: direct)",
+    if args.fast and any(s.channel in ("twilio", "sip", "webrtc") for s in scenarios):
+        print("voicebot bench: channels twilio, sip and webrtc run over their real transport at real-time pace; drop --fast (or use channel: direct)",
               file=sys.stderr)
         return 2
     if args.baseline and args.fast:

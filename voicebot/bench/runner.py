@@ -17,6 +17,7 @@ from voicebot.audio.pcm import resample
 from voicebot.bench.synth import Clip, Synthesizer, load_noise, noise_gain, turn_clip
 from voicebot.bench.sip_line import SipBench, run_sip_line
 from voicebot.bench.twilio_line import TwilioBench, run_twilio_line
+from voicebot.bench.webrtc_line import WebRTCBench, run_webrtc_line
 from voicebot.call import CallSession
 from voicebot.channels.replay import ReplayOptions
 from voicebot.logs import get_logger
@@ -38,9 +39,11 @@ class BenchOptions:
 
 LINE_RATE = 16000
 TELEPHONE_RATE = 8000
-# Channels with a real transport: (the per-run server/peers, the per-call runner). Their callers
-# speak 8 kHz telephone audio and run at real-time pace only.
-NETWORK_LINES: dict[str, tuple[Any, Any]] = {"twilio": (TwilioBench, run_twilio_line), "sip": (SipBench, run_sip_line)}
+# Channels with a real transport: (the per-run server/peers, the per-call runner, the caller's
+# audio rate: telephone 8 kHz, the browser's microphone 16 kHz). Real-time pace only.
+NETWORK_LINES: dict[str, tuple[Any, Any, int]] = {"twilio": (TwilioBench, run_twilio_line, TELEPHONE_RATE),
+                                                  "sip": (SipBench, run_sip_line, TELEPHONE_RATE),
+                                                  "webrtc": (WebRTCBench, run_webrtc_line, LINE_RATE)}
 
 
 def build_script(scenario: Scenario, synth: Synthesizer, line_rate: int = LINE_RATE) -> CallerScript:
@@ -90,13 +93,13 @@ async def run_scenario(runtime: Runtime, scenario: Scenario, opts: BenchOptions,
                        call_id: str | None = None, session_factory: Callable[..., CallSession] = CallSession, spec=None,
                        lines: dict[str, Any] | None = None) -> dict[str, Any]:
     if scenario.channel not in RUNNABLE_CHANNELS:
-        raise NotImplementedError(f"{scenario.path}: channel {scenario.channel!r} is not run by the bench yet; use channel: direct or twilio")
+        raise NotImplementedError(f"{scenario.path}: channel {scenario.channel!r} is not run by the bench yet; use channel: direct, twilio, sip or webrtc")
     call_id = call_id or f"{variant}-{scenario.name}"
     if scenario.channel in NETWORK_LINES:
         line = (lines or {}).get(scenario.channel)
         if line is None or opts.fast:
             raise ValueError(f"{scenario.path}: channel {scenario.channel} runs over its real transport at real-time pace (no --fast)")
-        script = await asyncio.to_thread(build_script, scenario, synth, TELEPHONE_RATE)
+        script = await asyncio.to_thread(build_script, scenario, synth, NETWORK_LINES[scenario.channel][2])
         oracle = ScenarioOracle(script, scenario.language) if opts.asr == "oracle" else None
 
         def make_session(rt, ctx, make_transport) -> CallSession:

@@ -17,7 +17,7 @@ import yaml
 from voicebot.dialogue.nlu_types import INTENTS, LANGUAGES
 
 CHANNELS = ("direct", "replay", "twilio", "sip", "webrtc")
-RUNNABLE_CHANNELS = ("direct", "replay", "twilio", "sip")
+RUNNABLE_CHANNELS = CHANNELS
 WHEN = ("after_bot", "during_bot", "at", "continue")
 BARGE_IN = ("expected", "not_expected")
 SHARED_PREFIX = "shared:"

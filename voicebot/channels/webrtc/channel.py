@@ -112,7 +112,7 @@ class WebRTCOutput(_HandoffMixin, CallOutput):
     def __init__(self, state: CallState, on_hang_up: Callable[[], None]) -> None:
         super().__init__(state, WEBRTC_RATE, pacing="external")
         self._out: collections.deque[bytes] = collections.deque()
-        self._agent: collections.deque[bytes] = collections.deque()
+        self._agent: collections.deque[bytes] = collections.deque(maxlen=10)  # <= 200 ms of agent voice waits; older is dropped
         self._agent_pending = b""
         self._agent_resamplers: dict[int, StreamResampler] = {}
         self._on_hang_up = on_hang_up
@@ -226,7 +226,9 @@ class InappCall:
     """One in-app call. ``make_output(state)`` gives the channel's output (WebRTC or WebSocket)."""
 
     def __init__(self, runtime: Any, ctx: CallContext, send: SendMessage, make_output: Callable[[CallState, InappCall], CallOutput],
-                 *, spec: Any = None, transcriber: Any = None) -> None:
+                 *, spec: Any = None, transcriber: Any = None, session_factory: Callable[..., Any] | None = None) -> None:
+        """``session_factory(runtime, ctx, make_transport, spec=, transcriber=)`` builds the
+        session (default :class:`~voicebot.call.CallSession`; the bench passes its variants)."""
         from voicebot.call import (
             CallSession,  # the pipeline: imported only when a call runs
         )
@@ -236,7 +238,7 @@ class InappCall:
         self.call_id = ctx.call_id
         self.send = send
         self._make_output = make_output
-        self.session = CallSession(runtime, ctx, self._make_transport, spec=spec, transcriber=transcriber)
+        self.session = (session_factory or CallSession)(runtime, ctx, self._make_transport, spec=spec, transcriber=transcriber)
         self.session.subscribe(self._on_event)
         self.state = self.session.prepare()
         self.result: Any = None

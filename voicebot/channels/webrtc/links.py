@@ -83,8 +83,9 @@ class WebRTCLink:
     """A WebRTC in-app call: signalling answered, media and data channel wired to the call."""
 
     def __init__(self, runtime: Any, options: InappOptions, live: LiveCalls, claims: SessionClaims, origin: str | None,
-                 *, spec: Any = None, transcriber: Any = None) -> None:
+                 *, spec: Any = None, transcriber: Any = None, session_factory: Any = None) -> None:
         self.runtime = runtime
+        self._session_factory = session_factory
         self.options = options
         self.live = live
         self.claims = claims
@@ -108,7 +109,7 @@ class WebRTCLink:
             raise
         ctx = call_context(new_call_id("webrtc"), self.claims, "webrtc", self.origin)
         self.call = InappCall(self.runtime, ctx, self.send, lambda state, call: WebRTCOutput(state, self._bot_hung_up),
-                              spec=self._spec, transcriber=self._transcriber)
+                              spec=self._spec, transcriber=self._transcriber, session_factory=self._session_factory)
         self.track = BotAudioTrack(self.call.output)  # type: ignore[arg-type]
         self.conn.replace_audio_track(self.track)
 
