@@ -66,6 +66,12 @@ class SipSettings:
     # {"es": "sip:es-agents@pbx.example.com"}, else to the default.
     transfer_targets: dict[str, str] = field(default_factory=dict)
     default_transfer_target: str | None = None
+    # How a caller reaches a desk agent who has a SIP contact: "blind" (REFER; the bot leaves the
+    # call) or "attended" (the bot calls the agent, briefs them while the caller holds, then
+    # relays both legs' RTP until one hangs up; see voicebot/handoff/sip_attended.py).
+    transfer_mode: str = "blind"
+    agent_answer_timeout_s: float = 30.0  # attended: the agent's phone rings this long, then the caller is relayed
+    hold_tone: bool = True  # attended: a soft beep every 3 s while the caller waits; False = silence
     # Outbound registration to a trunk that requires it (digest auth); empty registrar = none.
     registrar: str | None = None
     username: str | None = None
@@ -113,7 +119,10 @@ class Settings:
     # names: shop_name, order_store, order_api_url, greetings, llm: {...}); validated there.
     dialogue: dict[str, Any] = field(default_factory=dict)
     # The handoff bridge and agent desk (voicebot.handoff.routes.HandoffOptions field names:
-    # state_url (memory:// or redis://...), offer_timeout_s, session_ttl_s, secure_cookie).
+    # state_url (memory:// or redis://...), offer_timeout_s, session_ttl_s, secure_cookie), and
+    # ``voicemail``: messages outside hours (voicebot.handoff.voicemail.VoicemailOptions field
+    # names: enabled, instead_of_callback, max_s (120), end_silence_s (5), no_speech_s (15),
+    # sample_rate (16000 | 8000), tone_hz, tone_ms, ...), e.g. VOICEBOT_HANDOFF__VOICEMAIL__MAX_S=60.
     handoff: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -188,6 +197,8 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
             node = node.setdefault(p, {})
         node[parts[-1]] = value
     _apply(settings, overrides, "")
+    if settings.sip.transfer_mode not in ("blind", "attended"):
+        raise ValueError(f"sip.transfer_mode is {settings.sip.transfer_mode!r}: set it to blind (REFER) or attended (the bot calls and briefs the agent)")
     if "VOICEBOT_HOME" in env and not (path or "models" in overrides):
         settings.models.dir = settings.home / "models"
     return settings

@@ -21,6 +21,7 @@ log = get_logger(__name__)
 # (the handoff service first: channels find it on the runtime when they build their calls)
 ROUTERS = (
     ("voicebot.handoff.routes", "make_router"),
+    ("voicebot.handoff.voicemail_routes", "make_router"),  # voicemails on the desk; gives the bridge its voicemail service
     ("voicebot.channels.twilio.routes", "make_router"),
     ("voicebot.channels.webrtc.routes", "make_router"),
     ("voicebot.records.routes", "make_router"),

@@ -7,7 +7,8 @@ can accept a call this process holds (with :class:`~.state.RedisState`).
 
 Modes once an agent accepts:
 - ``voice``: the channel connects the caller to the agent's phone/SIP/WebRTC (Twilio ``<Dial>``
-  on the queued call, SIP REFER, the agent joining the in-app session);
+  on the queued call, SIP REFER or the bot's own call to the agent (attended), the agent joining
+  the in-app session);
 - ``relay``: the bot stays on the line — the caller's words go to the desk (translated where it
   can), the agent's typed replies are spoken by the bot in the caller's language.
 """
@@ -85,6 +86,7 @@ class HandoffBridge:
         self._listener: asyncio.Task[None] | None = None
         self.stats = QueueStats()
         self.marks: dict[str, dict[str, float]] = {}  # call_id -> monotonic times (requested, offered, accepted, bridged)
+        self.voicemail: Any = None  # a .voicemail_call.VoicemailService takes messages outside hours (set by voicemail_routes)
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -147,6 +149,8 @@ class HandoffBridge:
         ticket.translated = decision.kind == "agent_translated"
         ticket.log("routed", decision=decision.kind, agents=list(decision.agents), wait_s=decision.wait_s)
         if decision.kind in ("callback", "voicemail"):
+            if self.voicemail is not None and self.voicemail.wanted(decision.kind):
+                return await self._voicemail(handle, ticket)
             ticket.state = decision.kind
             await self.state.put_ticket(ticket)
             await self._publish("ticket", ticket)
@@ -159,6 +163,17 @@ class HandoffBridge:
         await self.state.put_ticket(ticket)
         self._accepted[call_id] = asyncio.get_running_loop().create_future()
         self._tasks[call_id] = asyncio.create_task(self._offer(handle, ticket, decision, req), name=f"handoff-{call_id}")
+        return ticket
+
+    async def _voicemail(self, handle: CallHandle, ticket: Ticket) -> Ticket:
+        """Outside hours: the caller leaves a message, or (recording not allowed for them) a callback request."""
+        record = self.voicemail.allowed(handle)
+        ticket.state = "voicemail" if record else "callback"
+        ticket.log(ticket.state, reason=None if record else "recording_disabled")
+        await self.state.put_ticket(ticket)
+        await self._publish("ticket", ticket)
+        self.voicemail.start(handle, ticket, self.state, record=record)  # prompt, beep, message, thanks, hang-up: in a task
+        self.handles.pop(ticket.call_id, None)
         return ticket
 
     async def _offer(self, handle: CallHandle, ticket: Ticket, decision: Decision, req: RouteRequest) -> None:
@@ -309,8 +324,9 @@ class HandoffBridge:
         await self._append(t, {"role": "caller", "text": text, "language": language, "translation": tr.text if tr.text != text else None,
                                "note": tr.notice, "t": time.time()})
 
-    async def caller_hung_up(self, call_id: str) -> None:
-        """The caller left: a queued ticket is removed from the queue (kept as ``abandoned``)."""
+    async def caller_hung_up(self, call_id: str, reason: str = "caller_hung_up") -> None:
+        """The caller left (or, bridged through the bot, either side hung up: ``reason``): a
+        queued ticket is removed from the queue (kept as ``abandoned``), a live one ends."""
         task = self._tasks.pop(call_id, None)
         if task is not None and task is not asyncio.current_task():
             task.cancel()
@@ -326,7 +342,7 @@ class HandoffBridge:
                 await self.state.change_load(t.agent_id, -1)
         else:
             return
-        t.log("caller_hung_up")
+        t.log(reason)
         await self.state.put_ticket(t)
         await self._publish("ticket", t)
 
@@ -355,11 +371,16 @@ async def sip_blind_transfer(sip_call: Any, agent: Agent, timeout_s: float = 30.
     return bool(await sip_call.refer(agent.contact, timeout_s))
 
 
-async def sip_attended_transfer(sip_call: Any, agent: Agent, briefing: str) -> bool:
-    """Attended transfer: the bot calls the agent, briefs them, then bridges the two RTP legs.
+async def sip_attended_transfer(sip_call: Any, agent: Agent, briefing: Any, *, answer_timeout_s: float = 30.0,
+                                emit: Callable[..., None] | None = None) -> Any:
+    """Attended transfer on SIP: the bot calls the agent's contact, speaks ``briefing`` (an
+    awaitable of PCM16 8 kHz) to them while the caller holds, then bridges the two RTP legs.
+    Returns the running :class:`.sip_attended.AttendedTransfer`, or None when the agent's leg
+    failed (busy, no answer, 4xx/5xx) or the caller left first."""
+    from .sip_attended import AttendedOptions, AttendedTransfer
 
-    ADAPTER, NOT DONE: voicebot/channels/sip/ has no outbound call (INVITE from the bot) nor a leg
-    bridge yet. When it has ``ua.call(uri) -> SipCall`` and ``bridge(a, b)``, implement it here:
-    call the agent, speak ``briefing``, then bridge and drop the bot from the media path.
-    """
-    raise NotImplementedError("SIP attended transfer needs outbound calls and leg bridging in voicebot.channels.sip")
+    if not agent.contact or not agent.contact.startswith(("sip:", "sips:")):
+        return None
+    transfer = AttendedTransfer(sip_call, agent, briefing, options=AttendedOptions(mode="attended", answer_timeout_s=answer_timeout_s),
+                                emit=emit)
+    return transfer if await transfer.connect() else None

@@ -4,47 +4,57 @@
 dialogue named a fixed ``Transfer.target``: then the channel's own blind REFER, as before):
 - while the caller waits, the bot stays on the line (relay): it tells the caller the wait and
   passes their words to the desk;
-- the agent who accepts has a SIP contact (``sip:``/``sips:``): blind REFER of the caller to it
-  (``SipCall.refer``); once the transfer target answered, the bot hangs up its leg;
-- a desk-only agent, or a REFER the caller's phone refuses: relay — the agent types, the bot
-  speaks it on the call's RTP.
-
-Attended transfer (the bot calls the agent and briefs them first) is not done here: see
-:func:`.bridge.sip_attended_transfer`.
+- the agent who accepts has a SIP contact (``sip:``/``sips:``), with ``sip.transfer_mode``:
+  - ``blind`` (default): REFER of the caller to it (``SipCall.refer``); once the transfer
+    target answered, the bot hangs up its leg;
+  - ``attended``: the bot calls the agent, briefs them (the context card's summary, spoken in
+    the agent's language) while the caller hears a hold tone, then relays the two legs' RTP
+    (:mod:`.sip_attended`); either side's BYE ends the other, and the call record;
+- a desk-only agent, a REFER the caller's phone refuses, or an agent leg that fails (busy,
+  no answer, 4xx/5xx): relay — the agent types, the bot speaks it on the call's RTP.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 from pipecat.frames.frames import Frame
 from pipecat.processors.frame_processor import FrameDirection
 
 from voicebot.channels.base import CallInput, CallTransport
-from voicebot.channels.sip.channel import SipCallBridge, SipChannelOptions, SipOutput
+from voicebot.channels.sip.channel import SILENCE_20MS, SipCallBridge, SipChannelOptions, SipOutput
 from voicebot.channels.sip.sip_call import SipCall
 from voicebot.dialogue.api import Transfer
 from voicebot.logs import get_logger
 from voicebot.pipeline.state import CallState
 
-from .bridge import HandoffBridge, sip_blind_transfer
+from .bridge import HandoffBridge, sip_attended_transfer, sip_blind_transfer
+from .context import build_card
 from .relay import Relay, RelayHandle
 from .routing import Agent
+from .sip_attended import AttendedOptions, AttendedTransfer, HoldTone, briefing_text, synthesize_8k
 
 log = get_logger(__name__)
 
+Synthesize = Callable[[str, str], Awaitable[bytes]]  # (text, language) -> PCM16 8 kHz in the call's voice
+
 
 class SipHandle(RelayHandle):
-    """:class:`~.bridge.CallHandle` for a SIP call: REFER to an agent's SIP contact, else relay."""
+    """:class:`~.bridge.CallHandle` for a SIP call: REFER to (or call and bridge) an agent's SIP contact, else relay."""
 
     def __init__(self, output: HandoffSipOutput) -> None:
         super().__init__(output.relay, "sip")
         self.output = output
+        self.attended: AttendedTransfer | None = None  # bridged through the bot (attended mode)
 
     async def connect_voice(self, agent: Agent) -> bool:
         out = self.output
         if not agent.contact or not agent.contact.startswith(("sip:", "sips:")) or not out.call.is_up:
             return False
+        if out.attended_options.mode == "attended":
+            return await self._connect_attended(agent)
         ok = await sip_blind_transfer(out.call, agent, out.options.refer_timeout_s)
         out.state.emit("transfer_result", channel="sip", target=agent.contact, ok=ok, agent=agent.id)
         if not ok:
@@ -56,11 +66,72 @@ class SipHandle(RelayHandle):
         await out.call.hangup("transferred")  # the caller's phone has the agent now
         return True
 
+    async def _connect_attended(self, agent: Agent) -> bool:
+        out = self.output
+        briefing = asyncio.ensure_future(out.briefing_audio(agent))
+        out.media = "hold"  # the caller hears the hold tone; nothing the bot says reaches them
+        # Shielded: the caller hanging up cancels the offer, but the agent's leg must still be
+        # CANCELled or hung up, never left ringing.
+        connecting = asyncio.ensure_future(sip_attended_transfer(
+            out.call, agent, briefing, answer_timeout_s=out.attended_options.answer_timeout_s, emit=out.state.emit))
+        try:
+            transfer = await asyncio.shield(connecting)  # cancelled (caller gone): the transfer still ends cleanly on its own
+        except Exception:  # a bug must not leave the caller on hold: they stay with the bot
+            log.exception("attended transfer crashed; relaying instead", extra={"call_id": self.call_id, "agent": agent.id})
+            transfer = None
+        if not briefing.done():  # the agent's leg failed before the briefing was needed
+            briefing.cancel()
+        ok = transfer is not None
+        out.state.emit("transfer_result", channel="sip", target=agent.contact, ok=ok, agent=agent.id, mode="attended",
+                       **(transfer.timings_ms() if transfer else {}))
+        if not ok:
+            out.media = "bot"
+            log.warning("attended transfer failed; relaying instead", extra={"call_id": self.call_id, "agent": agent.id})
+            return False
+        self.attended = transfer
+        self.left_path = True  # the bot says nothing more to the caller
+        out.media = "bridged"
+        out.state.end_reason = out.state.end_reason or "transferred"
+        return True
+
+    async def say(self, text: str, language: str) -> None:
+        if self.output.media == "hold":  # dialing or briefing the agent: the caller hears the hold tone only
+            log.info("not spoken: the caller is on hold for the agent", extra={"call_id": self.call_id, "text": text})
+            return
+        await super().say(text, language)
+
+    async def end(self, reason: str) -> None:
+        """The desk ended the call: with a bridged agent, BYE to both legs."""
+        if self.attended is not None:
+            self.relay.stop()
+            await self.attended.hang_up(reason)
+            return
+        await super().end(reason)
+
+    async def back_to_bot(self) -> None:
+        """The agent sends the caller back: their leg ends, the caller's pipeline speaks and listens again."""
+        if self.attended is not None:
+            await self.attended.back_to_bot()
+            self.attended, self.left_path = None, False
+            self.output.media = "bot"
+            if self.output.state.end_reason == "transferred":
+                self.output.state.end_reason = None
+        await super().back_to_bot()
+
 
 class HandoffSipOutput(SipOutput):
-    def __init__(self, state: CallState, call: SipCall, options: SipChannelOptions, bridge: HandoffBridge) -> None:
+    """The SIP output with a hand-off: relay muting, and who owns the caller's RTP (``media``)."""
+
+    def __init__(self, state: CallState, call: SipCall, options: SipChannelOptions, bridge: HandoffBridge,
+                 attended: AttendedOptions | None = None, synthesize: Synthesize | None = None) -> None:
         super().__init__(state, call, options)
         self.bridge = bridge
+        self.attended_options = attended or AttendedOptions()
+        self.synthesize = synthesize
+        # bot: the pipeline plays; hold: the hold tone plays (attended transfer: dialing, briefing);
+        # bridged: the agent's relayed RTP plays, the pipeline sends nothing
+        self.media: Literal["bot", "hold", "bridged"] = "bot"
+        self._tone = HoldTone() if self.attended_options.hold_tone else None
         self.relay = Relay(self, bridge)
         self.handle = SipHandle(self)
 
@@ -68,6 +139,33 @@ class HandoffSipOutput(SipOutput):
         if self.relay.drops(frame, direction):
             return
         await super().process_frame(frame, direction)
+
+    async def send_audio(self, chunk: bytes) -> None:
+        if self.media == "bot":
+            await super().send_audio(chunk)
+        elif self.media == "hold":
+            self._send_hold()
+
+    async def send_idle(self) -> None:
+        if self.media == "bot":
+            await super().send_idle()
+        elif self.media == "hold":
+            self._send_hold()
+
+    def _send_hold(self) -> None:
+        self.call.send_frame(self._tone.next_frame() if self._tone is not None else SILENCE_20MS)
+
+    async def briefing_audio(self, agent: Agent) -> bytes:
+        """The agent's briefing (the context card's summary in their language) as PCM16 8 kHz."""
+        if self.synthesize is None:
+            return b""
+        ticket = await self.bridge.state.get_ticket(self.call.call_id)
+        lang = agent.languages[0] if agent.languages else "en"
+        card = await build_card(self.call.call_id, ticket.context if ticket else {}, ticket.language if ticket else lang, lang,
+                                self.bridge.translator)
+        text = briefing_text(card)
+        self.state.emit("handoff_leg", stage="briefing", agent=agent.id, language=lang, text=text)
+        return await self.synthesize(text, lang)
 
     async def transfer(self, action: Transfer) -> None:
         if action.target:  # the dialogue named where to go: the channel's own blind transfer
@@ -79,26 +177,36 @@ class HandoffSipOutput(SipOutput):
 class HandoffSipCallBridge(SipCallBridge):
     """A SIP call whose transfers go through the hand-off bridge."""
 
-    def __init__(self, runtime: Any, call: SipCall, options: SipChannelOptions, bridge: HandoffBridge, transcriber: Any = None) -> None:
+    def __init__(self, runtime: Any, call: SipCall, options: SipChannelOptions, bridge: HandoffBridge, transcriber: Any = None,
+                 attended: AttendedOptions | None = None) -> None:
         self._handoff = bridge
+        self._attended = attended or AttendedOptions.from_settings(getattr(getattr(runtime, "settings", None), "sip", None))
+        self._runtime = runtime
         super().__init__(runtime, call, options)
         if transcriber is not None:  # tests: an oracle transcriber (CallSession has no public setter after init)
             self.session._transcriber = transcriber
 
     def _make_transport(self, state: CallState) -> CallTransport:
         self.input = CallInput(state)
-        self.output = HandoffSipOutput(state, self.call, self.options, self._handoff)
+        self.output = HandoffSipOutput(state, self.call, self.options, self._handoff, self._attended, self._synthesize)
         return CallTransport(self.input, self.output)
+
+    async def _synthesize(self, text: str, language: str) -> bytes:
+        return await synthesize_8k(self._runtime, self.session.spec, text, language)
 
     async def run(self) -> None:
         try:
             await super().run()
         finally:
-            if not self.output.handle.left_path:  # REFERred calls stay the agent's until the desk releases them
+            handle = self.output.handle
+            if handle.attended is not None:  # bridged through the bot: the ticket ends with the call
+                end = await handle.attended.wait_end(timeout_s=5.0)
+                await self._handoff.caller_hung_up(self.call.call_id, reason=f"{end.ended_by}_hung_up" if end else "ended")
+            elif not handle.left_path:  # REFERred calls stay the agent's until the desk releases them
                 await self._handoff.caller_hung_up(self.call.call_id)
 
 
 def make_bridge(runtime: Any, call: SipCall, options: SipChannelOptions, bridge: HandoffBridge,
-                transcriber: Any = None) -> HandoffSipCallBridge:
+                transcriber: Any = None, attended: AttendedOptions | None = None) -> HandoffSipCallBridge:
     """What ``SipChannel.make_bridge`` returns when the runtime has a hand-off service."""
-    return HandoffSipCallBridge(runtime, call, options, bridge, transcriber)
+    return HandoffSipCallBridge(runtime, call, options, bridge, transcriber, attended)

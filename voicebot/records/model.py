@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Outcome = Literal["resolved_by_bot", "handed_off", "abandoned", "interrupted", "error"]
-OUTCOMES: tuple[str, ...] = ("resolved_by_bot", "handed_off", "abandoned", "interrupted", "error")
+Outcome = Literal["resolved_by_bot", "handed_off", "abandoned", "interrupted", "error", "voicemail"]
+# voicemail: outside hours the caller left a message (voicebot.handoff.voicemail_call)
+OUTCOMES: tuple[str, ...] = ("resolved_by_bot", "handed_off", "abandoned", "interrupted", "error", "voicemail")
 
 
 @dataclass
@@ -117,3 +118,28 @@ class CallFilter:
     channel: str | None = None
     limit: int = 200
     offset: int = 0
+
+
+@dataclass
+class Voicemail:
+    """A message a caller left outside hours (one per call; the WAV is mono 16-bit PCM).
+
+    ``caller`` is kept whole (agents call back on it); ``transcript`` is redacted like the
+    call's turns. ``end_reason``: hash | hangup | silence | max_length | shutdown.
+    """
+
+    call_id: str
+    created_at: float  # UNIX seconds, when the message started (after the tone)
+    duration_s: float
+    path: str
+    sample_rate: int
+    language: str | None = None
+    caller: str | None = None
+    channel: str | None = None
+    queue: str | None = None
+    transcript: str | None = None
+    summary: str | None = None  # the hand-off context (reason, what the bot knew)
+    end_reason: str | None = None
+    status: str = "new"  # new | done
+    done_by: str | None = None
+    done_at: float | None = None

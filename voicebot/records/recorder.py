@@ -43,7 +43,7 @@ log = get_logger(__name__)
 _CLOSING_INTENTS = {"goodbye", "thanks", "affirm"}
 # call_end outcomes taken as given; any other (e.g. "abandoned" for every caller hang-up) is
 # decided from the timeline by infer_outcome, which knows about transfers and goodbyes.
-_FINAL_OUTCOMES = {"error", "interrupted", "handed_off"}
+_FINAL_OUTCOMES = {"error", "interrupted", "handed_off", "voicemail"}  # voicemail: the caller left a message
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Literal
 
 Dialect = Literal["sqlite", "postgresql"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # additive changes (a new table, CREATE ... IF NOT EXISTS) keep the version: they apply on every start
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -86,6 +86,24 @@ CREATE TABLE IF NOT EXISTS recordings (
     sample_rate INTEGER NOT NULL,
     channels INTEGER NOT NULL DEFAULT 2
 );
+CREATE TABLE IF NOT EXISTS voicemails (
+    call_id TEXT PRIMARY KEY,
+    created_at {float} NOT NULL,
+    duration_s {float} NOT NULL,
+    path TEXT NOT NULL,
+    sample_rate INTEGER NOT NULL,
+    language TEXT,
+    caller TEXT,
+    channel TEXT,
+    queue TEXT,
+    transcript TEXT,
+    summary TEXT,
+    end_reason TEXT,
+    status TEXT NOT NULL DEFAULT 'new',
+    done_by TEXT,
+    done_at {float}
+);
+CREATE INDEX IF NOT EXISTS voicemails_created_at ON voicemails (created_at);
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 """
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from voicebot.events import CallEvent
-from voicebot.records.model import ActionRecord, Annotation, CallFilter, CallRecord, EventRecord, Recording, TurnRecord
+from voicebot.records.model import ActionRecord, Annotation, CallFilter, CallRecord, EventRecord, Recording, TurnRecord, Voicemail
 
 _CALL_COLS = ("id", "channel", "caller", "language", "started_at", "ended_at", "outcome", "end_reason", "handoff_reason", "dev_models", "pipeline", "instance")
 _UPDATABLE = {"caller", "language", "handoff_reason", "dev_models", "pipeline", "channel", "end_reason"}
@@ -23,6 +23,9 @@ _TURN_COLS = (
     "bot_speech_end_ms", "interrupted", "caller_text", "caller_language", "caller_dtmf", "bot_text", "bot_text_heard", "intent",
     "slots", "sentiment", "complete",
 )  # fmt: skip
+
+_VM_COLS = ("call_id", "created_at", "duration_s", "path", "sample_rate", "language", "caller", "channel", "queue", "transcript",
+            "summary", "end_reason", "status", "done_by", "done_at")  # fmt: skip
 
 Statement = tuple[str, Sequence[Any]]
 
@@ -121,7 +124,61 @@ class SqlRecordStore(ABC):
             marks = ", ".join("?" * len(chunk))
             self._write(*[(f"DELETE FROM {table} WHERE {col} IN ({marks})", chunk) for table, col in
                           (("turns", "call_id"), ("events", "call_id"), ("actions", "call_id"), ("annotations", "call_id"),
-                           ("recordings", "call_id"), ("calls", "id"))])  # fmt: skip
+                           ("recordings", "call_id"), ("voicemails", "call_id"), ("calls", "id"))])  # fmt: skip
+
+    # -- voicemails -----------------------------------------------------------------------
+    def add_voicemail(self, vm: Voicemail) -> None:
+        """Insert or replace the voicemail of ``vm.call_id`` (one per call)."""
+        cols = ", ".join(_VM_COLS)
+        marks = ", ".join("?" * len(_VM_COLS))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _VM_COLS[1:])
+        values = tuple(getattr(vm, c) for c in _VM_COLS)
+        self._write((f"INSERT INTO voicemails ({cols}) VALUES ({marks}) ON CONFLICT (call_id) DO UPDATE SET {updates}", values))
+
+    @staticmethod
+    def _voicemail(r: tuple) -> Voicemail:
+        d = dict(zip(_VM_COLS, r, strict=True))
+        d["created_at"], d["duration_s"], d["sample_rate"] = float(d["created_at"]), float(d["duration_s"]), int(d["sample_rate"])
+        d["done_at"] = None if d["done_at"] is None else float(d["done_at"])
+        return Voicemail(**d)
+
+    def get_voicemail(self, call_id: str) -> Voicemail | None:
+        rows = self._query(f"SELECT {', '.join(_VM_COLS)} FROM voicemails WHERE call_id = ?", (call_id,))
+        return self._voicemail(rows[0]) if rows else None
+
+    def voicemails(self, languages: Sequence[str] | None = None, status: str | None = None, limit: int = 200) -> list[Voicemail]:
+        """Newest first; only ``languages`` (None = all) and ``status`` (None = any)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if languages is not None:
+            if not languages:
+                return []
+            clauses.append(f"language IN ({', '.join('?' * len(languages))})")
+            params.extend(languages)
+        if status:
+            clauses.append("status = ?")
+            params.append(status)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        sql = f"SELECT {', '.join(_VM_COLS)} FROM voicemails{where} ORDER BY created_at DESC, call_id LIMIT ?"
+        return [self._voicemail(r) for r in self._query(sql, (*params, int(limit)))]
+
+    def set_voicemail_status(self, call_id: str, status: str, by: str | None, at: float | None) -> bool:
+        """Mark a voicemail ``done`` (or ``new`` again); False when there is no such voicemail."""
+        if status not in ("new", "done"):
+            raise ValueError("voicemail status must be new or done")
+        rows = self._run([("UPDATE voicemails SET status = ?, done_by = ?, done_at = ? WHERE call_id = ? RETURNING call_id",
+                           (status, by if status == "done" else None, at if status == "done" else None, call_id))], fetch=True)  # fmt: skip
+        return bool(rows)
+
+    def voicemails_before(self, cutoff: float) -> list[Voicemail]:
+        rows = self._query(f"SELECT {', '.join(_VM_COLS)} FROM voicemails WHERE created_at < ? ORDER BY created_at", (cutoff,))
+        return [self._voicemail(r) for r in rows]
+
+    def delete_voicemails(self, call_ids: list[str]) -> None:
+        """Delete voicemail rows (not their files)."""
+        for start in range(0, len(call_ids), 500):
+            chunk = call_ids[start : start + 500]
+            self._write((f"DELETE FROM voicemails WHERE call_id IN ({', '.join('?' * len(chunk))})", chunk))
 
     # -- reads ----------------------------------------------------------------------------
     _CALL_SELECT = (

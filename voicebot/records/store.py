@@ -7,10 +7,11 @@ must not call them directly: the recorder goes through :class:`voicebot.records.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from voicebot.events import CallEvent
-from voicebot.records.model import ActionRecord, Annotation, CallFilter, CallRecord, EventRecord, Recording, TurnRecord
+from voicebot.records.model import ActionRecord, Annotation, CallFilter, CallRecord, EventRecord, Recording, TurnRecord, Voicemail
 
 
 class StoreError(RuntimeError):
@@ -68,7 +69,22 @@ class RecordStore(Protocol):
     def calls_started_before(self, cutoff: float) -> list[str]: ...
 
     def delete_calls(self, call_ids: list[str]) -> None:
-        """Delete the calls and everything attached to them (not the recording files)."""
+        """Delete the calls and everything attached to them, voicemail rows included (not the files)."""
+
+    def add_voicemail(self, vm: Voicemail) -> None:
+        """Insert or replace the voicemail of ``vm.call_id`` (one per call)."""
+
+    def get_voicemail(self, call_id: str) -> Voicemail | None: ...
+
+    def voicemails(self, languages: Sequence[str] | None = None, status: str | None = None, limit: int = 200) -> list[Voicemail]:
+        """Newest first; only ``languages`` (None = all) and ``status`` (None = any)."""
+
+    def set_voicemail_status(self, call_id: str, status: str, by: str | None, at: float | None) -> bool: ...
+
+    def voicemails_before(self, cutoff: float) -> list[Voicemail]: ...
+
+    def delete_voicemails(self, call_ids: list[str]) -> None:
+        """Delete voicemail rows (not their files)."""
 
     def close(self) -> None: ...
 

@@ -21,7 +21,7 @@ from voicebot.logs import get_logger
 from .clock import Clock, TimerHandle
 from .dtmf import DtmfReceiver, dtmf_packets
 from .jitter import JitterBuffer, conceal
-from .rtp import RtpError, RtpPacket, RtpSender, is_rtcp
+from .rtp import RtpError, RtpPacket, RtpSender, is_rtcp, seq_delta
 from .sdp import MediaParams
 
 log = get_logger(__name__)
@@ -114,6 +114,9 @@ class RtpSession:
         self._send_hold = False
         self._new_spurt = False
         self.closed = False
+        # A leg bridge (leg_bridge.py) takes every accepted packet raw (audio and telephone-event),
+        # instead of the jitter buffer, decoding and frames(); None = the bot hears the call.
+        self.on_packet: Callable[[RtpPacket], None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -195,6 +198,9 @@ class RtpSession:
         self._last_rx = self.clock.now()
         media = self.media
         assert media is not None
+        if self.on_packet is not None:
+            self.on_packet(pkt)
+            return
         if media.dtmf_payload_type is not None and pkt.payload_type == media.dtmf_payload_type:
             for digit in self._dtmf.push(pkt):
                 self.stats.dtmf_digits += 1
@@ -310,6 +316,30 @@ class RtpSession:
         assert self._transport is not None
         self._transport.sendto(pkt.serialize(), dest)
         self.stats.sent += 1
+        return True
+
+    def relay_origin(self) -> tuple[int, int, int] | None:
+        """Where a relayed stream continues this one: (SSRC, next sequence number, timestamp
+        now); None before media is agreed. Keeps the SSRC the far end already knows."""
+        if self._sender is None:
+            return None
+        elapsed = 0 if self._last_send is None else max(0, round((self.clock.now() - self._last_send) * SAMPLE_RATE) - FRAME_SAMPLES)
+        return self._sender.ssrc, self._sender.seq, (self._sender.ts + elapsed) & 0xFFFFFFFF
+
+    def send_packet(self, pkt: RtpPacket) -> bool:
+        """Send a packet whose header the caller wrote (a leg bridge relaying the other leg);
+        False when the stream may not send now. The bot's own stream continues after it."""
+        if not self.can_send or self._sender is None or self._transport is None:
+            return False
+        dest = self._destination()
+        if dest is None:
+            return False
+        self._transport.sendto(pkt.serialize(), dest)
+        self.stats.sent += 1
+        if seq_delta(pkt.sequence, self._sender.seq) >= 0:
+            self._sender.seq = (pkt.sequence + 1) & 0xFFFF
+            self._sender.ts = (pkt.timestamp + FRAME_SAMPLES) & 0xFFFFFFFF
+        self._last_send = self.clock.now()
         return True
 
     def clear(self) -> None:

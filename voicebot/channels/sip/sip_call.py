@@ -72,6 +72,11 @@ class SipCall:
         return not self.ended.done()
 
     @property
+    def user_agent(self) -> SipUserAgent:
+        """The user agent this leg belongs to (an attended transfer dials the agent through it)."""
+        return self._agent
+
+    @property
     def on_hold(self) -> bool:
         return bool(self.rtp.media and self.rtp.media.on_hold)
 

@@ -672,10 +672,12 @@ class SipUserAgent:
     # --- outbound calls (UAC) ----------------------------------------------------------
 
     async def dial(self, target_uri: str, *, from_user: str | None = None, timeout_s: float = 30.0,
-                   auth: tuple[str, str] | None = None, via: str | None = None) -> SipCall:
+                   auth: tuple[str, str] | None = None, via: str | None = None,
+                   abandon: asyncio.Future | None = None) -> SipCall:
         """Place a call (e.g. the bot calls an agent for an attended transfer). Returns the
         answered :class:`SipCall`; raises :class:`SipCallFailed` otherwise. ``via`` is an
-        outbound proxy URI; ``auth`` (username, password) answers a 401/407."""
+        outbound proxy URI; ``auth`` (username, password) answers a 401/407; ``abandon`` done
+        before the answer (the caller hung up) CANCELs the INVITE."""
         target = SipUri.parse(target_uri)
         hop = SipUri.parse(via) if via else target
         transport = str(hop.params.get("transport") or "udp").upper()
@@ -697,10 +699,15 @@ class SipUserAgent:
                 invite_task = asyncio.ensure_future(self._request(invite, host, port, transport, on_provisional=ringing))
                 deadline = self.clock.call_later(
                     timeout_s, lambda t=invite_task, i=invite: t.done() or self._cancel_invite(i, host, port, transport))
+                give_up = lambda _f, t=invite_task, i=invite: t.done() or self._cancel_invite(i, host, port, transport)
+                if abandon is not None:
+                    abandon.add_done_callback(give_up)
                 try:
                     resp = await invite_task
                 finally:
                     deadline.cancel()
+                    if abandon is not None:
+                        abandon.remove_done_callback(give_up)
                 if resp is None:
                     raise SipCallFailed(0, "no answer (timeout)")
                 if resp.status in (401, 407) and auth and auth_header is None:

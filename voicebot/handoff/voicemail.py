@@ -1,0 +1,189 @@
+"""Voicemail outside hours: options, what the caller hears, the tone, and when a message ends.
+
+Pure parts only (no call, no I/O): :mod:`.voicemail_call` runs them on a live call.
+
+Options live in the hand-off settings under ``voicemail`` (``settings.handoff["voicemail"]``),
+e.g. ``VOICEBOT_HANDOFF__VOICEMAIL__MAX_S=60`` or in YAML::
+
+    handoff:
+      voicemail: {max_s: 60, end_silence_s: 4, instead_of_callback: true}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import webrtcvad
+
+VAD_FRAME_MS = 20
+
+
+@dataclass(frozen=True)
+class VoicemailOptions:
+    """How messages are taken. Defaults are what a phone voicemail usually does."""
+
+    enabled: bool = True  # False: no message is taken; the caller only hears routing's out-of-hours line
+    instead_of_callback: bool = False  # also take a message when routing says "callback" (the caller's number is known)
+    max_s: float = 120.0  # longest message; the recording is cut there
+    end_silence_s: float = 5.0  # this much silence after the caller has spoken ends the message
+    no_speech_s: float = 15.0  # nothing said this long after the tone: no message (nothing is stored)
+    min_speech_ms: int = 300  # less voiced audio than this is no message
+    sample_rate: int = 16000  # the WAV's rate: 16000 (the pipeline's) or 8000
+    tone_hz: float = 880.0  # the beep: 440-1000 Hz
+    tone_ms: int = 300
+    vad_aggressiveness: int = 2  # webrtcvad 0..3 (as the pipeline's VAD)
+    prompt_timeout_s: float = 30.0  # the prompt or beep not confirmed played by then (call clock): go on anyway
+    transcript_wait_s: float = 4.0  # after the message, wait this long (call clock) for the ASR's last words
+
+    def __post_init__(self) -> None:
+        if self.sample_rate not in (8000, 16000):
+            raise ValueError(f"handoff.voicemail.sample_rate must be 8000 or 16000, got {self.sample_rate}")
+        if not 440 <= self.tone_hz <= 1000:
+            raise ValueError(f"handoff.voicemail.tone_hz must be 440-1000 Hz, got {self.tone_hz}")
+        if self.max_s <= 0 or self.end_silence_s <= 0 or self.no_speech_s <= 0:
+            raise ValueError("handoff.voicemail max_s, end_silence_s and no_speech_s must be positive seconds")
+        if self.vad_aggressiveness not in (0, 1, 2, 3):
+            raise ValueError(f"handoff.voicemail.vad_aggressiveness must be 0..3, got {self.vad_aggressiveness}")
+
+    @classmethod
+    def from_mapping(cls, raw: dict[str, Any] | None) -> VoicemailOptions:
+        """From ``settings.handoff["voicemail"]``; strings (environment variables) are converted."""
+        from voicebot.config import _coerce
+
+        base = cls()
+        names = {f.name for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in (raw or {}).items():
+            if key not in names:
+                raise ValueError(f"unknown setting handoff.voicemail.{key}; known: {sorted(names)}")
+            values[key] = _coerce(getattr(base, key), value)
+        return cls(**values)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> VoicemailOptions:
+        handoff = getattr(settings, "handoff", None) or {}
+        return cls.from_mapping(handoff.get("voicemail") if isinstance(handoff, dict) else None)
+
+
+# What the caller hears, in their language. Languages without a table get English (the
+# caller is told in a language most callers follow rather than in a machine translation).
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "prompt": "Our team is not available right now. Please leave a message after the tone. "
+                  "Press the hash key or hang up when you are done.",
+        "thanks": "Thank you, we have your message and will get back to you. Goodbye.",
+        "nothing": "We did not hear a message. Please call again during opening hours. Goodbye.",
+        "no_recording": "Our team is not available right now, and we cannot record messages on this line. "
+                        "We will call you back during opening hours. Goodbye.",
+        "no_recording_no_number": "Our team is not available right now, and we cannot record messages on this line. "
+                                  "Please call again during opening hours. Goodbye.",
+    },
+    "es": {
+        "prompt": "Nuestro equipo no está disponible ahora. Deje su mensaje después de la señal. "
+                  "Pulse la tecla almohadilla o cuelgue cuando termine.",
+        "thanks": "Gracias, hemos recibido su mensaje y le responderemos. Adiós.",
+        "nothing": "No hemos oído ningún mensaje. Llame de nuevo en horario de atención. Adiós.",
+        "no_recording": "Nuestro equipo no está disponible ahora y en esta línea no podemos grabar mensajes. "
+                        "Le llamaremos en horario de atención. Adiós.",
+        "no_recording_no_number": "Nuestro equipo no está disponible ahora y en esta línea no podemos grabar mensajes. "
+                                  "Llame de nuevo en horario de atención. Adiós.",
+    },
+    "de": {
+        "prompt": "Unser Team ist gerade nicht erreichbar. Bitte hinterlassen Sie nach dem Ton eine Nachricht. "
+                  "Drücken Sie die Rautetaste oder legen Sie auf, wenn Sie fertig sind.",
+        "thanks": "Vielen Dank, wir haben Ihre Nachricht und melden uns bei Ihnen. Auf Wiederhören.",
+        "nothing": "Wir haben keine Nachricht gehört. Bitte rufen Sie während der Öffnungszeiten wieder an. Auf Wiederhören.",
+        "no_recording": "Unser Team ist gerade nicht erreichbar, und auf dieser Leitung können wir keine Nachrichten aufnehmen. "
+                        "Wir rufen Sie während der Öffnungszeiten zurück. Auf Wiederhören.",
+        "no_recording_no_number": "Unser Team ist gerade nicht erreichbar, und auf dieser Leitung können wir keine Nachrichten "
+                                  "aufnehmen. Bitte rufen Sie während der Öffnungszeiten wieder an. Auf Wiederhören.",
+    },
+    "fr": {
+        "prompt": "Notre équipe n'est pas disponible. Laissez un message après le bip. "
+                  "Appuyez sur la touche dièse ou raccrochez quand vous avez terminé.",
+        "thanks": "Merci, nous avons bien reçu votre message et vous recontacterons. Au revoir.",
+        "nothing": "Nous n'avons pas entendu de message. Rappelez-nous pendant les heures d'ouverture. Au revoir.",
+        "no_recording": "Notre équipe n'est pas disponible et nous ne pouvons pas enregistrer de message sur cette ligne. "
+                        "Nous vous rappellerons pendant les heures d'ouverture. Au revoir.",
+        "no_recording_no_number": "Notre équipe n'est pas disponible et nous ne pouvons pas enregistrer de message sur cette "
+                                  "ligne. Rappelez-nous pendant les heures d'ouverture. Au revoir.",
+    },
+}
+
+
+def voicemail_message(key: str, language: str | None) -> tuple[str, str]:
+    """``(text, language)`` of a voicemail line; languages without a table fall back to English."""
+    lang = language if language in MESSAGES else "en"
+    return MESSAGES[lang][key], lang
+
+
+def tone(sample_rate: int, hz: float = 880.0, ms: int = 300, level: float = 0.3) -> bytes:
+    """The beep: a sine with 10 ms fades (no clicks), 16-bit mono PCM at ``sample_rate``."""
+    n = int(sample_rate * ms / 1000)
+    t = np.arange(n) / sample_rate
+    wave = np.sin(2 * np.pi * hz * t) * level
+    fade = min(n // 2, int(sample_rate * 0.01))
+    if fade:
+        ramp = np.linspace(0.0, 1.0, fade)
+        wave[:fade] *= ramp
+        wave[n - fade :] *= ramp[::-1]
+    return (wave * 32767).astype("<i2").tobytes()
+
+
+class MessageCapture:
+    """Decides when a message ends, from the caller's audio alone (audio time, no clock).
+
+    ``feed`` 16-bit mono PCM at ``rate`` (8/16/32/48 kHz); it returns the part that belongs to
+    the message (cut at ``max_s``) and sets :attr:`ended` to ``max_length``, ``silence`` (after
+    speech) or ``no_speech``. The caller hanging up or pressing # is the call's business.
+    """
+
+    def __init__(self, options: VoicemailOptions, rate: int = 16000) -> None:
+        self.options = options
+        self.rate = rate
+        self._vad = webrtcvad.Vad(options.vad_aggressiveness)
+        self._frame_bytes = rate * VAD_FRAME_MS // 1000 * 2
+        self._pending = b""
+        self.samples = 0
+        self.voiced_ms = 0
+        self.silence_ms = 0.0  # since the last voiced frame (or the start)
+        self.ended: str | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples / self.rate
+
+    @property
+    def has_speech(self) -> bool:
+        return self.voiced_ms >= self.options.min_speech_ms
+
+    def feed(self, pcm: bytes) -> bytes:
+        if self.ended is not None or not pcm:
+            return b""
+        room = int(self.options.max_s * self.rate) - self.samples
+        take = pcm[: room * 2]
+        self.samples += len(take) // 2
+        self._pending += take
+        while len(self._pending) >= self._frame_bytes:
+            frame, self._pending = self._pending[: self._frame_bytes], self._pending[self._frame_bytes :]
+            if self._voiced(frame):
+                self.voiced_ms += VAD_FRAME_MS
+                self.silence_ms = 0.0
+            else:
+                self.silence_ms += VAD_FRAME_MS
+        if len(take) < len(pcm) or self.samples >= int(self.options.max_s * self.rate):
+            self.ended = "max_length"
+        elif self.has_speech and self.silence_ms >= self.options.end_silence_s * 1000:
+            self.ended = "silence"
+        elif not self.has_speech and self.duration_s >= self.options.no_speech_s:
+            self.ended = "no_speech"
+        return take
+
+    def _voiced(self, frame: bytes) -> bool:
+        # webrtcvad flags some line noise; a near-silent frame is never speech.
+        if np.abs(np.frombuffer(frame, "<i2")).max(initial=0) < 300:
+            return False
+        return bool(self._vad.is_speech(frame, self.rate))
