@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipecat.frames.frames import Frame
+from pipecat.frames.frames import EndWorkerFrame, Frame
 from pipecat.processors.frame_processor import FrameDirection
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
@@ -115,11 +115,19 @@ class TwilioHandle:
         self.output.relay.stop()
 
     async def end(self, reason: str) -> None:
+        """The agent (or the bridge) ends the call: hang up on Twilio and stop the pipeline."""
         self.output.relay.stop()
         if self.left_stream and self.output.control:
             await self.output.control.hang_up(self.call_id)
-        else:
-            await self.output.hang_up()
+            return
+        state = self.output.state
+        if state.ended:
+            return
+        state.end_reason = state.end_reason or reason
+        await self.output.hang_up()  # closes the stream: Twilio hangs up
+        # The bot closed the stream itself, so the stream handler expects the pipeline to end
+        # on its own: without this the call would only end at the stream's timeout.
+        await self.output.push_frame(EndWorkerFrame(reason=reason), FrameDirection.UPSTREAM)
 
 
 class HandoffTwilioCall(TwilioCall):
