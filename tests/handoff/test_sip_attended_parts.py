@@ -25,7 +25,8 @@ async def test_briefing_is_the_cards_summary_in_the_agents_language() -> None:
     assert es.startswith("Llamada transferida por el asistente de voz.")
     assert "Marta" in es and "Identidad verificada" in es and "A1001" in es and "frustración" in es
     en = briefing_text(await build_card("c1", {}, "de", "en"))
-    assert en.startswith("Call transferred from the voice bot.") and "unknown caller" in en
+    assert en.startswith("Call transferred from the voice bot.") and "Unknown caller" in en
+    assert "none" not in en and "Orders" not in en and "Sentiment" not in en  # nothing known is not read out to the agent
     assert briefing_text(await build_card("c1", {}, "en", "ja")).startswith("Call transferred")  # no Japanese lead-in: English
 
 

@@ -29,7 +29,7 @@ from voicebot.channels.sip.ua import SipCallFailed
 from voicebot.logs import get_logger
 from voicebot.tts.sentences import split_sentences
 
-from .context import Card
+from .context import LABELS, Card, term
 from .routing import Agent
 
 log = get_logger(__name__)
@@ -65,10 +65,21 @@ class AttendedOptions:
 
 
 def briefing_text(card: Card) -> str:
-    """What the bot tells the agent before connecting: a lead-in and the card's summary, in the agent's language."""
+    """What the bot tells the agent before connecting, in the agent's language: a lead-in, then
+    only what is known (who, whether verified, what they asked, orders, a non-neutral mood, why).
+    Spoken at real time while the caller holds, so empty fields are left out, not read as "none"."""
     lang = card.agent_language
-    summary = card.summary.get(lang) or card.summary.get("bot") or ""
-    return f"{LEAD_IN.get(lang, LEAD_IN['en'])} {summary}".strip()
+    lab = LABELS.get(lang, LABELS["en"])
+    who = card.caller.get("name") or card.caller.get("number") or lab["unknown"].capitalize()
+    parts = [LEAD_IN.get(lang, LEAD_IN["en"]), f"{who}, {lab['verified'] if card.caller.get('verified') else lab['not_verified']}."]
+    if card.intents:
+        parts.append(f"{lab['intents']}: {', '.join(dict.fromkeys(term(i, lang) for i in card.intents))}.")
+    if card.orders:
+        parts.append(f"{lab['orders']}: {', '.join(card.orders)}.")
+    if card.sentiment not in ("neutral", "positive", ""):
+        parts.append(f"{lab['sentiment']}: {term(card.sentiment, lang)}.")
+    parts.append(f"{lab['reason']}: {term(card.reason, lang)}.")
+    return " ".join(parts)
 
 
 class HoldTone:
