@@ -62,12 +62,12 @@ def test_canceller_reduces_the_bots_delayed_echo(bot, kind, min_erle_db, delay_m
     assert erle_db >= min_erle_db, f"{kind}: echo reduced by only {erle_db:.1f} dB"
 
 
-def _vad_run(bot: np.ndarray, near: np.ndarray) -> tuple[np.ndarray, list[int]]:
+def _vad_run(bot: np.ndarray, near: np.ndarray, policy: EchoPolicy | None = None) -> tuple[np.ndarray, list[int]]:
     """Runs echo control + webrtcvad (aggressiveness 2); returns voiced flags and the VAD's start decisions (6 in a row)."""
     import webrtcvad
 
     vad = webrtcvad.Vad(2)
-    ep = EchoProcessor(EchoPolicy(enabled=True))
+    ep = EchoProcessor(policy or EchoPolicy(enabled=True))
     near = np.clip(near, -32768, 32767).astype(np.int16)
     voiced, starts, run = [], [], 0
     for i in range(len(near) // 160):
@@ -137,3 +137,87 @@ def test_level_floor_mutes_line_noise_when_the_bot_is_silent():
     gate.push_reference(np.zeros(160, np.int16))
     assert gate.explained((rng.standard_normal(160) * 32768 * 10 ** (-65 / 20)).astype(np.int16))
     assert not gate.explained((rng.standard_normal(160) * 32768 * 10 ** (-30 / 20)).astype(np.int16))
+
+
+# ---- delay alignment (issue 10: a quiet caller under loud, late echo was muted as echo, then missed) ----
+
+from voicebot.audio.echo import DelayEstimator  # noqa: E402
+
+
+@pytest.mark.parametrize("delay_ms,att_db", [(40, 10), (120, 25), (200, 10), (200, 45)])
+def test_delay_estimator_finds_the_lines_delay_within_the_first_second(bot, delay_ms, att_db):
+    est = DelayEstimator(max_delay_ms=250)
+    near, far = _echo(bot, delay_ms, att_db).astype(np.int16), bot.astype(np.int16)
+    decided = None
+    for i in range(len(near) // 160):
+        if est.push(near[i * 160 : (i + 1) * 160], far[i * 160 : (i + 1) * 160]) is not None and decided is None:
+            decided = (i + 1) * 10
+    assert est.delay is not None and abs(est.delay / 16 - delay_ms) <= 2
+    assert decided is not None and decided <= 1000  # two agreeing estimates, 100 ms apart
+
+
+def test_delay_estimator_decides_nothing_without_echo(bot):
+    est = DelayEstimator(max_delay_ms=250)
+    noise = (np.random.default_rng(0).standard_normal(len(bot)) * 300).astype(np.int16)  # line noise, no echo
+    for i in range(len(bot) // 160):
+        est.push(noise[i * 160 : (i + 1) * 160], bot[i * 160 : (i + 1) * 160].astype(np.int16))
+    assert est.estimates > 20 and est.delay is None
+
+
+def _erle_db(bot, policy, delay_ms, att_db, start_s, end_s):
+    ep = EchoProcessor(policy)
+    near, far = _echo(bot, delay_ms, att_db).astype(np.int16), bot.astype(np.int16)
+    res = []
+    for i in range(len(near) // 160):
+        ep.add_reference(far[i * 160 : (i + 1) * 160])
+        ep.process(near[i * 160 : (i + 1) * 160])
+        res.append(ep.last_residual.copy())
+    a, b = int(start_s * RATE), int(end_s * RATE)
+    return 10 * np.log10(_power(near[a:b]) / _power(np.concatenate(res)[a:b])), ep
+
+
+@pytest.mark.skipif(not _installed("speexdsp"), reason="speexdsp not installed")
+def test_the_aligned_canceller_converges_sooner_at_a_long_delay(bot):
+    # Measured (speexdsp, 200 ms / 10 dB, 1.0-1.5 s into the bot's first turn): 1.9 dB full tail, 6.1 dB aligned.
+    on, ep = _erle_db(bot, EchoPolicy(enabled=True, canceller="speexdsp", align_delay=True), 200, 10, 1.0, 1.5)
+    off, _ = _erle_db(bot, EchoPolicy(enabled=True, canceller="speexdsp", align_delay=False), 200, 10, 1.0, 1.5)
+    assert ep.aligned is not None and ep.delay.delay == 200 * 16
+    assert on >= off + 3.0, (on, off)
+
+
+def test_the_gate_says_whether_it_muted_echo_or_line_noise():
+    gate = EchoGate(EchoPolicy(enabled=True, floor_dbfs=-55))
+    rng = np.random.default_rng(2)
+    gate.push_reference((rng.standard_normal(160) * 32768 * 10 ** (-15 / 20)).astype(np.int16))  # the bot talks
+    assert gate.explained((rng.standard_normal(160) * 32768 * 10 ** (-30 / 20)).astype(np.int16)) and gate.masked
+    assert gate.explained((rng.standard_normal(160) * 32768 * 10 ** (-65 / 20)).astype(np.int16)) and not gate.masked
+
+
+def _bench_onset(x: np.ndarray) -> float:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bargein" / "build.py"
+    spec = importlib.util.spec_from_file_location("bargein_build", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.speech_onset(x)  # the benchmark's onset rule
+
+
+@pytest.mark.skipif(not _installed("speexdsp"), reason="speexdsp not installed")
+def test_a_quiet_caller_under_loud_late_echo_reaches_the_vad_sooner_with_alignment(bot):
+    # benchmarks/bargein's missed interruption: sb_single_mic_example1 (-32..-45 dBFS) under the
+    # bot's echo 200 ms late and 10 dB down; measured here: the first two voiced frames in a row
+    # reach the VAD 100 ms after the onset with the aligned canceller, 710 ms with the full-tail one alone.
+    caller = load_audio(SHARED / "en/sb_single_mic_example1.wav", RATE).astype(np.float64)
+    onset = _bench_onset(caller)
+    at = RATE * 3 // 2
+    near = _echo(bot, 200, 10)
+    seg = caller[int(onset * RATE / 1000) :][: len(near) - at]
+    near[at : at + len(seg)] += seg
+    first = {}
+    for align in (True, False):
+        voiced, _ = _vad_run(bot, near, EchoPolicy(enabled=True, canceller="speexdsp", align_delay=align))
+        i = next(i for i in range(at // 160, len(voiced) - 1) if voiced[i] and voiced[i + 1])
+        first[align] = (i + 2) * 10 - 1500
+    print("first two voiced frames after the onset (ms):", first)
+    assert first[True] <= 150 and first[True] < first[False]

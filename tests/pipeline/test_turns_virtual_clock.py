@@ -144,3 +144,30 @@ async def test_a_telephone_line_at_8_khz_runs_on_the_virtual_clock(runtime):
     assert abs(onset.data["onset_ms"] - 4600) < 150  # no resampler buffering delays the caller's onset
     assert [e for e in kinds(result, "bot_speech_start") if e.data["turn_id"] == 1]
     assert result.sample_rate == 8000 and len(result.bot) >= len(caller8k)
+
+
+async def test_a_fricative_onset_pauses_the_bot_before_the_vad_decides(runtime):
+    # TIMIT spk1 snt5 opens on a fricative: webrtcvad calls its first ~200 ms unvoiced. The early
+    # pause of phone.yaml (20 ms of loud caller audio) pauses the bot on its energy; the VAD's start follows.
+    from voicebot.pipeline.spec import load_spec
+    from voicebot.turns.evaluate import PHONE_YAML
+
+    spec = runtime.spec()
+    phone = load_spec(PHONE_YAML).turns.barge_in
+    early = {k: getattr(phone, k) for k in ("early_pause_ms", "early_hold_ms", "early_level_dbfs", "early_rise_db")}
+    assert early["early_pause_ms"] > 0
+    spec = dataclasses.replace(spec, turns=dataclasses.replace(spec.turns, barge_in=dataclasses.replace(spec.turns.barge_in, **early)))
+    clip = speech("en/sb_timit_spk1_snt5.wav")
+    caller = timeline(8.0, (1.5, clip))
+    result = await replay_call(runtime, caller, ReplayOptions(fast=True), spec=spec, transcriber=OracleTranscriber(["stop"]))
+
+    frames = caller[: len(caller) // 160 * 160].astype(np.float64).reshape(-1, 160)
+    db = 10 * np.log10(np.mean(frames**2, axis=1) / 32768.0**2 + 1e-12)
+    onset = 10 * int(np.nonzero(db >= -45.0)[0][0])  # the clip's first loud 10 ms
+    paused = kinds(result, "bot_paused")[0]
+    early = kinds(result, "early_pause")[0]
+    vad_start = [e for e in kinds(result, "vad_start") if e.t_ms >= onset][0]
+    assert early.t_ms <= paused.t_ms <= early.t_ms + 20
+    assert paused.t_ms - onset <= 60, (paused.t_ms, onset)  # was the VAD's start: ~200 ms later
+    assert vad_start.t_ms - onset >= 150  # the VAD alone would have been this late
+    assert not [e for e in kinds(result, "bot_resumed") if paused.t_ms < e.t_ms < vad_start.t_ms]

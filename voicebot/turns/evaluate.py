@@ -6,12 +6,18 @@ Scenarios come from :mod:`benchmarks.bargein.build` (real recordings in ../share
 the bot's espeak-ng TTS mixed back as echo, espeak-ng backchannels). Both systems see the
 same caller signal, frame by frame in audio time:
 
-* **ours** — the policy shipped in ``pipelines/phone.yaml``: echo control (SpeexDSP AEC + gate;
-  gated frames are not voiced) -> webrtcvad -> :class:`TurnEngine`
-  (pause on VAD start, confirm by words / voiced length, semantic end of turn with the
-  real smart-turn model). Word confirmations use an ORACLE transcript (the label's text,
-  revealed once 300 ms of the clip have been heard, 150 ms ASR latency), because no real
-  ASR model is on this machine (only a random-weight dev Whisper).
+* **ours** — the policy shipped in ``pipelines/phone.yaml``: echo control (SpeexDSP AEC, plus a
+  short AEC on the reference aligned by the estimated line delay, + gate; gated frames are not
+  voiced) -> webrtcvad -> :class:`TurnEngine` (early pause on 20 ms of loud caller audio,
+  pause on VAD start, re-onset, confirm by words / voiced length, semantic end of turn
+  with the real smart-turn model); every frame also gives the engine its level after echo
+  control and whether the gate muted it as echo, as :class:`~voicebot.turns.processor.TurnTaker`
+  does. Word confirmations use an ORACLE transcript (the label's text, revealed once 300 ms of
+  the clip have been heard, 150 ms ASR latency), because no real ASR model is on this machine:
+  the random-weight dev Whisper's "words" are not recognition (it emits "rirrirrir" for any
+  sound: every backchannel and noise would "confirm"), and its decode time on this shared
+  2-core machine (1.4-4 s median for a 0.3-0.9 s partial at load ~5) would tie the figures to
+  the load instead of the audio timeline.
 * **stock** — pipecat defaults: Silero VAD (confidence 0.7, start 0.2 s, stop 0.2 s,
   min_volume 0.6), interruption on VAD start (the bot's turn is abandoned at once), no
   echo handling, end of turn by smart-turn v3 after the VAD stop, 3 s fallback.
@@ -33,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from voicebot.turns.engine import TurnEngine
+from voicebot.turns.processor import level_dbfs
 from voicebot.turns.policy import TurnPolicy
 
 RATE = 16000
@@ -58,6 +65,16 @@ class Outcome:
     confirmed_ms: float | None = None  # the bot's turn was abandoned (interrupted) at this audio time
     reason: str = ""
     utterance_ends: list[float] = field(default_factory=list)
+    end_ms: float = 0.0  # the scenario's length (a pause never resumed lasts until here)
+
+    def paused_ms(self) -> float:
+        """How long the bot was held silent by pauses (or stopped by an abandon), in all."""
+        total = 0.0
+        for i, p in enumerate(self.pauses):
+            nxt = [r for r in self.resumes if r >= p]
+            end = min(nxt[0] if nxt else self.end_ms, self.pauses[i + 1] if i + 1 < len(self.pauses) else self.end_ms)
+            total += max(0.0, end - p)
+        return total
 
     @property
     def abandoned(self) -> bool:
@@ -162,7 +179,8 @@ def run_ours(sc: dict, near: np.ndarray, bot: np.ndarray, smart_turn, shipped: t
         else:
             frame = caller
             voiced = vad.is_speech(frame.astype("<i2").tobytes(), RATE)
-        apply(eng.audio(t, frame.tobytes(), voiced), t)
+        pcm = frame.astype("<i2").tobytes()
+        apply(eng.audio(t, pcm, voiced, level_dbfs(pcm), echo is not None and echo.last_masked), t)
         run_v = run_v + 10 if voiced else 0
         run_q = 0 if voiced else run_q + 10
         if not on and run_v >= start_ms:
@@ -178,6 +196,7 @@ def run_ours(sc: dict, near: np.ndarray, bot: np.ndarray, smart_turn, shipped: t
                 apply(eng.partial_result(p[2], text if heard >= ORACLE_AFTER_MS and t >= onset else ""), t)
             else:
                 apply(eng.check_result(p[2], text=p[4], smart_turn_prob=p[3]), t)
+    res.end_ms = n * 10.0
     return res
 
 
@@ -228,6 +247,7 @@ def run_stock(sc: dict, near: np.ndarray, bot: np.ndarray, smart_turn) -> Outcom
             res.utterance_ends.append(t)
             seg, quiet_since = [], None
         state = new
+    res.end_ms = i * 10.0
     return res
 
 
@@ -254,11 +274,15 @@ def judge(sc: dict, o: Outcome) -> dict:
             row["verdict"] = "ok"
         row["confirm_ms"] = None if o.confirmed_ms is None else round(o.confirmed_ms - onset, 1)
         row["missed"] = o.confirmed_ms is None or o.confirmed_ms - onset > 600
+        # the bot resumed after the caller had started and before the interruption was confirmed (talked over them)
+        row["resumed_into_caller"] = o.confirmed_ms is not None and any(onset - 20 < r <= o.confirmed_ms for r in o.resumes)
         row["wrong_pauses_before_onset"] = sum(p < onset - 20 for p in o.pauses)
     elif sc["kind"] in NEGATIVE:
         row["abandoned"] = o.abandoned
         row["paused"] = bool(o.pauses)
         row["why"] = o.reason
+        row["pauses"] = len(o.pauses)
+        row["paused_ms"] = round(o.paused_ms())
     elif sc["kind"] == "pauses":
         last = sc["last_speech_ms"]
         row["cut"] = any(e < last - 50 for e in o.utterance_ends)
@@ -285,6 +309,9 @@ def score(rows: list[dict]) -> dict:
             "bot_turns_without_interruption": len(negs),
             "abandoned_pct": pct(sum(r["abandoned"] for r in negs), negs),
             "paused_pct": pct(sum(r["paused"] for r in negs), negs),
+            "pauses_in_turns_without_interruption": sum(r["pauses"] for r in negs),
+            "paused_ms_per_turn_without_interruption": round(sum(r["paused_ms"] for r in negs) / max(1, len(negs))),
+            "resumed_into_caller": sum(r.get("resumed_into_caller", False) for r in ints),
             "turns_with_pauses": len(eots), "cutoff_pct": pct(sum(r["cut"] for r in eots), eots),
             "turns_never_ended": sum(not r["answered"] for r in eots),
             "turn_end_after_last_speech_p50_ms": _pct([r["answer_after_ms"] for r in eots if r["answered"] and not r["cut"]], 50)}
@@ -345,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
               "clean_line_interruptions": {"ours": {k: score(clean_ours)[k] for k in pick}, "stock_pipecat": {k: score(clean_stock)[k] for k in pick}},
               "per_scenario": [{"ours": a, "stock": b} for a, b in zip(ours, stock)],
               "notes": ["word confirmations: ORACLE label text (no real ASR model here), revealed once 300 ms of the clip were heard, +150 ms ASR latency",
+                        "reaction: a bot already paused when the caller spoke (paused_at_onset, e.g. for a breath before the words) counts as 0 ms, as before",
+                        "all decisions are taken on the audio timeline (10 ms frames): wall-clock load does not change the figures",
                         "end-of-turn text check: ORACLE segment texts only where labelled (vosk digits); elsewhere smart-turn v3 alone",
                         "echo: the bot's played audio (pauses and stops included) mixed back at the scenario's delay/attenuation",
                         "stock: Silero defaults, interrupt on VAD start, smart-turn v3 + 3 s fallback, no echo handling"]}

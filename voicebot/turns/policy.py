@@ -1,7 +1,8 @@
 """Turn-taking and barge-in policy: one typed object per pipeline (``turns:`` in the YAML).
 
 Two-stage barge-in: while the bot talks, likely caller speech *pauses* the bot at the
-transport at once (tentative); the bot's turn is *cancelled* only when the caller's speech
+transport at once (tentative: on the VAD's start, or ``early_pause_ms`` of loud audio
+before it); the bot's turn is *cancelled* only when the caller's speech
 is confirmed — a recognized word that is not a backchannel in the caller's language
 (``confirm_by_words``), or voiced speech longer than ``confirm_ms`` — otherwise the bot
 resumes where it paused.
@@ -47,6 +48,21 @@ class BargeInPolicy:
     resume_after_ms: int = 600
     # Keypad input interrupts the bot at once.
     dtmf_interrupts: bool = True
+    # Early pause (stage 1 before the VAD's start decision): this much loud caller audio in a row
+    # (see below) while the bot talks pauses it at once; 0 = off (pause on the VAD's start only). webrtcvad calls fricative and breathy onsets ("s...", "h...") unvoiced
+    # for up to 200 ms; their energy shows at once. The VAD's start must then follow within
+    # ``early_hold_ms``, else the bot resumes (the sound was a click, a breath, a leak of echo).
+    early_pause_ms: int = 0
+    early_hold_ms: int = 300
+    # Loud = the frame's level after echo control (``level_db`` given by the adapter) is at least
+    # ``early_level_dbfs`` and ``early_rise_db`` above the caller line's noise floor (the quietest
+    # frame of the last 1.5 s that echo control let through).
+    early_level_dbfs: float = -45.0
+    early_rise_db: float = 12.0
+    # Re-onset: while the bot is paused for an unconfirmed sound, 30 ms this much louder than that
+    # sound so far (a caller's words after a breath or a click) restart the ``resume_after_ms``
+    # clock (twice at most per pause): the bot must not resume into the words. 0 = off.
+    reonset_rise_db: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,10 @@ class EchoPolicy:
     margin_db: float = 6.0
     initial_echo_gain_db: float = -6.0  # echo path gain assumed before it is learned (worst case)
     floor_dbfs: float = -55.0  # quieter caller audio is line noise: muted for the VAD
+    # Estimate the line's bulk delay (GCC-PHAT) and run a second, short canceller on the
+    # delay-aligned reference; the gate then predicts the echo from the aligned window only.
+    align_delay: bool = True
+    aligned_tail_ms: int = 64  # echo path the aligned canceller models (20 ms before the delay + this)
 
 
 @dataclass(frozen=True)

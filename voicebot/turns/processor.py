@@ -42,6 +42,13 @@ from voicebot.turns.policy import TurnPolicy
 log = get_logger(__name__)
 
 
+def level_dbfs(pcm: bytes) -> float:
+    """16-bit PCM's level in dBFS (-120 for digital silence: audio echo control muted)."""
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    p = float(np.mean(x**2)) if len(x) else 0.0
+    return 10 * float(np.log10(p / 32768.0**2)) if p > 0 else -120.0
+
+
 @dataclass
 class SpeculativeUtteranceFrame(CallerUtteranceFrame):
     """A caller utterance whose transcript the closing-silence check already produced
@@ -87,8 +94,12 @@ class TurnTaker(FrameProcessor):
             if frame.pts is not None:
                 self.state.advance_audio(frame.pts / 1e6 + len(frame.audio) / 2 / frame.sample_rate * 1000)
             # The utterance keeps the echo canceller's ungated residual when there is one (the VAD saw the gated audio).
-            audio = frame.metadata.get("voicebot.echo.residual", frame.audio) if getattr(frame, "metadata", None) else frame.audio
-            await self._apply(eng.audio(self.state.audio_ms, audio, self._frame_voiced()))
+            meta = getattr(frame, "metadata", None) or {}
+            audio = meta.get("voicebot.echo.residual", frame.audio)
+            # The early pause looks at the level the VAD saw (echo frames muted) and whether echo control
+            # muted the newest 10 ms as the bot's own echo.
+            await self._apply(eng.audio(self.state.audio_ms, audio, self._frame_voiced(), level_dbfs(frame.audio),
+                                        bool(meta.get("voicebot.echo.masked", False))))
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             await self._apply(eng.vad_start(float(getattr(frame, "start_secs", 0.0) or 0.0) * 1000))
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
