@@ -68,7 +68,7 @@ class Runtime:
         from voicebot.asr.whisper import WhisperASR, WhisperOptions
 
         info = self.asr_model_info(spec)
-        key = f"{info.path}|{spec.asr.beam_size}|{spec.asr.max_new_tokens}"
+        key = f"{info.path}|{spec.asr.beam_size}|{spec.asr.max_new_tokens}|{spec.asr.window_s}"
         with self._lock:
             if key not in self._asr:
                 if info.dev:
@@ -76,7 +76,8 @@ class Runtime:
                     log.warning(DEV_BANNER.format(name=info.name, real=info.name.removesuffix("-dev")))
                 m = self.settings.models
                 self._asr[key] = WhisperASR(info.path, dev=info.dev, device=m.device, compute_type=m.compute_type, cpu_threads=m.cpu_threads,
-                                            num_workers=2, options=WhisperOptions(beam_size=spec.asr.beam_size, max_new_tokens=spec.asr.max_new_tokens))
+                                            num_workers=2, options=WhisperOptions(beam_size=spec.asr.beam_size, max_new_tokens=spec.asr.max_new_tokens,
+                                                                           window_s=spec.asr.window_s))
             return self._asr[key]
 
     def voices(self, spec: PipelineSpec):

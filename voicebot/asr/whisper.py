@@ -8,10 +8,13 @@ and decodes with beam 5 and no token cap: seconds of garbage on noise).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -42,6 +45,14 @@ class WhisperOptions:
     min_level_dbfs: float = -50.0  # quieter utterances are line noise, not speech: not transcribed
     switch_language_prob: float = 0.8  # a call's language changes only on a confident detection
     switch_min_audio_s: float = 1.0  # ... of at least this much audio
+    # The encoder's window. Whisper encodes every input padded to 30 s, and on a CPU that fixed
+    # cost dominates a short turn (whisper-base int8, 2 cores: ~700 ms for 30 s, ~100 ms for
+    # 10 s). Audio shorter than ``window_s - 0.5`` is encoded in a ``window_s`` window instead
+    # (whisper.cpp's ``audio_ctx``): 30 = Whisper's own behaviour and accuracy. A shorter window
+    # changes what a real model sees (fewer positions than it was trained on) and its accuracy
+    # has not been measured here (no real weights offline): use it where speed matters more
+    # than the exact words, e.g. barge-in confirmation (``asr.partial_window_s``).
+    window_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -86,9 +97,17 @@ class WhisperASR:
             result = self._decode(audio, language, audio_s)
         return AsrResult(**{**result.__dict__, "compute_s": time.perf_counter() - t0})
 
+    def windowed(self, window_s: float) -> WhisperASR:
+        """The same loaded model (shared, not copied) decoding with a ``window_s`` encoder window."""
+        view = copy.copy(self)
+        view.options = dataclasses.replace(self.options, window_s=window_s)
+        return view
+
     def _run(self, audio: np.ndarray, language: str | None):
         o = self.options
         cap = max(4, min(o.max_new_tokens, int(4 + o.tokens_per_second * len(audio) / 16000)))
+        if o.window_s < 30.0 and len(audio) / 16000 <= o.window_s - 0.5:
+            return self._run_window(audio, language, cap)
         segments, info = self.model.transcribe(
             audio, language=language, task="transcribe", beam_size=o.beam_size, temperature=o.temperature,
             max_new_tokens=cap, no_speech_threshold=o.no_speech_threshold,
@@ -96,6 +115,36 @@ class WhisperASR:
             without_timestamps=True, vad_filter=False,
         )
         return list(segments), info  # consume the lazy generator here, in the worker thread
+
+    def _run_window(self, audio: np.ndarray, language: str | None, cap: int):
+        """One greedy/beam decode of ``audio`` in a ``window_s`` encoder window, no timestamps.
+
+        faster-whisper has no option for this (it pads every segment to 30 s), so this does
+        what its ``generate_with_fallback`` does for one segment without fallbacks, on the same
+        CTranslate2 model, tokenizer and prompt. Returns (segments, info) shaped like its own.
+        """
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        fw, o = self.model, self.options
+        window = np.zeros(int(o.window_s * 16000), dtype=np.float32)
+        window[: len(audio)] = audio
+        features = fw.feature_extractor(window)[:, : int(o.window_s * 100)]
+        encoded = fw.encode(features)
+        prob = 1.0
+        if language is None:
+            token, prob = fw.model.detect_language(encoded)[0][0]
+            language = token[2:-2]
+        tokenizer = Tokenizer(fw.hf_tokenizer, fw.model.is_multilingual, task="transcribe", language=language)
+        prompt = fw.get_prompt(tokenizer, [], without_timestamps=True)
+        result = fw.model.generate(
+            encoded, [prompt], beam_size=o.beam_size, max_length=len(prompt) + cap, return_scores=True, return_no_speech_prob=True,
+            suppress_blank=True, suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+        )[0]
+        tokens = result.sequences_ids[0]
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # faster-whisper's, length_penalty 1
+        segment = SimpleNamespace(text=tokenizer.decode(tokens).strip(), no_speech_prob=result.no_speech_prob, avg_logprob=avg_logprob)
+        return [segment], SimpleNamespace(language=language, language_probability=float(prob))
 
     def _decode(self, audio: np.ndarray, locked: str | None, audio_s: float) -> AsrResult:
         if self.dev and locked:

@@ -30,6 +30,14 @@ def make_vad(spec: PipelineSpec):
     raise ValueError(f"unknown VAD engine {spec.vad.engine!r}; use webrtcvad or silero")
 
 
+def partial_transcriber(asr: Transcriber, spec: PipelineSpec) -> Transcriber:
+    """What transcribes barge-in confirmation partials: the call's ASR with the spec's shorter
+    encoder window when it has one (a Whisper model), else the call's ASR itself."""
+    if spec.asr.partial_window_s < spec.asr.window_s and hasattr(asr, "windowed"):
+        return asr.windowed(spec.asr.partial_window_s)
+    return asr
+
+
 def build_pipeline(runtime: Runtime, spec: PipelineSpec, state: CallState, transport: CallTransport, session: DialogueSession,
                    transcriber: Transcriber | None = None) -> Pipeline:
     catalog = runtime.voices(spec)
@@ -55,7 +63,8 @@ def build_pipeline(runtime: Runtime, spec: PipelineSpec, state: CallState, trans
     return Pipeline([
         *stages,
         VADProcessor(vad_analyzer=vad, audio_idle_timeout=0),
-        TurnTaker(state, turns, vad=vad, transcriber=asr if speculative else None, executor=runtime.asr_executor, smart_turn=smart_turn),
+        TurnTaker(state, turns, vad=vad, transcriber=asr if speculative else None, executor=runtime.asr_executor, smart_turn=smart_turn,
+                  partial_transcriber=partial_transcriber(asr, spec) if speculative else None),
         ASRProcessor(state, asr, runtime.asr_executor, supported_languages=catalog.languages, default_language=catalog.default_language),
         DialogueProcessor(state, session, greet=spec.dialogue.greet),
         TTSProcessor(state, catalog, runtime.tts_executor),

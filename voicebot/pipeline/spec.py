@@ -32,6 +32,12 @@ class ASRSpec:
     beam_size: int = 1
     max_new_tokens: int = 64
     allow_dev: bool = True  # fall back to a random-weight dev model when the real one is missing
+    # Encoder windows (voicebot.asr.whisper.WhisperOptions.window_s): 30 = Whisper's own. The
+    # caller's turns use ``window_s``; barge-in confirmation partials (is it a word, or only
+    # "uh-huh"?) use ``partial_window_s``, where ~150 ms instead of ~700 ms on 2 cores decides
+    # whether a real interruption is confirmed within 600 ms of its onset.
+    window_s: float = 30.0
+    partial_window_s: float = 30.0
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,8 @@ class Line:
         return np.concatenate([np.zeros(160 - len(seg)), seg]) * self.gain
 
 
-def run_ours(sc: dict, near: np.ndarray, bot: np.ndarray, smart_turn, shipped: tuple[TurnPolicy, int, int]) -> Outcome:
+def run_ours(sc: dict, near: np.ndarray, bot: np.ndarray, smart_turn, shipped: tuple[TurnPolicy, int, int],
+             asr_latency_ms: float = ASR_LATENCY_MS) -> Outcome:
     import webrtcvad
 
     from voicebot.audio.echo import EchoProcessor
@@ -157,13 +158,13 @@ def run_ours(sc: dict, near: np.ndarray, bot: np.ndarray, smart_turn, shipped: t
             elif a.kind == "utterance":
                 res.utterance_ends.append(t)
             elif a.kind == "partial":
-                pending.append((t + ASR_LATENCY_MS, "partial", a.data["seq"]))
+                pending.append((t + asr_latency_ms, "partial", a.data["seq"]))
             elif a.kind == "check":
                 prob = smart_turn.predict(np.frombuffer(a.data["audio"], dtype="<i2")) if smart_turn and a.data.get("smart_turn") else None
                 said = None
                 if a.data.get("text") and sc.get("segment_texts"):  # ORACLE: the labelled text of the segments heard so far
                     said = " ".join(txt for (start, _), txt in zip(sc["segments"], sc["segment_texts"]) if start < t)
-                pending.append((t + (ASR_LATENCY_MS if said is not None else 30), "check", a.data["seq"], prob, said))
+                pending.append((t + (asr_latency_ms if said is not None else 30), "check", a.data["seq"], prob, said))
 
     n = len(near) // 160
     for i in range(n):
@@ -192,7 +193,7 @@ def run_ours(sc: dict, near: np.ndarray, bot: np.ndarray, smart_turn, shipped: t
         for p in [p for p in pending if p[0] <= t]:
             pending.remove(p)
             if p[1] == "partial":
-                heard = t - ASR_LATENCY_MS - onset
+                heard = t - asr_latency_ms - onset
                 apply(eng.partial_result(p[2], text if heard >= ORACLE_AFTER_MS and t >= onset else ""), t)
             else:
                 apply(eng.check_result(p[2], text=p[4], smart_turn_prob=p[3]), t)
@@ -336,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--quick", action="store_true", help="a third of the scenarios")
     ap.add_argument("--table", action="store_true", help="print the per-scenario table (stderr)")
+    ap.add_argument("--asr-latency-ms", type=float, default=ASR_LATENCY_MS,
+                    help="latency of a partial transcript (default %(default)s; measure yours, e.g. whisper-base int8 on 2 cores: "
+                         "~150-200 ms with asr.partial_window_s 5, ~700-800 ms with the full 30 s window)")
     args = ap.parse_args(argv)
     import importlib.util
 
@@ -356,13 +360,13 @@ def main(argv: list[str] | None = None) -> int:
         near, bot = sc.pop("_near").astype(np.float64), sc.pop("_bot")
         if sc["kind"] == "interrupt":
             clean.append(({**sc, "echo": [0, 99], "source": sc["source"] + " (clean line)"}, near, bot))
-        ours.append(judge(sc, run_ours(sc, near, bot, st, shipped)))
+        ours.append(judge(sc, run_ours(sc, near, bot, st, shipped, args.asr_latency_ms)))
         stock.append(judge(sc, run_stock(sc, near, bot, st)))
     # The same interruptions on a clean line (no echo): the only way to see stock's reaction,
     # since with echo stock abandons its turn before the caller speaks.
     clean_ours, clean_stock = [], []
     for sc, near, bot in clean:
-        clean_ours.append(judge(sc, run_ours(sc, near, bot, st, shipped)))
+        clean_ours.append(judge(sc, run_ours(sc, near, bot, st, shipped, args.asr_latency_ms)))
         clean_stock.append(judge(sc, run_stock(sc, near, bot, st)))
     if args.table:
         print(table(ours, stock), file=sys.stderr)
@@ -371,7 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     report = {"scenarios": len(scenarios), "ours": score(ours), "stock_pipecat": score(stock),
               "clean_line_interruptions": {"ours": {k: score(clean_ours)[k] for k in pick}, "stock_pipecat": {k: score(clean_stock)[k] for k in pick}},
               "per_scenario": [{"ours": a, "stock": b} for a, b in zip(ours, stock)],
-              "notes": ["word confirmations: ORACLE label text (no real ASR model here), revealed once 300 ms of the clip were heard, +150 ms ASR latency",
+              "asr_latency_ms": args.asr_latency_ms,
+              "notes": [f"word confirmations: ORACLE label text (no real ASR model here), revealed once 300 ms of the clip were heard, "
+                        f"+{args.asr_latency_ms:g} ms ASR latency",
                         "reaction: a bot already paused when the caller spoke (paused_at_onset, e.g. for a breath before the words) counts as 0 ms, as before",
                         "all decisions are taken on the audio timeline (10 ms frames): wall-clock load does not change the figures",
                         "end-of-turn text check: ORACLE segment texts only where labelled (vosk digits); elsewhere smart-turn v3 alone",

@@ -63,7 +63,7 @@ class SpeculativeUtteranceFrame(CallerUtteranceFrame):
 
 class TurnTaker(FrameProcessor):
     def __init__(self, state: CallState, policy: TurnPolicy | None = None, vad: VADAnalyzer | None = None, *,
-                 transcriber=None, executor: Executor | None = None, smart_turn=None, **kwargs) -> None:
+                 transcriber=None, executor: Executor | None = None, smart_turn=None, partial_transcriber=None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.state = state
         # The call's VAD analyzer: its per-frame state says whether the newest audio was voiced
@@ -72,6 +72,8 @@ class TurnTaker(FrameProcessor):
         self.policy = policy or TurnPolicy()
         self.engine = TurnEngine(self.policy)
         self.transcriber = transcriber
+        # barge-in confirmation partials (a word or a backchannel?) may use a faster view of the model
+        self.partial_transcriber = partial_transcriber or transcriber
         self._spec_results: dict[str, object] = {}
         self._spec_busy: set[str] = set()
         self._check_asr: asyncio.Future | None = None
@@ -199,8 +201,10 @@ class TurnTaker(FrameProcessor):
             if want_st:  # the fast model first (~0.1-0.2 s)
                 prob = self.smart_turn.predict(pcm)
             if want_text and self.transcriber is not None:
-                res = self.transcriber.transcribe(pcm, lang)
-                self._spec_results[res.text] = res  # kept so the ASR stage need not decode it again
+                asr = self.partial_transcriber if action.kind == "partial" else self.transcriber
+                res = asr.transcribe(pcm, lang)
+                if asr is self.transcriber:  # a shorter window's words are not kept as the turn's transcript
+                    self._spec_results[res.text] = res  # kept so the ASR stage need not decode it again
             return res, prob
 
         async def run():
