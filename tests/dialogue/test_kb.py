@@ -59,7 +59,7 @@ def test_kb_check_command(tmp_path: Path, capsys) -> None:
     (tmp_path / "p.yaml").write_text("- id: late\n  kind: policy\n  text: {en: 'Late.', de: 'Spät.'}\n")
     assert run_cli("check", "--dir", str(tmp_path), "--json") == 1
     report = json.loads(capsys.readouterr().out)
-    assert report["problems"] == [f"{tmp_path / 'p.yaml'}: late: `text` missing language(s): " + ", ".join(l for l in LANGUAGES if l not in ("en", "de"))]
+    assert report["problems"] == [f"{tmp_path / 'p.yaml'}: late: `text` missing language(s): " + ", ".join(lang for lang in LANGUAGES if lang not in ("en", "de"))]
     assert run_cli("check", "--dir", str(tmp_path), "--languages", "en,de") == 0
     assert run_cli("check", "--dir", str(tmp_path / "missing")) == 2
 

@@ -62,7 +62,7 @@ class Proc:
             out, _ = await asyncio.wait_for(self.proc.communicate(), timeout)
         except TimeoutError:
             await self.stop()
-            raise AssertionError(f"{self.name} did not finish within {timeout} s")
+            raise AssertionError(f"{self.name} did not finish within {timeout} s") from None
         return self.proc.returncode or 0, out.decode("utf-8", "replace")
 
     async def wait_for_line(self, needle: str, timeout: float) -> str:

@@ -324,7 +324,7 @@ async def test_refer_blind_transfer_with_notify_progress() -> None:
         assert refer.headers.get("refer-to") == "<sip:agent@127.0.0.1:5099>"
         assert refer.headers.get("referred-by")
         h.sip.send(h.dialer.respond(refer, 202, "Accepted"), h.ua.port)
-        for n, (frag, state) in enumerate([(b"SIP/2.0 100 Trying\r\n", "active"), (b"SIP/2.0 200 OK\r\n", "terminated;reason=noresource")]):
+        for frag, state in ([(b"SIP/2.0 100 Trying\r\n", "active"), (b"SIP/2.0 200 OK\r\n", "terminated;reason=noresource")]):
             h.sip.send(h.dialer.next("NOTIFY", body=frag, content_type="message/sipfrag",
                                      extra=["Event: refer", f"Subscription-State: {state}"]), h.ua.port)
             await h.sip.expect_status(200)

@@ -187,3 +187,14 @@ def test_a_dismissed_sound_that_outlasts_the_bots_turn_ends_as_a_caller_turn():
     # the same sound ending while the bot still talks stays dismissed (no turn)
     still = Line(REONSET).frames(300).frames(1200, voiced=True, level=-35.0).frames(1000)
     assert [a for _, a in still.actions if a.kind == "utterance"] == []
+
+
+def test_confirmation_partials_count_from_the_sound_the_early_pause_heard():
+    # a soft onset: 200 ms loud but unvoiced (a fricative), then voiced; the VAD's start comes at
+    # 760 ms but the sound began at 500 ms: the first partial, 300 ms into the sound, is at 800 ms,
+    # not pushed back by the VAD's lateness (it would be 1000 ms, 300 ms after the VAD's start window)
+    policy = dataclasses.replace(EARLY, barge_in=dataclasses.replace(EARLY.barge_in, partial_first_ms=300))
+    line = Line(policy).frames(500).frames(200, voiced=False, level=-38.0).frames(400, voiced=True, level=-30.0)
+    assert line.at("pause") == [520] and line.at("partial")[0] == 800
+    quiet = Line(policy).frames(500).frames(200, voiced=False, level=-60.0).frames(400, voiced=True, level=-30.0)
+    assert quiet.at("partial")[0] == 1000  # no early pause heard the soft start: counted from the VAD's start

@@ -230,9 +230,9 @@ def test_words_after_noise_in_the_same_sound_still_confirm():
 
 
 def test_a_short_empty_partial_does_not_rule_out_words():
-    s = Script(policy=_phone_policy(), start_ms=60).speak(200)
+    s = Script(policy=_phone_policy(), start_ms=60).speak(320)  # the phone policy's first partial: 300 ms into the sound
     _, req = s.last("partial")
-    s.e.partial_result(req.data["seq"], "")  # 200 ms of audio: too short to hold a word yet
+    s.e.partial_result(req.data["seq"], "")  # ~300 ms of audio (< no_words_after_ms): too short to rule words out
     s.speak(1100)
     assert s.last("interrupt")[1].data["reason"] == "speech_confirmed"
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import yaml
 
-# The C loader is ~5x faster; both are safe loaders.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 from .kb.knowledge import KbProblem, placeholders
 from .nlu_types import LANGUAGES
+
+# The C loader is ~5x faster; both are safe loaders.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 TEMPLATES_FILE = Path(__file__).parent / "templates.yaml"
 

@@ -220,7 +220,10 @@ class TurnEngine:
         self._utterance = list(self._preroll)
         self._preroll.clear()
         self._preroll_bytes = 0
-        self._next_partial_ms = self.now - start_len_ms + self.policy.barge_in.partial_first_ms
+        sound_start = self.now - start_len_ms
+        if self._early:  # the early pause heard this sound begin before the VAD did (soft onsets: up to ~200 ms)
+            sound_start = min(sound_start, self._early_paused_at_ms - self.policy.barge_in.early_pause_ms)
+        self._next_partial_ms = sound_start + self.policy.barge_in.partial_first_ms
         self._early = False  # the VAD's start came: the early pause (if any) is the pause of this sound
         self._emit(out, "vad_start", onset_ms=round(self._onset_ms, 1))
         if self._bot_active and self.policy.barge_in.enabled:

@@ -76,6 +76,7 @@ class TurnTaker(FrameProcessor):
         self.partial_transcriber = partial_transcriber or transcriber
         self._spec_results: dict[str, object] = {}
         self._spec_busy: set[str] = set()
+        self._spec_deferred: dict[str, Action] = {}  # the newest request of a kind that was busy
         self._check_asr: asyncio.Future | None = None
         self.executor = executor
         self.smart_turn = smart_turn
@@ -180,6 +181,10 @@ class TurnTaker(FrameProcessor):
         # transcript behind stale partials. A skipped request is simply not answered; the engine
         # asks again on its next step or falls back to its timeouts.
         if action.kind in self._spec_busy:
+            # ... but the newest request is kept and runs as soon as the running job is done:
+            # with a partial taking longer than the request cadence, waiting for the next
+            # request after the skip would add up to one cadence step to every confirmation.
+            self._spec_deferred[action.kind] = action
             return
         self._spec_busy.add(action.kind)
         pcm = np.frombuffer(action.data["audio"], dtype="<i2")
@@ -228,6 +233,9 @@ class TurnTaker(FrameProcessor):
                     asr_future.set_result(res)
                 self._spec_busy.discard(action.kind)
                 self.state.activity.end(activity_id)
+                deferred = self._spec_deferred.pop(action.kind, None)
+                if deferred is not None and not self.state.ended:
+                    self._speculate(deferred)
 
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)

@@ -14,10 +14,10 @@ from typing import Any
 
 import yaml
 
+from ..nlu_types import LANGUAGES
+
 # The C loader is ~5x faster; both are safe loaders.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-from ..nlu_types import LANGUAGES
 
 DATA_DIR = Path(__file__).parent / "data"
 KINDS = ("policy", "product", "country")
