@@ -5,8 +5,10 @@ service; the output's ``transfer`` then comes here instead of only marking the c
 - the caller stays in the widget and the bot stays on the line (relay): the wait estimate and
   "connected with Ana" are spoken (and captioned), the caller's spoken or typed words go to the
   desk, the agent's typed replies are spoken by the bot and shown as bot captions;
-- sending the agent's own voice from the desk (``InappCall.play_agent_audio``) needs the desk to
-  stream microphone audio to the server: not wired yet, so ``connect_voice`` answers False.
+- the agent can also talk: the desk's Talk button opens a WebRTC leg (:mod:`.agent_media`) that
+  hears the caller through ``InappCall.caller_audio_taps`` and plays the agent's voice with
+  ``InappCall.play_agent_audio``, mixed into the bot's track. ``connect_voice`` still answers
+  False: the accept itself is a relay; the agent's voice joins when they press Talk.
 """
 
 from __future__ import annotations

@@ -12,16 +12,26 @@ waits for an agent):
 
 :class:`RelayHandle` is a :class:`~.bridge.CallHandle` for channels whose bot never leaves the
 media path; channels with a voice bridge (SIP REFER) subclass it.
+
+:class:`AgentVoice` is the relay's audio path for the agent's own voice (the desk's Talk,
+:mod:`.agent_media`): it mixes the agent's audio into what the output sends, on channels whose
+output paces itself (Twilio stream, SIP RTP). :meth:`Relay.caller_input` finds the call's
+:class:`~voicebot.channels.base.CallInput`, whose ``audio_taps`` carry the caller at 16 kHz.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import numpy as np
 from pipecat.frames.frames import EndWorkerFrame, Frame, OutputAudioRawFrame
 from pipecat.processors.frame_processor import FrameDirection
 
+from voicebot.audio.pcm import StreamResampler
+from voicebot.channels.base import CHUNK_MS, CallInput
 from voicebot.dialogue.api import DialogueReply, Transfer
 from voicebot.events import CallEvent
 from voicebot.logs import get_logger
@@ -105,6 +115,75 @@ class Relay:
         """Start relaying and hand the caller to the bridge."""
         self.start()
         return await self.bridge.request(handle, action, self.state.language or self.state.ctx.language or "en")
+
+    def caller_input(self) -> CallInput | None:
+        """The call's input (upstream of the output in the pipeline): its ``audio_taps`` hear the caller."""
+        node = getattr(self.output, "previous", None)
+        while node is not None and not isinstance(node, CallInput):
+            node = getattr(node, "previous", None)
+        return node
+
+    def agent_voice(self) -> AgentVoice:
+        """Start mixing the agent's voice into the output (one per call; :meth:`AgentVoice.close` stops it)."""
+        return AgentVoice(self.output)
+
+
+SendAudio = Callable[[bytes], Awaitable[None]]
+
+
+class AgentVoice:
+    """The agent's voice, mixed into a self-pacing output's 20 ms chunks (Twilio, SIP).
+
+    The output's ``send_audio``/``send_idle`` hooks are wrapped on this one instance: a chunk
+    of bot audio (a bridge line, an agent's typed reply) gets the agent's next 20 ms added; an
+    idle tick sends the agent's 20 ms instead of nothing. At most ``max_ms`` of agent audio
+    waits (older audio is dropped), so a stalled output never builds up delay.
+    """
+
+    def __init__(self, output: Any, max_ms: int = 200) -> None:
+        self.output = output
+        self.rate: int = output.sample_rate
+        self.chunk_bytes: int = output.chunk_bytes
+        self._queue: collections.deque[bytes] = collections.deque(maxlen=max(1, max_ms // CHUNK_MS))
+        self._pending = b""
+        self._resamplers: dict[int, StreamResampler] = {}
+        self._send_audio: SendAudio = output.send_audio
+        self._send_idle: Callable[[], Awaitable[None]] = output.send_idle
+        self.chunks_sent = 0
+        output.send_audio = self._mixed  # instance attributes shadow the class's hooks
+        output.send_idle = self._idle
+
+    def play(self, pcm: bytes, sample_rate: int) -> None:
+        """16-bit mono agent audio at any rate; resampled to the channel's rate and queued."""
+        if sample_rate not in self._resamplers:
+            self._resamplers[sample_rate] = StreamResampler(sample_rate, self.rate)
+        data = self._pending + self._resamplers[sample_rate](pcm)
+        n = len(data) // self.chunk_bytes
+        for i in range(n):
+            self._queue.append(data[i * self.chunk_bytes : (i + 1) * self.chunk_bytes])
+        self._pending = data[n * self.chunk_bytes :]
+
+    async def _mixed(self, chunk: bytes) -> None:
+        agent = self._queue.popleft() if self._queue else None
+        if agent is not None and len(agent) == len(chunk):
+            mix = np.frombuffer(chunk, "<i2").astype(np.int32) + np.frombuffer(agent, "<i2")
+            chunk = np.clip(mix, -32768, 32767).astype("<i2").tobytes()
+            self.chunks_sent += 1
+        await self._send_audio(chunk)
+
+    async def _idle(self) -> None:
+        if self._queue:
+            self.chunks_sent += 1
+            await self._send_audio(self._queue.popleft())
+        else:
+            await self._send_idle()
+
+    def close(self) -> None:
+        """Stop mixing: the output's own hooks again, queued agent audio dropped."""
+        for name in ("send_audio", "send_idle"):
+            self.output.__dict__.pop(name, None)
+        self._queue.clear()
+        self._pending = b""
 
 
 class RelayHandle:

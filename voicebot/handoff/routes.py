@@ -1,4 +1,5 @@
-"""The agent desk: sign-in, presence, queue, accept, context card, live transcript, typed replies.
+"""The agent desk: sign-in, presence, queue, accept, context card, live transcript, typed replies,
+and Talk (the agent's voice over WebRTC, :mod:`.agent_media`).
 
 ``make_router(runtime)`` is mounted by voicebot.server. ``require_user`` is a FastAPI dependency
 other pages (QA) reuse: it returns the signed-in :class:`~.auth.User` or answers 401.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,8 +25,11 @@ from fastapi import (
 )
 from fastapi.responses import FileResponse, JSONResponse
 
+from voicebot.channels.webrtc.protocol import MAX_SIGNAL_BYTES, Offer, parse_offer
+from voicebot.channels.webrtc.tokens import normalize_origin, origin_allowed
 from voicebot.logs import get_logger
 
+from .agent_media import AgentMedia, TalkOptions, TalkRefused
 from .auth import Accounts, AuthError, User
 from .bridge import BridgeOptions, HandoffBridge
 from .context import build_card
@@ -45,6 +50,14 @@ class HandoffOptions:
     offer_timeout_s: float = 20.0
     session_ttl_s: float = 8 * 3600
     secure_cookie: bool = False  # set True behind HTTPS
+    # Talk (the agent's voice from the desk over WebRTC): see voicebot.handoff.agent_media.TalkOptions
+    talk_ice_addresses: tuple[str, ...] = ()  # host candidates offered; tests: ("127.0.0.1",)
+    talk_ice_servers: tuple[str, ...] = ()  # stun:/turn: URLs for desks outside the bot's network
+    talk_media_timeout_s: float = 10.0  # no audio from the agent's browser this long: the agent has left the call
+
+    def talk(self) -> TalkOptions:
+        return TalkOptions(ice_addresses=tuple(self.talk_ice_addresses), ice_servers=tuple(self.talk_ice_servers),
+                           media_timeout_s=self.talk_media_timeout_s)
 
 
 @dataclass
@@ -53,6 +66,10 @@ class HandoffService:
     bridge: HandoffBridge
     accounts: Accounts
     options: HandoffOptions = field(default_factory=HandoffOptions)
+    media: AgentMedia = field(init=False)  # the desk's Talk legs held by this process
+
+    def __post_init__(self) -> None:
+        self.media = AgentMedia(self.bridge, self.options.talk())
 
     async def ensure_started(self) -> None:
         await self.bridge.start()
@@ -222,6 +239,36 @@ def make_router(runtime: Any) -> APIRouter:
             return JSONResponse({"error": str(exc)}, status_code=403)
         return JSONResponse({"ok": True})
 
+    def own_origin(request: Request) -> str | None:
+        public = getattr(getattr(runtime.settings, "server", None), "public_host", None)
+        return _origin("https", public) if public else _origin(request.url.scheme, request.headers.get("host"))
+
+    @router.post("/handoff/api/calls/{call_id}/talk")
+    async def talk(call_id: str, request: Request, user: User = Depends(require_user)) -> Response:
+        """The desk's SDP offer (agent's microphone) -> aiortc's answer (caller's audio); JSON errors."""
+        origin = request.headers.get("origin")
+        try:
+            own = own_origin(request)
+            if not origin_allowed(origin, (), own):
+                raise TalkRefused(403, f"Talk works only from the desk this bot serves: open it at {own or 'the bot'}/desk "
+                                       f"(server.public_host), not from origin {origin or 'none'}")
+            offer = parse_talk_offer(await _read_limited(request, MAX_SIGNAL_BYTES))
+            _leg, answer = await svc().media.open(call_id, user.id, offer.sdp, offer.type)
+        except TalkRefused as exc:
+            log.warning("talk refused", extra={"call_id": call_id, "agent": user.id, "status": exc.status, "reason": str(exc)})
+            return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        return JSONResponse(answer)
+
+    @router.delete("/handoff/api/calls/{call_id}/talk")
+    async def stop_talking(call_id: str, user: User = Depends(require_user)) -> Response:
+        """The agent hangs up Talk; the call goes on (typed replies, or Talk again)."""
+        media = svc().media
+        leg = media.legs.get(call_id)
+        if leg is None or (leg.agent_id != user.id and not user.supervisor):
+            return JSONResponse({"ok": False, "error": "you are not talking on this call"}, status_code=404)
+        await media.close(call_id, "agent_hung_up_talk")
+        return JSONResponse({"ok": True})
+
     @router.websocket("/handoff/ws")
     async def ws(websocket: WebSocket) -> None:
         s = svc()
@@ -284,6 +331,38 @@ async def _set_status(s: HandoffService, user: User, status: str, languages: tup
     if languages:
         await asyncio.to_thread(s.accounts.update_profile, agent)
     await s.state.publish({"type": "presence", "agent_id": user.id, "status": status})
+
+
+def _origin(scheme: str, host: str | None) -> str | None:
+    if not host:
+        return None
+    try:
+        return normalize_origin(f"{scheme}://{host}")
+    except ValueError:
+        return None
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TalkRefused(413, f"signalling message of {declared} bytes is over the {limit}-byte limit")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise TalkRefused(413, f"signalling message is over the {limit}-byte limit")
+    return body
+
+
+def parse_talk_offer(body: bytes) -> Offer:
+    """``{sdp, type: "offer"}`` from the desk (the in-app offer's shape; the session cookie replaces the token)."""
+    try:
+        data = json.loads(body)
+        if isinstance(data, dict):
+            data = {**data, "token": "desk-session"}
+        return parse_offer(json.dumps(data).encode(), MAX_SIGNAL_BYTES + 100)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TalkRefused(413 if getattr(exc, "code", "") == "too_large" else 400, f"bad talk offer: {exc}") from None
 
 
 async def _json(request: Request) -> dict[str, Any]:
