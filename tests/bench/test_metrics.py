@@ -88,6 +88,14 @@ def test_dev_models_null_the_accuracy_figures_and_skip_their_checks():
     assert s["wer"] is None and s["intent_accuracy"] is None and s["dev_models"] is True
     handoff = next(c for c in checks if c["check"] == "handoff")
     assert handoff["ok"] is None and "dev ASR" in handoff["skipped"]
+    # a backchannel is told apart by its words: with random words, whether it cut the bot is not judged
+    by = {c["check"]: c for c in checks}
+    assert by["turn2.barge_in"]["ok"] is None and "words" in by["turn2.barge_in"]["skipped"]
+    assert s["false_barge_in_rate"] is None and s["false_barge_in_n"] == 1 and "words" in s["false_barge_in_note"]
+    # an expected interruption that was never cut is still a miss: that needs no words
+    assert by["turn3.barge_in"]["ok"] is False and s["missed_barge_in_rate"] == 0.5
+    # with the oracle's words (or a real model) the backchannel figure stands
+    assert summarize_runs([sc], dev_models=True, oracle=True)["false_barge_in_rate"] == 1.0
 
 
 def test_helpers():

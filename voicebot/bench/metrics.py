@@ -180,6 +180,9 @@ def edit_distance(ref: list[str], hyp: list[str]) -> int:
     return prev[-1]
 
 
+NO_WORDS = "dev ASR model (random weights): backchannels are told from interruptions by their words, and its words confirm every sound"
+
+
 def scenario_checks(events: list[CallEvent], rows: list[dict], expect, *, accuracy_checked: bool) -> list[dict[str, Any]]:
     """Each expectation of the scenario: expected, actual, ok (or skipped with the reason)."""
     checks: list[dict[str, Any]] = []
@@ -204,7 +207,10 @@ def scenario_checks(events: list[CallEvent], rows: list[dict], expect, *, accura
             add(f"turn{r['turn']}.played", True, False, False)
             continue
         res = r.get("barge_in_result")
-        if res is not None:
+        if res is not None and r["barge_in"] == "not_expected" and not accuracy_checked and res != "not_applicable":
+            # a backchannel is told from an interruption by its words: a random model's words confirm every sound
+            add(f"turn{r['turn']}.barge_in", r["barge_in"], res, None, NO_WORDS)
+        elif res is not None:
             add(f"turn{r['turn']}.barge_in", r["barge_in"], res, res == "ok")
         if expect.v2v_max_ms is not None and r.get("v2v_ms") is not None:
             add(f"turn{r['turn']}.v2v_ms", f"<= {expect.v2v_max_ms}", r["v2v_ms"], r["v2v_ms"] <= expect.v2v_max_ms)
@@ -251,7 +257,9 @@ def summarize_runs(scenarios: list[dict[str, Any]], *, dev_models: bool, oracle:
         "v2v_p50_ms": percentile(v2v, 50), "v2v_p95_ms": percentile(v2v, 95), "v2v_n": len(v2v),
         "barge_in_p50_ms": percentile(bi, 50), "barge_in_p95_ms": percentile(bi, 95), "barge_in_n": len(bi),
         "clear_p50_ms": percentile(clear, 50), "clear_p95_ms": percentile(clear, 95), "clear_n": len(clear),
-        "false_barge_in_rate": rate(sum(r["barge_in_result"] == "false" for r in unexpected), unexpected), "false_barge_in_n": len(unexpected),
+        # with a dev model and real ASR, whether a backchannel cut the bot is decided by random words: not a figure
+        "false_barge_in_rate": None if dev_models and not oracle else rate(sum(r["barge_in_result"] == "false" for r in unexpected), unexpected),
+        "false_barge_in_n": len(unexpected), "false_barge_in_note": NO_WORDS if dev_models and not oracle and unexpected else None,
         "missed_barge_in_rate": rate(sum(r["barge_in_result"] == "missed" for r in expected), expected), "missed_barge_in_n": len(expected),
         "early_replies": sum(r.get("early_replies", 0) for r in rows),
         "intent_accuracy": None if (dev_models and not oracle) or not intents else round(sum(intents) / len(intents), 4),

@@ -102,6 +102,8 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
         lines.append(row + " |")
     lines += ["", f"Counts: {s['v2v_n']} answered turns, {s['barge_in_n']} barge-ins timed, {s['missed_barge_in_n']} expected interruptions, "
               f"{s['false_barge_in_n']} backchannels/noises over bot speech, {s['task_success_n']} scenarios with checked expectations."]
+    if s.get("false_barge_in_note"):
+        lines += ["", f"false_barge_in_rate is not reported: {s['false_barge_in_note']} (run with `--asr oracle` for the policy's figure)."]
     if base and base.get("notes"):
         lines += ["", "## Stock baseline", ""] + [f"- {n}" for n in base["notes"]]
     cap = report.get("capacity")
