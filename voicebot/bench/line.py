@@ -162,6 +162,34 @@ class LineRun:
 SessionFactory = Callable[..., CallSession]
 
 
+class Tail:
+    """When a scripted call ends, once the caller is done: after ``tail_s`` of a quiet line,
+    or after ``max_tail_s`` at most (background noise can keep a bot talking to itself)."""
+
+    def __init__(self, tail_s: float, max_tail_s: float) -> None:
+        self.need_quiet = int(tail_s * 1000 / CHUNK_MS)
+        self.max_ticks = int(max(tail_s, max_tail_s) * 1000 / CHUNK_MS)
+        self.quiet = self.ticks = 0
+
+    def done(self, idle: bool) -> bool:
+        """Call once per tick after the caller finished; ``idle``: nothing busy or playing."""
+        self.ticks += 1
+        self.quiet = self.quiet + 1 if idle else 0
+        return self.quiet >= self.need_quiet or self.ticks >= self.max_ticks
+
+
+def place_audio(frames: list[tuple[float, np.ndarray]], n_samples: int, rate: int) -> np.ndarray:
+    """The bot's audio as the caller heard it: each (ms on the caller's timeline, int16 at
+    ``rate``) frame written at its place in an ``n_samples`` track."""
+    out = np.zeros(n_samples, dtype=np.int16)
+    for at_ms, pcm in frames:
+        a = int(round(at_ms * rate / 1000))
+        lo, hi = max(a, 0), min(a + len(pcm), n_samples)
+        if lo < hi:
+            out[lo:hi] = pcm[lo - a : hi - a]
+    return out
+
+
 async def run_line(runtime: Runtime, script: CallerScript, options: ReplayOptions, *, call_id: str, spec=None, transcriber=None,
                    sinks=(), session_factory: SessionFactory = CallSession, max_call_s: float = 600.0) -> LineRun:
     """Run one call with ``script`` as the caller; the same tick loop as ``replay_call``."""
@@ -192,9 +220,8 @@ async def run_line(runtime: Runtime, script: CallerScript, options: ReplayOption
     inp, out = session.transport.input(), outputs[0]
     caller_chunks: list[bytes] = []
     late: list[float] = []
-    tick, quiet_ticks, tail_ticks = 0, 0, 0
-    need_quiet = int(options.tail_s * 1000 / CHUNK_MS)
-    max_tail = int(max(options.tail_s, options.max_tail_s) * 1000 / CHUNK_MS)
+    tick = 0
+    tail = Tail(options.tail_s, options.max_tail_s)
     max_ticks = int(max_call_s * 1000 / CHUNK_MS)
     while not run_task.done():
         data = script.chunk(tick).astype("<i2").tobytes()
@@ -215,13 +242,8 @@ async def run_line(runtime: Runtime, script: CallerScript, options: ReplayOption
         if clock is not None:
             clock.advance(CHUNK_MS / 1000)
         tick += 1
-        if script.finished(tick):
-            tail_ticks += 1
-            idle = not state.activity.busy and not state.bot_speaking and out.queued_ms == 0
-            quiet_ticks = quiet_ticks + 1 if idle else 0
-            # background noise can keep a bot talking to itself: the tail is bounded
-            if quiet_ticks >= need_quiet or tail_ticks >= max_tail:
-                break
+        if script.finished(tick) and tail.done(not state.activity.busy and not state.bot_speaking and out.queued_ms == 0):
+            break
         if tick >= max_ticks:
             break
     if not run_task.done():

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from voicebot.bench.line import CallerScript, LineRun
+from voicebot.bench.line import CallerScript, LineRun, Tail, place_audio
 from voicebot.call import CallResult, CallSession
 from voicebot.channels.base import CHUNK_MS
 from voicebot.channels.replay import ReplayResult
@@ -157,8 +157,8 @@ async def run_sip_line(bench: SipBench, script: CallerScript, *, call_id: str, m
     listener = asyncio.create_task(listen(), name=f"bench-sip-listen-{call_id}")
     caller_chunks: list[bytes] = []
     late: list[float] = []
-    tick, quiet_ticks, tail_ticks = 0, 0, 0
-    need_quiet, max_tail = int(tail_s * 1000 / CHUNK_MS), int(max(tail_s, max_tail_s) * 1000 / CHUNK_MS)
+    tick = 0
+    tail = Tail(tail_s, max_tail_s)
     try:
         while tick < int(max_call_s * 1000 / CHUNK_MS) and not leg.ended.done():
             deadline = t0 + tick * CHUNK_MS / 1000
@@ -173,13 +173,9 @@ async def run_sip_line(bench: SipBench, script: CallerScript, *, call_id: str, m
             caller_chunks.append(data)
             leg.send_frame(data)
             tick += 1
-            if script.finished(tick):
-                tail_ticks += 1
-                state = bridge.state
-                idle = not state.activity.busy and not state.bot_speaking
-                quiet_ticks = quiet_ticks + 1 if idle else 0
-                if quiet_ticks >= need_quiet or tail_ticks >= max_tail:
-                    break
+            state = bridge.state
+            if script.finished(tick) and tail.done(not state.activity.busy and not state.bot_speaking):
+                break
         if not leg.ended.done():
             await leg.hangup("caller_done")
         try:  # the bot's side ends on our BYE (or ended the call itself)
@@ -196,12 +192,6 @@ async def run_sip_line(bench: SipBench, script: CallerScript, *, call_id: str, m
     events = line_events(pending.emitted, arrivals, t0)
     result = CallResult(result.call_id, events, result.outcome, result.end_reason, result.dev_models)
     caller_pcm = np.frombuffer(b"".join(caller_chunks), dtype="<i2")
-    bot = np.zeros(len(caller_pcm), dtype=np.int16)
-    for at, frame in heard:
-        a = int(round((at - t0) * RATE))
-        pcm = np.frombuffer(frame, dtype="<i2")
-        lo, hi = max(a, 0), min(a + len(pcm), len(bot))
-        if lo < hi:
-            bot[lo:hi] = pcm[lo - a : hi - a]
+    bot = place_audio([((at - t0) * 1000, np.frombuffer(frame, dtype="<i2")) for at, frame in heard], len(caller_pcm), RATE)
     replay = ReplayResult(call=result, caller=caller_pcm, bot=bot, sample_rate=RATE)
     return LineRun(replay=replay, turns=script.turns, wall_s=time.perf_counter() - t_wall, late_ms=late)

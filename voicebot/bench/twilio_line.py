@@ -39,7 +39,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from voicebot.audio.g711 import ulaw_decode, ulaw_encode
-from voicebot.bench.line import CallerScript, LineRun
+from voicebot.bench.line import CallerScript, LineRun, Tail, place_audio
 from voicebot.bench.twilio_peer import TwilioStreamClient, sign
 from voicebot.call import CallResult, CallSession
 from voicebot.channels.base import CHUNK_MS
@@ -211,16 +211,9 @@ def line_events(sent_at_event: list[tuple[CallEvent, int]], peer: TwilioStreamCl
 
 def bot_track(peer: TwilioStreamClient, t0: float, n_samples: int) -> np.ndarray:
     """The bot's audio as the caller heard it, on the caller's timeline (int16, 8 kHz)."""
-    out = np.zeros(n_samples, dtype=np.int16)
-    for f in peer.played:
-        if f.end <= f.start:
-            continue
-        a = int(round((f.start - t0) * RATE))
-        pcm = np.frombuffer(ulaw_decode(f.mulaw), dtype="<i2")[: int(round((f.end - f.start) * RATE))]
-        lo, hi = max(a, 0), min(a + len(pcm), n_samples)
-        if lo < hi:
-            out[lo:hi] = pcm[lo - a : hi - a]
-    return out
+    frames = [((f.start - t0) * 1000, np.frombuffer(ulaw_decode(f.mulaw), dtype="<i2")[: int(round((f.end - f.start) * RATE))])
+              for f in peer.played if f.end > f.start]
+    return place_audio(frames, n_samples, RATE)
 
 
 async def run_twilio_line(bench: TwilioBench, script: CallerScript, *, call_id: str, make_session: Callable[..., CallSession],
@@ -243,8 +236,8 @@ async def run_twilio_line(bench: TwilioBench, script: CallerScript, *, call_id: 
     heard = HeardBot(peer, t0, script.on_event)
     caller_chunks: list[bytes] = []
     late: list[float] = []
-    tick, quiet_ticks, tail_ticks = 0, 0, 0
-    need_quiet, max_tail = int(tail_s * 1000 / CHUNK_MS), int(max(tail_s, max_tail_s) * 1000 / CHUNK_MS)
+    tick = 0
+    tail = Tail(tail_s, max_tail_s)
     ended_by = "script"
     try:
         while tick < int(max_call_s * 1000 / CHUNK_MS):
@@ -264,13 +257,9 @@ async def run_twilio_line(bench: TwilioBench, script: CallerScript, *, call_id: 
             caller_chunks.append(data)
             await peer.send_media(ulaw_encode(data))
             tick += 1
-            if script.finished(tick):
-                tail_ticks += 1
-                state = call.state
-                idle = not state.activity.busy and not state.bot_speaking and peer.play_end <= now
-                quiet_ticks = quiet_ticks + 1 if idle else 0
-                if quiet_ticks >= need_quiet or tail_ticks >= max_tail:
-                    break
+            state = call.state
+            if script.finished(tick) and tail.done(not state.activity.busy and not state.bot_speaking and peer.play_end <= now):
+                break
         if pending.redirected.is_set() and not peer.closed.is_set():
             await peer.advance(loop.time() + 60)  # Twilio moves the call on; its marks are done
         if not peer.closed.is_set():

@@ -31,7 +31,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame
 
 from voicebot.audio.pcm import resample
-from voicebot.bench.line import CallerScript, LineRun
+from voicebot.bench.line import CallerScript, LineRun, Tail, place_audio
 from voicebot.call import CallResult, CallSession
 from voicebot.channels.base import CHUNK_MS
 from voicebot.channels.replay import ReplayResult
@@ -182,22 +182,17 @@ async def run_webrtc_line(bench: WebRTCBench, script: CallerScript, *, call_id: 
     mic.go.set()
     seen = 0
     state = inapp.state
-    quiet_ticks, tail_ticks = 0, 0
-    need_quiet, max_tail = int(tail_s * 1000 / CHUNK_MS), int(max(tail_s, max_tail_s) * 1000 / CHUNK_MS)
+    tail = Tail(tail_s, max_tail_s)
     finished = asyncio.Event()
 
     def on_tick(now: float) -> None:
-        nonlocal seen, quiet_ticks, tail_ticks
+        nonlocal seen
         for ev, at, _k in call.emitted[seen:]:  # the caller reacts to the bot as the server reported it
             if ev.kind in ("bot_speech_start", "bot_speech_stop"):
                 script.on_event(CallEvent(round((at - t0) * 1000, 1), ev.kind, ev.data))
         seen = len(call.emitted)
-        if script.finished(mic.tick):
-            tail_ticks += 1
-            idle = not state.activity.busy and not state.bot_speaking
-            quiet_ticks = quiet_ticks + 1 if idle else 0
-            if quiet_ticks >= need_quiet or tail_ticks >= max_tail:
-                finished.set()
+        if script.finished(mic.tick) and tail.done(not state.activity.busy and not state.bot_speaking):
+            finished.set()
         if mic.tick * CHUNK_MS >= max_call_s * 1000:
             finished.set()
 
@@ -219,12 +214,6 @@ async def run_webrtc_line(bench: WebRTCBench, script: CallerScript, *, call_id: 
     events = line_events(call.emitted, received, t0)
     result = CallResult(result.call_id, events, result.outcome, result.end_reason, result.dev_models)
     caller_pcm = np.frombuffer(b"".join(mic.chunks), dtype="<i2")
-    bot = np.zeros(len(caller_pcm), dtype=np.int16)
-    for r in received:
-        pcm = resample(r.pcm, OPUS_RATE, script.rate)
-        a = int(round((r.at - t0) * script.rate))
-        lo, hi = max(a, 0), min(a + len(pcm), len(bot))
-        if lo < hi:
-            bot[lo:hi] = pcm[lo - a : hi - a]
+    bot = place_audio([((r.at - t0) * 1000, resample(r.pcm, OPUS_RATE, script.rate)) for r in received], len(caller_pcm), script.rate)
     replay = ReplayResult(call=result, caller=caller_pcm, bot=bot, sample_rate=script.rate)
     return LineRun(replay=replay, turns=script.turns, wall_s=time.perf_counter() - t_wall, late_ms=mic.late_ms)
