@@ -145,6 +145,31 @@ async def test_invite_answer_audio_both_ways_dtmf_and_far_end_bye() -> None:
         assert not call.send_frame(bytes(320))
 
 
+async def test_late_tick_keeps_timestamps_contiguous_and_a_pause_starts_a_talkspurt() -> None:
+    """A pacer that stalls and catches up sends contiguous audio: timestamps step by 160 and
+    no marker. Falling 0.25 s behind the media clock is a pause: marker, timestamp advanced."""
+    async with Harness() as h:
+        ok, call = await h.establish()
+        h.rtp.send(RtpPacket(0, 1, 0, 42, b"\xff" * 160).serialize(), bot_rtp_port(ok))  # latch
+
+        async def send(n: int) -> list[RtpPacket]:
+            for _ in range(n):
+                assert call.send_frame(b"\x00" * 320)
+            return [RtpPacket.parse((await h.rtp.recv_raw())[0]) for _ in range(n)]
+
+        sent = await send(3)  # frames due at 0, 20, 40 ms
+        h.clock.advance(0.2)  # the pacer stalls 140 ms past the next deadline, then catches up
+        sent += await send(8)
+        assert [p.marker for p in sent] == [True] + [False] * 10
+        assert [b.timestamp - a.timestamp for a, b in itertools.pairwise(sent)] == [160] * 10
+
+        h.clock.advance(1.0)  # the bot stopped talking for a second
+        resumed = (await send(1))[0]
+        assert resumed.marker and seq_delta(resumed.sequence, sent[-1].sequence) == 1
+        # due at 0.22 s on the media clock, sent at 1.2 s: 0.98 s of silence in timestamp units
+        assert resumed.timestamp - sent[-1].timestamp == 160 + round(0.98 * 8000)
+
+
 async def test_2xx_retransmitted_on_t1_doubling_until_ack() -> None:
     async with Harness() as h:
         h.sip.send(h.dialer.invite(), h.ua.port)

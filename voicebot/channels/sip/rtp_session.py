@@ -44,6 +44,10 @@ class RtpOptions:
     # (phones behind NAT that write a private or wrong address in their SDP)
     comedia: bool = False
     max_queued_frames: int = 500  # 10 s of audio the consumer has not read; older frames are dropped
+    # The sender fell this far behind its media clock: that was a pause, and the next packet
+    # starts a talkspurt (marker, timestamp advanced). A shorter lag is a late tick the pacer
+    # catches up, and its frames stay contiguous in timestamp (they are contiguous audio).
+    pause_after_s: float = 0.25
 
 
 @dataclass
@@ -110,7 +114,7 @@ class RtpSession:
         self._timeout_handle: TimerHandle | None = None
         self._flush_handle: TimerHandle | None = None
         self._sender: RtpSender | None = None
-        self._last_send: float | None = None
+        self._media_due: float | None = None  # clock time the next frame is due on the media clock
         self._send_hold = False
         self._new_spurt = False
         self.closed = False
@@ -306,10 +310,15 @@ class RtpSession:
         if dest is None:
             return False  # comedia: the far end has not sent anything yet
         now = self.clock.now()
-        if self._last_send is not None and (self._new_spurt or now - self._last_send > 0.045):
-            # Talkspurt after silence: keep the timestamp on the media clock (RFC 3550 5.1).
-            self._sender.skip(max(0, round((now - self._last_send) * SAMPLE_RATE) - FRAME_SAMPLES))
-        self._last_send = now
+        if self._media_due is None:
+            self._media_due = now
+        else:
+            lag = now - self._media_due
+            if self._new_spurt or lag > self.options.pause_after_s:
+                # Talkspurt after silence: keep the timestamp on the media clock (RFC 3550 5.1).
+                self._sender.skip(max(0, round(lag * SAMPLE_RATE)))
+                self._media_due = now
+        self._media_due += FRAME_SAMPLES / SAMPLE_RATE
         self._new_spurt = False
         payload = ulaw_encode(pcm) if self.media.codec == "PCMU" else alaw_encode(pcm)
         pkt = self._sender.next(payload, FRAME_SAMPLES)
@@ -323,7 +332,7 @@ class RtpSession:
         now); None before media is agreed. Keeps the SSRC the far end already knows."""
         if self._sender is None:
             return None
-        elapsed = 0 if self._last_send is None else max(0, round((self.clock.now() - self._last_send) * SAMPLE_RATE) - FRAME_SAMPLES)
+        elapsed = 0 if self._media_due is None else max(0, round((self.clock.now() - self._media_due) * SAMPLE_RATE))
         return self._sender.ssrc, self._sender.seq, (self._sender.ts + elapsed) & 0xFFFFFFFF
 
     def send_packet(self, pkt: RtpPacket) -> bool:
@@ -339,7 +348,7 @@ class RtpSession:
         if seq_delta(pkt.sequence, self._sender.seq) >= 0:
             self._sender.seq = (pkt.sequence + 1) & 0xFFFF
             self._sender.ts = (pkt.timestamp + FRAME_SAMPLES) & 0xFFFFFFFF
-        self._last_send = self.clock.now()
+        self._media_due = self.clock.now() + FRAME_SAMPLES / SAMPLE_RATE
         return True
 
     def clear(self) -> None:
