@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -28,6 +29,22 @@ INTERRUPTS = ["en/sb_timit_spk1_snt1.wav", "en/sb_timit_spk1_snt2.wav", "en/sb_t
               "en/sb_timit_spk2_snt4.wav", "en/sb_timit_spk2_snt5.wav", "en/deepspeech_LDC93S1_16k.wav", "en/sb_single_mic_example1.wav",
               "en/picovoice_test_en.wav", "de/picovoice_test_de.wav", "es/picovoice_test_es.wav", "pt/picovoice_test_pt.wav",
               "en/deepspeech_new_home_in_the_stars_16k.wav", "en/azure_whatstheweatherlike.wav"]
+# Added for the wider set (second revision): every other language with a transcript, the real 8 kHz
+# telephone versions, two-speaker clips (mixed down: a second voice under the caller's), and the
+# clips whose speech onsets are hand labels (speechbrain's VAD test set) rather than energy onsets.
+MORE_INTERRUPTS = ["fr/picovoice_test_fr.wav", "it/picovoice_test_it.wav", "ja/picovoice_test_ja.wav", "ko/picovoice_test_ko.wav",
+                   "ru/deepspeech_ru.wav", *[f"vi/vivos_VIVOSSPK01_R{i:03d}.wav" for i in range(51, 61)],
+                   "zh/klaam_aishell3_SSB00800003_ground-truth.wav", "zh/klaam_aishell3_SSB04700028_ground-truth.wav",
+                   "zh/klaam_aishell3_SSB05900363_ground-truth.wav", "zh/klaam_aishell3_SSB06290079_ground-truth.wav",
+                   "zh/klaam_aishell3_SSB08630110_ground-truth.wav",
+                   "telephony/deepspeech_LDC93S1_8k.wav", "telephony/azure_whatstheweatherlike_mulaw.wav",
+                   "multi/fw_stereo_diarization.wav", "multi/sb_stereo_spk1_and_2_snt5.wav", "multi/sb_stereo_spk1_snt1_and_2.wav",
+                   "multi/sb_2spk_overlap_mixture_0_16k.wav", "multi/sb_2spk_overlap_mixture_1_16k.wav"]
+# Hand-labelled speech onsets (ms into the file) from speechbrain's VAD annotation (manifest): each one
+# follows >= 300 ms the labels call non-speech, kept as the lead-in.
+LABELLED_ONSETS = {"vad/sb_vad_train.wav": [520.0, 2350.0], "vad/sb_vad_valid.wav": [380.0, 4100.0]}
+TEXT_FROM = {"multi/sb_stereo_spk1_snt1_and_2.wav": ["en/sb_timit_spk1_snt1.wav", "en/sb_timit_spk1_snt2.wav"]}  # "spk1_snt1 + spk1_snt2"
+UNTRANSCRIBED = "(speech, words not transcribed)"  # the oracle's text where the source has none: words, not a backchannel
 BACKCHANNELS = [("en", "uh-huh"), ("en", "yeah"), ("en", "okay"), ("en", "mhm"), ("en", "right"), ("es", "sí"), ("de", "ja"),
                 ("fr", "oui"), ("zh", "嗯"), ("ja", "はい"), ("ko", "네"), ("it", "sì")]
 ESPEAK_VOICE = {"en": "en-us", "es": "es", "de": "de", "fr": "fr", "zh": "cmn", "ja": "ja", "ko": "ko", "it": "it"}
@@ -96,15 +113,47 @@ def energy_segments(x: np.ndarray, rel_db: float = -30.0, min_gap_ms: int = 150,
     return [(float(a), float(b)) for a, b in merged if b - a >= min_len_ms]
 
 
-def speech_onset(x: np.ndarray) -> float:
-    """The careful energy onset: the start of the first energy segment that lasts >= MIN_SPEECH_MS and
-    peaks within 20 dB of the clip's peak (a breath or click before the words is not the onset)."""
+def frame_db(x: np.ndarray) -> np.ndarray:
+    """Level of each 10 ms frame, dBFS."""
     fr = x[: len(x) // 160 * 160].astype(np.float64).reshape(-1, 160)
-    db = 10 * np.log10(np.mean(fr**2, axis=1) / 32768.0**2 + 1e-12)
-    for a, b in energy_segments(x, min_len_ms=MIN_SPEECH_MS):
-        if db[int(a) // 10 : int(b) // 10].max() >= db.max() - 20:
-            return a
-    return energy_segments(x)[0][0]
+    return 10 * np.log10(np.mean(fr**2, axis=1) / 32768.0**2 + 1e-12)
+
+
+def speech_onset(x: np.ndarray, *, upper_db: float = 20.0, lower_db: float = 10.0, run: int = 3, dips: int = 2) -> float:
+    """The careful energy onset, a double threshold (Rabiner & Sambur's endpoint detector):
+    find the first ``run`` frames within ``upper_db`` of the clip's peak (certainly speech), then
+    walk back while frames stay above the lower threshold (``lower_db`` over the clip's noise
+    floor = its quietest 100 ms, at least peak - 40 dB and -60 dBFS), across dips of at most
+    ``dips`` frames (a stop closure). A click or breath separated from the words by a stretch of
+    floor, and a recording's hiss before the words, are not the onset; a soft "s" or "h" that
+    leads into the words is. Checked against speechbrain's hand VAD labels: -30..+20 ms."""
+    db = frame_db(x)
+    peak = float(db.max())
+    power = 10 ** (db / 10)
+    windows = [10 * np.log10(power[i : i + 10].mean() + 1e-12) for i in range(max(1, len(db) - 9)) if db[i : i + 10].min() > -100]
+    floor = min(windows) if windows else -120.0
+    lower = max(floor + lower_db, peak - 40.0, -60.0)
+    start = next((i for i in range(len(db) - run + 1) if (db[i : i + run] >= peak - upper_db).all()), int(np.argmax(db)))
+    onset, below, k = start, 0, start
+    while k > 0 and below <= dips:
+        k -= 1
+        if db[k] >= lower:
+            onset, below = k, 0
+        else:
+            below += 1
+    return onset * 10.0
+
+
+def oracle_text(entry: dict) -> str:
+    """The words of a clip: the manifest transcript, else the text its annotation gives (AISHELL-3 hanzi
+    after the pinyin, the two speakers' sentences), else :data:`UNTRANSCRIBED`."""
+    if entry.get("transcript"):
+        return entry["transcript"]
+    note = entry.get("annotation") or ""
+    if note.startswith("pinyin:") and ";" in note:
+        return note.split(";", 1)[1].split("(")[0].strip()
+    quoted = re.findall(r"'([^']{6,})'", note)
+    return " ".join(quoted) if quoted else UNTRANSCRIBED
 
 
 def _mix(n: int, *parts: tuple[int, np.ndarray]) -> np.ndarray:
@@ -138,6 +187,25 @@ def build_scenarios() -> list[dict]:
         at = int((AT_MS - onset) * RATE / 1000)
         add("interrupt", _mix(n, (at, x)), onset_ms=float(AT_MS), text=manifest.get(rel, {}).get("transcript") or "stop please",
             language=manifest.get(rel, {}).get("language", "en"), source=rel, echo=[d, a], onset_origin="energy")
+    more_echo = itertools.cycle(ECHO)  # its own cycle: the scenarios above keep their echo paths
+    for rel in MORE_INTERRUPTS:
+        if not (SHARED / rel).is_file():
+            continue
+        x = load_audio(SHARED / rel, RATE).astype(np.float64)
+        onset = speech_onset(x)
+        entry = manifest.get(rel, {})
+        text = " ".join(oracle_text(manifest[r]) for r in TEXT_FROM[rel]) if rel in TEXT_FROM else oracle_text(entry)
+        add("interrupt", _mix(n, (int((AT_MS - onset) * RATE / 1000), x)), onset_ms=float(AT_MS), text=text,
+            language=entry.get("language", "en").split()[0], source=rel, echo=list(next(more_echo)), onset_origin="energy")
+    for rel, onsets in LABELLED_ONSETS.items():
+        if not (SHARED / rel).is_file():
+            continue
+        x = load_audio(SHARED / rel, RATE).astype(np.float64)
+        for label in onsets:
+            piece = x[int((label - 300) * RATE / 1000):]
+            add("interrupt", _mix(n, (int((AT_MS - 300) * RATE / 1000), piece)), onset_ms=float(AT_MS), text=UNTRANSCRIBED,
+                language="en", source=f"{rel}@{label / 1000:g}s", echo=list(next(more_echo)), onset_origin="label",
+                energy_onset_ms=float(AT_MS - 300 + speech_onset(piece)))
     for lang, word in BACKCHANNELS:
         x = espeak(word, ESPEAK_VOICE[lang]).astype(np.float64) * 0.5
         for d, a in (next(echo_cycle), next(echo_cycle)):

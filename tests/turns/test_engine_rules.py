@@ -139,6 +139,51 @@ def test_mid_number_pause_is_not_cut_and_the_check_is_discarded_when_the_caller_
     assert utt is not None and utt.data["utterance"].start_ms < 20 and utt.data["reason"] == "timeout"
 
 
+WAIT = dataclasses.replace(WORDS, end_of_turn=dataclasses.replace(WORDS.end_of_turn, check_wait_ms=1500))
+
+
+def test_smart_turn_incomplete_decides_before_the_transcript_arrives():
+    s = Script(policy=WAIT, bot=False).speak(800).quiet(260)
+    _, chk = s.last("check")
+    s.e.check_result(chk.data["seq"], smart_turn_prob=0.1, more=True)  # the transcript is still decoding
+    s.quiet(1400)
+    t, utt = s.last("utterance")
+    assert utt.data["reason"] == "incomplete" and t == 800 + 1500  # incomplete_silence_ms, not check_wait_ms
+
+
+def test_a_slow_transcript_is_awaited_up_to_check_wait_and_its_incomplete_holds_the_turn():
+    # smart-turn calls "1 7 3 4" complete; the transcript arrives 900 ms into the silence
+    s = Script(policy=WAIT, bot=False).speak(800).quiet(260)
+    _, chk = s.last("check")
+    out = s.e.check_result(chk.data["seq"], smart_turn_prob=0.9, more=True)
+    assert not [a for a in out if a.kind == "utterance"]  # "complete" from smart-turn alone does not end it
+    s.quiet(640)  # 900 ms of silence: past silence_ms (700), the turn is still open
+    assert "utterance" not in s.kinds()
+    s.e.check_result(chk.data["seq"], text="my id is 1 7 3 4")
+    s.quiet(500)
+    assert "utterance" not in s.kinds()  # incomplete: up to 1500 ms
+    s.speak(400)  # "... 1 2 5 6": the same turn goes on
+    s.quiet(260)
+    _, chk2 = s.last("check")
+    s.e.check_result(chk2.data["seq"], smart_turn_prob=0.9, more=True)
+    out = s.e.check_result(chk2.data["seq"], text="my id is 1 7 3 4 1 2 5 6 please")
+    utt = [a for a in out if a.kind == "utterance"][0]
+    assert utt.data["reason"] == "complete" and utt.data["utterance"].start_ms < 20
+
+
+def test_a_transcript_that_never_comes_ends_the_turn_at_check_wait():
+    s = Script(policy=WAIT, bot=False).speak(800).quiet(260)
+    _, chk = s.last("check")
+    s.e.check_result(chk.data["seq"], smart_turn_prob=0.9, more=True)
+    s.quiet(1400)
+    t, utt = s.last("utterance")
+    assert utt.data["reason"] == "timeout" and t == 800 + 1500
+    without = Script(bot=False).speak(800).quiet(260)  # check_wait_ms 0: the plain silence timeout
+    without.quiet(500)
+    t, utt = without.last("utterance")
+    assert utt.data["reason"] == "timeout" and t == 800 + 700
+
+
 def test_incomplete_turn_ends_after_the_long_timeout():
     s = Script(bot=False).speak(800).quiet(260)
     _, chk = s.last("check")

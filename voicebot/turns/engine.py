@@ -109,6 +109,8 @@ class TurnEngine:
         self._check_in_flight = False
         self._check_bytes = 0
         self._check_text: str | None = None
+        self._check_incomplete = False  # a part of the current check said "incomplete"
+        self._check_answered = False  # a part of the current check has answered
         self._dtmf = ""
         self._last_dtmf_ms = 0.0
 
@@ -261,6 +263,7 @@ class TurnEngine:
         self._check_in_flight = True
         self._check_bytes = sum(map(len, self._utterance))
         self._check_text = None
+        self._check_incomplete = self._check_answered = False
         out.append(Action("check", {"seq": self._seq, "audio": b"".join(self._utterance), "text": "text" in eot.semantic,
                                     "smart_turn": "smart_turn" in eot.semantic}))
         self._maybe_close(out)
@@ -283,22 +286,34 @@ class TurnEngine:
             self._no_words = True  # long enough to hold a word, and none: noise / a cough / echo residue
         return out
 
-    def check_result(self, seq: int, *, text: str | None = None, smart_turn_prob: float | None = None) -> list[Action]:
-        """The semantic end-of-turn check for request ``seq``: the transcript and/or smart-turn probability."""
+    def check_result(self, seq: int, *, text: str | None = None, smart_turn_prob: float | None = None,
+                     more: bool = False) -> list[Action]:
+        """The semantic end-of-turn check for request ``seq``: the transcript and/or smart-turn probability.
+
+        It may come in parts (``more=True``: another part follows): smart-turn answers in tens of
+        milliseconds, a transcript in hundreds, and an "incomplete" from the first part must not
+        wait behind the second. Either part saying "incomplete" decides; "complete" needs every part.
+        """
         out: list[Action] = []
         if seq != self._seq or not self._closing:
             return out  # the caller went on: the speculative work is discarded
-        self._check_in_flight = False
+        self._check_in_flight = more
         eot = self.policy.end_of_turn
-        incomplete = bool(text) and text_incomplete(text, self.language)
-        prob_ok = smart_turn_prob is None or smart_turn_prob >= eot.smart_turn_threshold
-        if text is None and smart_turn_prob is None:
-            verdict = None
+        if text is not None:
+            self._check_text = text
+            self._check_incomplete = self._check_incomplete or text_incomplete(text, self.language)
+        if smart_turn_prob is not None:
+            self._check_incomplete = self._check_incomplete or smart_turn_prob < eot.smart_turn_threshold
+            self._check_answered = True
+        self._check_answered = self._check_answered or text is not None
+        if self._check_incomplete:
+            verdict: str | None = "incomplete"
+        elif self._check_answered and not more:
+            verdict = "complete"
         else:
-            verdict = "incomplete" if (incomplete or not prob_ok) else "complete"
+            verdict = None
         self._close_verdict = verdict
-        self._check_text = text
-        self._emit(out, "end_of_turn_check", verdict=verdict, text=text,
+        self._emit(out, "end_of_turn_check", verdict=verdict, text=text, partial=more,
                    smart_turn=None if smart_turn_prob is None else round(smart_turn_prob, 3))
         self._maybe_close(out)
         return out
@@ -410,6 +425,8 @@ class TurnEngine:
             wait = eot.incomplete_silence_ms
         else:
             wait = eot.silence_ms
+            if self._check_in_flight and "text" in eot.semantic:  # the transcript is on its way: the reply waits for it anyway
+                wait = max(wait, eot.check_wait_ms)
         if silence >= wait:
             transcript = self._check_text  # valid: the caller said nothing since (that discards the check)
             self._finish(out, self._close_end_ms, reason=self._close_verdict or "timeout", transcript=transcript)

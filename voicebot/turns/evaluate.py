@@ -13,8 +13,10 @@ same caller signal, frame by frame in audio time:
   with the real smart-turn model); every frame also gives the engine its level after echo
   control and whether the gate muted it as echo, as :class:`~voicebot.turns.processor.TurnTaker`
   does. Word confirmations use an ORACLE transcript (the label's text, revealed once 300 ms of
-  the clip have been heard, + the latency of a partial: 200 ms by default, measured for
-  whisper-base int8 with the 5 s partial window on 2 cores), because no real ASR model is on this machine:
+  the clip have been heard), returned after the time this machine's ASR takes for a transcription
+  of that length (``benchmarks/bargein/asr_latency.json``, measured by :mod:`voicebot.turns.asr_latency`
+  on the pipeline's own path: p95 by audio length, for partials in the 5 s partial window and for
+  the end-of-turn check in the turn window), because no real ASR model is on this machine:
   the random-weight dev Whisper's "words" are not recognition (it emits "rirrirrir" for any
   sound: every backchannel and noise would "confirm"), and its decode time on this shared
   2-core machine (1.4-4 s median for a 0.3-0.9 s partial at load ~5) would tie the figures to
@@ -39,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voicebot.turns.asr_latency import AsrLatency
 from voicebot.turns.engine import TurnEngine
 from voicebot.turns.processor import level_dbfs
 from voicebot.turns.policy import TurnPolicy
@@ -55,7 +58,8 @@ def shipped_policy(path: Path = PHONE_YAML) -> tuple[TurnPolicy, int, int]:
     return spec.turns, spec.vad.start_ms, spec.vad.aggressiveness
 
 
-ASR_LATENCY_MS = 200  # a partial on whisper-base int8, 2 cores, asr.partial_window_s 5: 137-196 ms measured
+ASR_LATENCY_MS = 200  # without a measured table: a partial on whisper-base int8, 2 cores, asr.partial_window_s 5: 137-196 ms
+MEASURED = Path(__file__).resolve().parents[2] / "benchmarks" / "bargein" / "asr_latency.json"  # python -m voicebot.turns.asr_latency
 ORACLE_AFTER_MS = 300
 
 
@@ -126,7 +130,7 @@ class Line:
 
 
 def run_ours(sc: dict, near: np.ndarray, bot: np.ndarray, smart_turn, shipped: tuple[TurnPolicy, int, int],
-             asr_latency_ms: float = ASR_LATENCY_MS) -> Outcome:
+             latency: AsrLatency | None = None) -> Outcome:
     import webrtcvad
 
     from voicebot.audio.echo import EchoProcessor
@@ -140,8 +144,9 @@ def run_ours(sc: dict, near: np.ndarray, bot: np.ndarray, smart_turn, shipped: t
     line = Line(sc, bot)
     run_v = run_q = 0
     on = False
-    pending: list[tuple] = []  # (ready_ms, kind, seq[, prob])
-    deferred: dict[str, int] = {}  # a partial requested while one was running: runs when it returns
+    latency = latency or AsrLatency.constant(ASR_LATENCY_MS)
+    pending: list[tuple] = []  # (ready_ms, kind, seq, requested_ms | prob, text)
+    deferred: dict[str, tuple[int, float, float]] = {}  # a partial requested while one ran (seq, audio s, at): runs when it returns
     onset = sc.get("onset_ms") or 0.0
     text = sc.get("text", "")
     stop_ms = policy.end_of_turn.vad_stop_ms
@@ -160,16 +165,21 @@ def run_ours(sc: dict, near: np.ndarray, bot: np.ndarray, smart_turn, shipped: t
             elif a.kind == "utterance":
                 res.utterance_ends.append(t)
             elif a.kind == "partial":  # one partial at a time, the newest request kept (as TurnTaker runs them)
+                audio_s = len(a.data["audio"]) / (2 * RATE)
                 if any(p[1] == "partial" for p in pending):
-                    deferred["partial"] = a.data["seq"]
+                    deferred["partial"] = (a.data["seq"], audio_s, t)
                 else:
-                    pending.append((t + asr_latency_ms, "partial", a.data["seq"]))
+                    pending.append((t + latency.partial.at(audio_s), "partial", a.data["seq"], t))
             elif a.kind == "check":
                 prob = smart_turn.predict(np.frombuffer(a.data["audio"], dtype="<i2")) if smart_turn and a.data.get("smart_turn") else None
                 said = None
                 if a.data.get("text") and sc.get("segment_texts"):  # ORACLE: the labelled text of the segments heard so far
                     said = " ".join(txt for (start, _), txt in zip(sc["segments"], sc["segment_texts"]) if start < t)
-                pending.append((t + (asr_latency_ms if said is not None else 30), "check", a.data["seq"], prob, said))
+                # smart-turn answers first (~30 ms), the transcript after the ASR's time for that much audio (as TurnTaker does)
+                if prob is not None or said is None:
+                    pending.append((t + 30, "check", a.data["seq"], prob, None, said is not None))
+                if said is not None:
+                    pending.append((t + latency.check.at(len(a.data["audio"]) / (2 * RATE)), "check", a.data["seq"], None, said, False))
 
     n = len(near) // 160
     for i in range(n):
@@ -198,12 +208,13 @@ def run_ours(sc: dict, near: np.ndarray, bot: np.ndarray, smart_turn, shipped: t
         for p in [p for p in pending if p[0] <= t]:
             pending.remove(p)
             if p[1] == "partial":
-                heard = t - asr_latency_ms - onset
+                heard = p[3] - onset  # caller audio in the partial's request, from the labelled onset
                 apply(eng.partial_result(p[2], text if heard >= ORACLE_AFTER_MS and t >= onset else ""), t)
                 if "partial" in deferred and not any(q[1] == "partial" for q in pending):
-                    pending.append((t + asr_latency_ms, "partial", deferred.pop("partial")))
+                    seq, audio_s, asked = deferred.pop("partial")  # its audio is what was there when it was asked for
+                    pending.append((t + latency.partial.at(audio_s), "partial", seq, asked))
             else:
-                apply(eng.check_result(p[2], text=p[4], smart_turn_prob=p[3]), t)
+                apply(eng.check_result(p[2], text=p[4], smart_turn_prob=p[3], more=p[5]), t)
     res.end_ms = n * 10.0
     return res
 
@@ -344,10 +355,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--quick", action="store_true", help="a third of the scenarios")
     ap.add_argument("--table", action="store_true", help="print the per-scenario table (stderr)")
-    ap.add_argument("--asr-latency-ms", type=float, default=ASR_LATENCY_MS,
-                    help="latency of a partial transcript (default %(default)s; measure yours, e.g. whisper-base int8 on 2 cores: "
-                         "~150-200 ms with asr.partial_window_s 5, ~700-800 ms with the full 30 s window)")
+    ap.add_argument("--asr-latency", type=Path, default=MEASURED,
+                    help="measured ASR latency table (default %(default)s; write yours with python -m voicebot.turns.asr_latency)")
+    ap.add_argument("--asr-latency-ms", type=float, default=None,
+                    help=f"instead, one constant latency for every transcription (without a table: {ASR_LATENCY_MS:g})")
     args = ap.parse_args(argv)
+    if args.asr_latency_ms is not None or not args.asr_latency.is_file():
+        latency = AsrLatency.constant(args.asr_latency_ms if args.asr_latency_ms is not None else ASR_LATENCY_MS)
+    else:
+        latency = AsrLatency.load(args.asr_latency)
     import importlib.util
 
     path = Path(__file__).resolve().parents[2] / "benchmarks" / "bargein" / "build.py"
@@ -367,13 +383,13 @@ def main(argv: list[str] | None = None) -> int:
         near, bot = sc.pop("_near").astype(np.float64), sc.pop("_bot")
         if sc["kind"] == "interrupt":
             clean.append(({**sc, "echo": [0, 99], "source": sc["source"] + " (clean line)"}, near, bot))
-        ours.append(judge(sc, run_ours(sc, near, bot, st, shipped, args.asr_latency_ms)))
+        ours.append(judge(sc, run_ours(sc, near, bot, st, shipped, latency)))
         stock.append(judge(sc, run_stock(sc, near, bot, st)))
     # The same interruptions on a clean line (no echo): the only way to see stock's reaction,
     # since with echo stock abandons its turn before the caller speaks.
     clean_ours, clean_stock = [], []
     for sc, near, bot in clean:
-        clean_ours.append(judge(sc, run_ours(sc, near, bot, st, shipped, args.asr_latency_ms)))
+        clean_ours.append(judge(sc, run_ours(sc, near, bot, st, shipped, latency)))
         clean_stock.append(judge(sc, run_stock(sc, near, bot, st)))
     if args.table:
         print(table(ours, stock), file=sys.stderr)
@@ -382,9 +398,9 @@ def main(argv: list[str] | None = None) -> int:
     report = {"scenarios": len(scenarios), "ours": score(ours), "stock_pipecat": score(stock),
               "clean_line_interruptions": {"ours": {k: score(clean_ours)[k] for k in pick}, "stock_pipecat": {k: score(clean_stock)[k] for k in pick}},
               "per_scenario": [{"ours": a, "stock": b} for a, b in zip(ours, stock)],
-              "asr_latency_ms": args.asr_latency_ms,
+              "asr_latency": latency.source,
               "notes": [f"word confirmations: ORACLE label text (no real ASR model here), revealed once 300 ms of the clip were heard, "
-                        f"+{args.asr_latency_ms:g} ms ASR latency",
+                        f"returned after the measured ASR latency ({latency.source})",
                         "reaction: a bot already paused when the caller spoke (paused_at_onset, e.g. for a breath before the words) counts as 0 ms, as before",
                         "all decisions are taken on the audio timeline (10 ms frames): wall-clock load does not change the figures",
                         "end-of-turn text check: ORACLE segment texts only where labelled (vosk digits); elsewhere smart-turn v3 alone",

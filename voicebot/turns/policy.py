@@ -79,6 +79,11 @@ class EndOfTurnPolicy:
     semantic: tuple[str, ...] = ()
     # smart-turn probability at or above which the turn is complete.
     smart_turn_threshold: float = 0.5
+    # While the check's transcript is still being decoded, wait for it up to this much silence
+    # instead of ``silence_ms`` (0 = never). The reply needs that very transcript (it becomes the
+    # turn's), so waiting for it costs no reply time, and a number read in pieces ("1 7 3 4 ...
+    # 1 2 5 6") that smart-turn calls complete is not cut while the words are on their way.
+    check_wait_ms: int = 0
     # Utterances with less voiced audio than this are noise/coughs, not turns.
     min_speech_ms: int = 120
     # Audio kept before the VAD's start decision so the first syllable is not cut.

@@ -201,10 +201,18 @@ class TurnTaker(FrameProcessor):
         if action.kind == "check" and want_text and self.transcriber is not None:
             self._check_asr = asr_future
 
+        split = action.kind == "check" and want_st and want_text and self.transcriber is not None
+
+        async def smart_turn_part(prob: float) -> None:
+            self.engine.bot_active = self.state.bot_speaking
+            await self._apply(self.engine.check_result(seq, smart_turn_prob=prob, more=True))
+
         def work():
             res = prob = None
             if want_st:  # the fast model first (~0.1-0.2 s)
                 prob = self.smart_turn.predict(pcm)
+                if split:  # its verdict goes to the engine now, not behind the transcript ("incomplete" decides alone)
+                    asyncio.run_coroutine_threadsafe(smart_turn_part(prob), loop)
             if want_text and self.transcriber is not None:
                 asr = self.partial_transcriber if action.kind == "partial" else self.transcriber
                 res = asr.transcribe(pcm, lang)
@@ -227,7 +235,7 @@ class TurnTaker(FrameProcessor):
                 if action.kind == "partial":
                     await self._apply(self.engine.partial_result(seq, text or ""))
                 else:
-                    await self._apply(self.engine.check_result(seq, text=text, smart_turn_prob=prob))
+                    await self._apply(self.engine.check_result(seq, text=text, smart_turn_prob=None if split else prob))
             finally:
                 if not asr_future.done():
                     asr_future.set_result(res)
