@@ -13,6 +13,8 @@ import pytest
 from tests.pipeline.timeline import RATE, OracleTranscriber, speech, timeline
 from voicebot.channels.replay import ReplayOptions, replay_call
 from voicebot.runtime import Runtime
+from voicebot.asr.processor import Transcriber
+from voicebot.asr.whisper import AsrResult
 
 GREETING = "Hello, this is the customer service assistant. How can I help you today?"
 
@@ -171,3 +173,48 @@ async def test_a_fricative_onset_pauses_the_bot_before_the_vad_decides(runtime):
     assert paused.t_ms - onset <= 60, (paused.t_ms, onset)  # was the VAD's start: ~200 ms later
     assert vad_start.t_ms - onset >= 150  # the VAD alone would have been this late
     assert not [e for e in kinds(result, "bot_resumed") if paused.t_ms < e.t_ms < vad_start.t_ms]
+
+
+class WindowedOracle(OracleTranscriber):
+    """An oracle with a short-window view, as WhisperASR.windowed gives: the check's words come from it."""
+
+    def __init__(self, texts: list[str], short_texts: list[str]) -> None:
+        super().__init__(texts)
+        self.short_texts, self.short_calls = short_texts, []
+
+    def windowed(self, window_s: float) -> Transcriber:
+        parent = self
+
+        class Short(Transcriber):
+            dev = False
+
+            def transcribe(self, pcm16k, language):  # type: ignore[no-untyped-def]
+                parent.short_calls.append(len(pcm16k) / RATE)
+                i = min(len(parent.short_calls), len(parent.short_texts)) - 1
+                return AsrResult(text=parent.short_texts[i], language="en", language_prob=1.0, audio_s=len(pcm16k) / RATE, compute_s=0.0)
+
+        return Short()
+
+
+async def test_the_check_reads_the_short_window_and_the_turn_keeps_the_full_window_transcript(runtime):
+    # A caller reads an id in two pieces with a 1.1 s pause (past silence_ms). The check's words come
+    # from the short partial window ("... 1 7 3 4": a number is being read, hold the turn); the turn's
+    # transcript is the one decoded alongside in the turns' window, not the short one.
+    spec = runtime.spec()
+    spec = dataclasses.replace(spec, dialogue=dataclasses.replace(spec.dialogue, greet=False),
+                               asr=dataclasses.replace(spec.asr, window_s=30.0, partial_window_s=5.0),
+                               turns=dataclasses.replace(spec.turns, end_of_turn=dataclasses.replace(
+                                   spec.turns.end_of_turn, semantic=("text",), silence_ms=700, quick_silence_ms=250,
+                                   incomplete_silence_ms=2000)))
+    a, b = speech("en/sb_timit_spk2_snt2.wav"), speech("en/sb_timit_spk2_snt5.wav")
+    at_b = 0.5 + len(a) / RATE + 1.1
+    oracle = WindowedOracle(["my id is", "my id is 1 7 3 4 1 2 5 6"], ["my id is 1 7 3 4", "my id is 1 7 3 4 1 2 5 6 thank you"])
+    result = await replay_call(runtime, timeline(at_b + len(b) / RATE + 3.0, (0.5, a), (at_b, b)), ReplayOptions(fast=True),
+                               spec=spec, transcriber=oracle)
+    turns = [e for e in kinds(result, "turn_end") if "turn_id" in e.data]
+    assert len(turns) == 1 and turns[0].data["start_ms"] < 700  # one turn: not cut in the pause
+    assert turns[0].data["reason"] == "complete"
+    assert len(oracle.short_calls) >= 2  # each closing silence checked in the short window
+    said = [e.data["text"] for e in kinds(result, "transcript")]
+    assert said == ["my id is 1 7 3 4 1 2 5 6"]  # the turns' window transcript, decoded alongside the check
+    assert len(oracle.calls) == 2  # the stale first piece and the whole turn: no third decode at the turn end

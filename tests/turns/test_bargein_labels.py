@@ -90,10 +90,13 @@ def test_latency_table_interpolates_the_p95_by_length_and_clamps(tmp_path: Path)
     assert table.at(0.4) == 120 and table.at(0.7) == pytest.approx(150) and table.at(0.1) == 120 and table.at(3.0) == 180
     path = tmp_path / "lat.json"
     path.write_text(json.dumps({"model": "m", "machine": "x", "partial": {"window_s": 5, "rows": rows},
-                                "check": {"window_s": 30, "rows": [{"audio_s": 1.0, "p50_ms": 700, "p95_ms": 800}]}}))
+                                "check": {"window_s": 5, "rows": [{"audio_s": 1.0, "p50_ms": 200, "p95_ms": 250}]},
+                                "turn": {"window_s": 30, "rows": [{"audio_s": 1.0, "p50_ms": 700, "p95_ms": 800}]}}))
     lat = AsrLatency.load(path)
-    assert lat.partial.at(0.7) == pytest.approx(150) and lat.check.at(5.0) == 800 and "windows 5 / 30 s" in lat.source
-    assert AsrLatency.constant(200).partial.at(9.0) == 200 == AsrLatency.constant(200).check.at(0.1)
+    assert lat.partial.at(0.7) == pytest.approx(150) and "windows 5 / 30 s" in lat.source
+    # the check's words: the short window while the turn fits it (4.5 s), the turns' window beyond
+    assert lat.check_ms(4.5) == 250 and lat.check_ms(4.6) == 800
+    assert AsrLatency.constant(200).partial.at(9.0) == 200 == AsrLatency.constant(200).check_ms(9.0)
 
 
 def test_measure_times_each_length_on_the_given_transcriber() -> None:
@@ -107,3 +110,6 @@ def test_measure_times_each_length_on_the_given_transcriber() -> None:
     rows = measure(Recorder(), (0.5, 1.0), language="es", repeats=3)
     assert [r["audio_s"] for r in rows] == [0.5, 1.0] and all(r["n"] == 3 and r["p50_ms"] <= r["p95_ms"] <= r["max_ms"] for r in rows)
     assert seen == [(8000, "es")] * 4 + [(16000, "es")] * 4  # one warm-up + 3 timed per length
+    seen.clear()
+    measure(Recorder(), (0.5,), repeats=2, alongside=Recorder())  # each timed call with a second decode alongside
+    assert len(seen) == 1 + 2 * 2

@@ -184,6 +184,25 @@ def test_a_transcript_that_never_comes_ends_the_turn_at_check_wait():
     assert utt.data["reason"] == "timeout" and t == 800 + 700
 
 
+def test_smart_turn_that_may_not_hold_neither_holds_the_turn_nor_ends_it_early():
+    policy = dataclasses.replace(WAIT, end_of_turn=dataclasses.replace(WAIT.end_of_turn, smart_turn_holds=False))
+    s = Script(policy=policy, bot=False).speak(800).quiet(260)
+    _, chk = s.last("check")
+    s.e.check_result(chk.data["seq"], smart_turn_prob=0.1, more=True)
+    out = s.e.check_result(chk.data["seq"], text="I want to return my order.")
+    assert not [a for a in out if a.kind == "utterance"]  # smart-turn doubts it: not answered at once
+    s.quiet(500)
+    t, utt = s.last("utterance")
+    assert utt.data["reason"] == "timeout" and t == 800 + 700  # ... nor held for incomplete_silence_ms
+    digits = Script(policy=policy, bot=False).speak(800).quiet(260)
+    _, chk = digits.last("check")
+    digits.e.check_result(chk.data["seq"], smart_turn_prob=0.9, more=True)
+    digits.e.check_result(chk.data["seq"], text="my id is 1 7 3 4")
+    digits.quiet(1400)
+    t, utt = digits.last("utterance")
+    assert utt.data["reason"] == "incomplete" and t == 800 + 1500  # the words still hold it
+
+
 def test_incomplete_turn_ends_after_the_long_timeout():
     s = Script(bot=False).speak(800).quiet(260)
     _, chk = s.last("check")

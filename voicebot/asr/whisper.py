@@ -97,6 +97,10 @@ class WhisperASR:
             result = self._decode(audio, language, audio_s)
         return AsrResult(**{**result.__dict__, "compute_s": time.perf_counter() - t0})
 
+    def fits_window(self, seconds: float) -> bool:
+        """Whether ``seconds`` of audio are decoded in this view's short encoder window (else in Whisper's 30 s)."""
+        return self.options.window_s < 30.0 and seconds <= self.options.window_s - 0.5
+
     def windowed(self, window_s: float) -> WhisperASR:
         """The same loaded model (shared, not copied) decoding with a ``window_s`` encoder window."""
         view = copy.copy(self)
@@ -106,7 +110,7 @@ class WhisperASR:
     def _run(self, audio: np.ndarray, language: str | None):
         o = self.options
         cap = max(4, min(o.max_new_tokens, int(4 + o.tokens_per_second * len(audio) / 16000)))
-        if o.window_s < 30.0 and len(audio) / 16000 <= o.window_s - 0.5:
+        if self.fits_window(len(audio) / 16000):
             return self._run_window(audio, language, cap)
         segments, info = self.model.transcribe(
             audio, language=language, task="transcribe", beam_size=o.beam_size, temperature=o.temperature,

@@ -6,8 +6,10 @@ this machine's ASR takes for audio of that length, on the path the pipeline uses
 
 - a barge-in confirmation *partial*: the configured Whisper model with its
   ``asr.partial_window_s`` encoder window (:func:`voicebot.pipeline.build.partial_transcriber`);
-- the end-of-turn *check* (the speculative transcript in the closing silence): the same model
-  with the caller turns' ``asr.window_s`` window.
+- the end-of-turn *check*'s words: the same short window, while the turn's own transcript is
+  decoded alongside in the turns' window (as :class:`~voicebot.turns.processor.TurnTaker` runs
+  them: two jobs at once on the same cores), for turns that fit the short window;
+- a *turn* in the turns' ``asr.window_s`` window (the check of a turn too long for the short one).
 
 ::
 
@@ -24,6 +26,7 @@ import json
 import os
 import platform
 import statistics
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 PARTIAL_LENGTHS_S = (0.4, 0.6, 0.8, 1.0, 1.3, 1.6)  # a confirmation partial: ~300 ms preroll + 0.1-1.3 s of the sound
-TURN_LENGTHS_S = (1.0, 2.0, 3.0, 5.0, 8.0)  # a caller turn so far, at the closing-silence check
+CHECK_LENGTHS_S = (1.0, 2.0, 3.0, 4.5)  # a caller turn so far that fits the short window (its length - 0.5 s)
+TURN_LENGTHS_S = (1.0, 3.0, 5.0, 8.0)
 
 
 @dataclass(frozen=True)
@@ -57,19 +61,26 @@ class AsrLatency:
 
     partial: LatencyTable
     check: LatencyTable
+    turn: LatencyTable
+    short_window_s: float = 5.0
     source: str = ""
+
+    def check_ms(self, audio_s: float) -> float:
+        """The check's words: the short window when the audio fits it (as WhisperASR decides), else the turns' window."""
+        return self.check.at(audio_s) if audio_s <= self.short_window_s - 0.5 else self.turn.at(audio_s)
 
     @classmethod
     def constant(cls, ms: float) -> AsrLatency:
         flat = LatencyTable((0.0, 1.0), (ms, ms), (ms, ms))
-        return cls(flat, flat, source=f"constant {ms:g} ms")
+        return cls(flat, flat, flat, source=f"constant {ms:g} ms")
 
     @classmethod
     def load(cls, path: Path) -> AsrLatency:
         data = json.loads(Path(path).read_text())
         return cls(LatencyTable.from_rows(data["partial"]["rows"]), LatencyTable.from_rows(data["check"]["rows"]),
+                   LatencyTable.from_rows(data["turn"]["rows"]), short_window_s=data["partial"]["window_s"],
                    source=f"{Path(path).name}: p95 by length, {data.get('model')}, windows {data['partial']['window_s']:g} / "
-                          f"{data['check']['window_s']:g} s, {data.get('machine')}")
+                          f"{data['turn']['window_s']:g} s, {data.get('machine')}")
 
 
 def _speech(seconds: float, seed: int) -> np.ndarray:
@@ -83,16 +94,25 @@ def _speech(seconds: float, seed: int) -> np.ndarray:
     return ((buzz * envelope * 0.1 + rng.standard_normal(len(t)) * 0.005)).astype(np.float32)
 
 
-def measure(transcriber, lengths_s: tuple[float, ...], language: str = "en", repeats: int = 15) -> list[dict]:  # type: ignore[no-untyped-def]
+def measure(transcriber, lengths_s: tuple[float, ...], language: str = "en", repeats: int = 15,  # type: ignore[no-untyped-def]
+            alongside=None) -> list[dict]:
+    """p50/p95/max ms of ``transcriber`` per audio length; with ``alongside`` (a transcriber), each
+    timed call runs while that one decodes the same audio in another thread (TurnTaker's check)."""
     rows = []
     for i, length in enumerate(lengths_s):
         audio = _speech(length, i)
         transcriber.transcribe(audio, language)  # warm
         times = []
         for _ in range(repeats):
+            other = None
+            if alongside is not None:
+                other = threading.Thread(target=alongside.transcribe, args=(audio, language))
+                other.start()
             t0 = time.perf_counter()
             transcriber.transcribe(audio, language)
             times.append((time.perf_counter() - t0) * 1000)
+            if other is not None:
+                other.join()
         times.sort()
         rows.append({"audio_s": length, "p50_ms": round(statistics.median(times), 1),
                      "p95_ms": round(times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))], 1),
@@ -115,12 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     runtime = Runtime(load_settings())
     asr = runtime.asr(spec)
     load_before = os.getloadavg()[0]
-    partial = measure(partial_transcriber(asr, spec), PARTIAL_LENGTHS_S, repeats=args.repeats)
-    check = measure(asr, TURN_LENGTHS_S, repeats=max(3, args.repeats // 3))
+    short = partial_transcriber(asr, spec)
+    partial = measure(short, PARTIAL_LENGTHS_S, repeats=args.repeats)
+    check = measure(short, CHECK_LENGTHS_S, repeats=max(5, args.repeats // 2), alongside=asr)
+    turn = measure(asr, TURN_LENGTHS_S, repeats=max(5, args.repeats // 3))
     report = {"model": runtime.asr_model_info(spec).name,
               "machine": f"{platform.machine()}, {os.cpu_count()} cpus, load {load_before:.2f} before / {os.getloadavg()[0]:.2f} after",
               "partial": {"window_s": spec.asr.partial_window_s, "rows": partial},
-              "check": {"window_s": spec.asr.window_s, "rows": check}}
+              "check": {"window_s": spec.asr.partial_window_s, "alongside_window_s": spec.asr.window_s, "rows": check},
+              "turn": {"window_s": spec.asr.window_s, "rows": turn}}
     text = json.dumps(report, indent=1)
     print(text)
     if args.out:

@@ -111,6 +111,7 @@ class TurnEngine:
         self._check_text: str | None = None
         self._check_incomplete = False  # a part of the current check said "incomplete"
         self._check_answered = False  # a part of the current check has answered
+        self._st_doubts = False  # smart-turn said "incomplete" where it may not hold the turn (smart_turn_holds: false)
         self._dtmf = ""
         self._last_dtmf_ms = 0.0
 
@@ -263,7 +264,7 @@ class TurnEngine:
         self._check_in_flight = True
         self._check_bytes = sum(map(len, self._utterance))
         self._check_text = None
-        self._check_incomplete = self._check_answered = False
+        self._check_incomplete = self._check_answered = self._st_doubts = False
         out.append(Action("check", {"seq": self._seq, "audio": b"".join(self._utterance), "text": "text" in eot.semantic,
                                     "smart_turn": "smart_turn" in eot.semantic}))
         self._maybe_close(out)
@@ -303,11 +304,17 @@ class TurnEngine:
             self._check_text = text
             self._check_incomplete = self._check_incomplete or text_incomplete(text, self.language)
         if smart_turn_prob is not None:
-            self._check_incomplete = self._check_incomplete or smart_turn_prob < eot.smart_turn_threshold
+            if smart_turn_prob < eot.smart_turn_threshold:
+                if eot.smart_turn_holds:
+                    self._check_incomplete = True
+                else:
+                    self._st_doubts = True  # it cannot hold the turn, but neither may it end it early
             self._check_answered = True
         self._check_answered = self._check_answered or text is not None
         if self._check_incomplete:
             verdict: str | None = "incomplete"
+        elif self._st_doubts and not more:
+            verdict = None  # the words read complete, smart-turn doubts it: the plain silence timeout decides
         elif self._check_answered and not more:
             verdict = "complete"
         else:

@@ -179,7 +179,7 @@ def run_ours(sc: dict, near: np.ndarray, bot: np.ndarray, smart_turn, shipped: t
                 if prob is not None or said is None:
                     pending.append((t + 30, "check", a.data["seq"], prob, None, said is not None))
                 if said is not None:
-                    pending.append((t + latency.check.at(len(a.data["audio"]) / (2 * RATE)), "check", a.data["seq"], None, said, False))
+                    pending.append((t + latency.check_ms(len(a.data["audio"]) / (2 * RATE)), "check", a.data["seq"], None, said, False))
 
     n = len(near) // 160
     for i in range(n):

@@ -79,6 +79,10 @@ class EndOfTurnPolicy:
     semantic: tuple[str, ...] = ()
     # smart-turn probability at or above which the turn is complete.
     smart_turn_threshold: float = 0.5
+    # Whether smart-turn's "incomplete" alone holds the turn open (incomplete_silence_ms). False:
+    # smart-turn can only end a turn early (with the transcript agreeing); only the transcript
+    # (a number being read, a dangling word) holds it open.
+    smart_turn_holds: bool = True
     # While the check's transcript is still being decoded, wait for it up to this much silence
     # instead of ``silence_ms`` (0 = never). The reply needs that very transcript (it becomes the
     # turn's), so waiting for it costs no reply time, and a number read in pieces ("1 7 3 4 ...

@@ -76,7 +76,7 @@ class TurnTaker(FrameProcessor):
         self.partial_transcriber = partial_transcriber or transcriber
         self._spec_results: dict[str, object] = {}
         self._spec_busy: set[str] = set()
-        self._spec_deferred: dict[str, Action] = {}  # the newest request of a kind that was busy
+        self._spec_deferred: dict[str, tuple] = {}  # the newest request of a kind that was busy (action, transcriber)
         self._check_asr: asyncio.Future | None = None
         self.executor = executor
         self.smart_turn = smart_turn
@@ -160,8 +160,13 @@ class TurnTaker(FrameProcessor):
         else:
             self.state.emit("turn_end", turn_id=turn_id, start_ms=utt.start_ms, end_ms=utt.end_ms, dtmf=utt.dtmf)
         pending, self._check_asr = self._check_asr, None
-        if utt.transcript is not None:
-            cls, kwargs = SpeculativeUtteranceFrame, {"transcript": utt.transcript, "asr_result": self._spec_results.get(utt.transcript)}
+        # a transcript job still waiting behind a stale one would decode this turn a second time
+        self._spec_deferred.pop("transcript", None)
+        done = pending.result() if pending is not None and pending.done() and not pending.cancelled() else None
+        if utt.transcript is not None and utt.transcript in self._spec_results:  # the check's words, in the turns' window
+            cls, kwargs = SpeculativeUtteranceFrame, {"transcript": utt.transcript, "asr_result": self._spec_results[utt.transcript]}
+        elif done is not None and utt.audio:  # the turn's transcript, decoded alongside the check, is ready
+            cls, kwargs = SpeculativeUtteranceFrame, {"transcript": done.text, "asr_result": done}
         elif pending is not None and not pending.done() and utt.audio:
             cls, kwargs = SpeculativeUtteranceFrame, {"asr_future": pending}
         else:
@@ -171,37 +176,63 @@ class TurnTaker(FrameProcessor):
                                   end_ms=utt.end_ms, dtmf=utt.dtmf, **kwargs))
 
     def _speculate(self, action: Action) -> None:
+        """Run an engine request off the event loop: a barge-in ``partial`` or an end-of-turn ``check``.
+
+        With a shorter partial window (``asr.partial_window_s``) the check's words come from it
+        (~0.2 s instead of ~1 s on 2 cores): they only decide "finished or not", and must come
+        before the caller's pause ends. The turn's own transcript is then decoded alongside in
+        the turns' window (job kind ``transcript``), and the ASR stage reuses that one.
+        """
+        if action.kind == "check" and action.data.get("text") and self._short_check(action):
+            self._run_job("transcript", action)
+            self._run_job("check", action)
+        elif action.kind == "check":
+            self._run_job("check", action, asr=self.transcriber)  # its words are the turn's transcript too
+        else:
+            self._run_job(action.kind, action)
+
+    def _short_check(self, action: Action) -> bool:
+        """The check's words can come from the short window: there is one and the turn so far fits it
+        (a longer turn would be decoded twice in the 30 s window, both slowed by the other)."""
+        short = self.partial_transcriber
+        if short is self.transcriber or self.transcriber is None:
+            return False
+        fits = getattr(short, "fits_window", None)
+        seconds = len(action.data["audio"]) / 2 / self.engine.rate
+        return fits is None or bool(fits(seconds))
+
+    def _run_job(self, kind: str, action: Action, asr=None) -> None:  # type: ignore[no-untyped-def]
         seq = action.data["seq"]
-        want_text = action.kind == "partial" or action.data.get("text")
-        want_st = action.kind == "check" and action.data.get("smart_turn") and self.smart_turn is not None
+        want_text = kind in ("partial", "transcript") or bool(action.data.get("text"))
+        want_st = kind == "check" and action.data.get("smart_turn") and self.smart_turn is not None
         if (want_text and self.transcriber is None) and not want_st:
             return
         # At most one speculative job of each kind per call: on a slow CPU (or a dev model that
         # decodes to its cap) requests every 150 ms would queue up and delay the real final
         # transcript behind stale partials. A skipped request is simply not answered; the engine
         # asks again on its next step or falls back to its timeouts.
-        if action.kind in self._spec_busy:
+        if kind in self._spec_busy:
             # ... but the newest request is kept and runs as soon as the running job is done:
             # with a partial taking longer than the request cadence, waiting for the next
             # request after the skip would add up to one cadence step to every confirmation.
-            self._spec_deferred[action.kind] = action
+            self._spec_deferred[kind] = (action, asr)
             return
-        self._spec_busy.add(action.kind)
+        self._spec_busy.add(kind)
         pcm = np.frombuffer(action.data["audio"], dtype="<i2")
         if self.engine.rate != 16000:
             from voicebot.audio.pcm import resample
 
             pcm = resample(pcm, self.engine.rate, 16000)
         lang = self.state.language or self.state.ctx.language
-        activity_id = -(10**6 + seq)  # a --fast replay waits for speculative work like any other
+        activity_id = -((3 if kind == "transcript" else 1) * 10**6 + seq)  # a --fast replay waits for speculative work like any other
         self.state.activity.begin(activity_id)
+        asr = asr or (self.transcriber if kind == "transcript" else self.partial_transcriber)
 
         loop = asyncio.get_running_loop()
         asr_future: asyncio.Future = loop.create_future()
-        if action.kind == "check" and want_text and self.transcriber is not None:
-            self._check_asr = asr_future
-
-        split = action.kind == "check" and want_st and want_text and self.transcriber is not None
+        if want_text and self.transcriber is not None and asr is self.transcriber and kind != "partial":
+            self._check_asr = asr_future  # the turn's transcript on its way: the ASR stage awaits it
+        split = kind == "check" and want_st and want_text and self.transcriber is not None
 
         async def smart_turn_part(prob: float) -> None:
             self.engine.bot_active = self.state.bot_speaking
@@ -214,7 +245,6 @@ class TurnTaker(FrameProcessor):
                 if split:  # its verdict goes to the engine now, not behind the transcript ("incomplete" decides alone)
                     asyncio.run_coroutine_threadsafe(smart_turn_part(prob), loop)
             if want_text and self.transcriber is not None:
-                asr = self.partial_transcriber if action.kind == "partial" else self.transcriber
                 res = asr.transcribe(pcm, lang)
                 if asr is self.transcriber:  # a shorter window's words are not kept as the turn's transcript
                     self._spec_results[res.text] = res  # kept so the ASR stage need not decode it again
@@ -229,21 +259,21 @@ class TurnTaker(FrameProcessor):
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # speculation is an optimisation: on failure the timeouts decide
-                    log.warning("speculative turn work failed", extra={"call_id": self.state.ctx.call_id, "error": str(exc)})
+                    log.warning("speculative turn work failed", extra={"call_id": self.state.ctx.call_id, "error": str(exc), "job": kind})
                     text, prob = None, None
                 self.engine.bot_active = self.state.bot_speaking
-                if action.kind == "partial":
+                if kind == "partial":
                     await self._apply(self.engine.partial_result(seq, text or ""))
-                else:
+                elif kind == "check":
                     await self._apply(self.engine.check_result(seq, text=text, smart_turn_prob=None if split else prob))
             finally:
                 if not asr_future.done():
                     asr_future.set_result(res)
-                self._spec_busy.discard(action.kind)
+                self._spec_busy.discard(kind)
                 self.state.activity.end(activity_id)
-                deferred = self._spec_deferred.pop(action.kind, None)
+                deferred = self._spec_deferred.pop(kind, None)
                 if deferred is not None and not self.state.ended:
-                    self._speculate(deferred)
+                    self._run_job(kind, *deferred)
 
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)
