@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from pathlib import Path
 
 import aiohttp
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
+from tests.handoff.servers import serving
 from tests.pipeline.timeline import OracleTranscriber, speech
 from tests.twilio.conftest import fake_api  # noqa: F401 - fixture: Twilio's REST API stand-in
 from tests.twilio.test_pipeline_call import open_call
@@ -67,15 +66,8 @@ async def server(settings, fake_api):  # noqa: F811
     app.state.runtime = runtime
     app.include_router(twilio_router(runtime, call_factory=channel_twilio.call_factory(runtime, svc.bridge, transcriber=oracle)))
     app.include_router(make_router(runtime))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws_ping_interval=None))
-    task = asyncio.create_task(srv.serve(sockets=[sock]))
-    await wait(lambda: srv.started, 10)
-    yield f"127.0.0.1:{port}", svc, api_requests
-    srv.should_exit = True
-    await asyncio.wait_for(task, 15)
+    async with serving(app) as addr:
+        yield addr, svc, api_requests
     await svc.bridge.stop()
     runtime.close()
 

@@ -18,15 +18,14 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 from pathlib import Path
 
 import aiohttp
 import numpy as np
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
+from tests.handoff.servers import serving
 from tests.pipeline.timeline import speech, timeline
 from voicebot.audio.pcm import write_wav
 from voicebot.channels.webrtc.routes import make_router as inapp_router
@@ -89,16 +88,9 @@ async def server(settings):
     app.state.runtime = runtime
     app.include_router(inapp)
     app.include_router(make_router(runtime))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws_ping_interval=None))
-    task = asyncio.create_task(srv.serve(sockets=[sock]))
-    await wait(lambda: srv.started, 10)
-    yield f"127.0.0.1:{port}", svc, inapp.inapp_live
-    await svc.media.stop()
-    srv.should_exit = True
-    await asyncio.wait_for(task, 15)
+    async with serving(app) as addr:
+        yield addr, svc, inapp.inapp_live
+        await svc.media.stop()
     await svc.bridge.stop()
     runtime.close()
 

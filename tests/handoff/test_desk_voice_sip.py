@@ -13,16 +13,15 @@ call, the bot sends BYE, the leg is closed and no task is left running.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from pathlib import Path
 
 import aiohttp
 import numpy as np
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
+from tests.handoff.servers import serving
 from tests.handoff.test_desk_voice_twilio import AgentPeer, agent_media_tasks
 from tests.pipeline.timeline import speech
 from tests.sip.helpers import free_port, until
@@ -63,16 +62,9 @@ async def desk(settings):
     app = FastAPI()
     app.state.runtime = runtime
     app.include_router(make_router(runtime))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws_ping_interval=None))
-    task = asyncio.create_task(srv.serve(sockets=[sock]))
-    await until(lambda: srv.started, 10)
-    yield f"127.0.0.1:{port}", svc, runtime
-    await svc.media.stop()
-    srv.should_exit = True
-    await asyncio.wait_for(task, 15)
+    async with serving(app) as addr:
+        yield addr, svc, runtime
+        await svc.media.stop()
     await svc.bridge.stop()
     runtime.close()
 

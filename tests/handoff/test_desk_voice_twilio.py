@@ -17,18 +17,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
-import socket
 import time
 
 import aiohttp
 import numpy as np
 import pytest
-import uvicorn
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame
 from fastapi import FastAPI
 
+from tests.handoff.servers import serving
 from tests.pipeline.timeline import speech
 from tests.twilio.conftest import PUBLIC_HOST
 from tests.twilio.test_pipeline_call import open_call
@@ -98,16 +97,9 @@ async def server(settings):
     app.state.runtime = runtime
     app.include_router(twilio_router(runtime, call_factory=channel_twilio.call_factory(runtime, svc.bridge)))
     app.include_router(make_router(runtime))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws_ping_interval=None))
-    task = asyncio.create_task(srv.serve(sockets=[sock]))
-    await wait(lambda: srv.started, 10)
-    yield f"127.0.0.1:{port}", svc
-    await svc.media.stop()
-    srv.should_exit = True
-    await asyncio.wait_for(task, 15)
+    async with serving(app) as addr:
+        yield addr, svc
+        await svc.media.stop()
     await svc.bridge.stop()
     runtime.close()
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 
 import aiohttp
 import numpy as np
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
+from tests.handoff.servers import serving
 from voicebot.channels.webrtc.routes import make_router as inapp_router
 from voicebot.channels.webrtc.service import InappOptions
 from voicebot.channels.webrtc.tokens import issue_token
@@ -51,15 +50,8 @@ async def server(settings):
     app.state.runtime = runtime
     app.include_router(inapp_router(runtime, options=InappOptions(secret=SECRET, media_timeout_s=10.0)))
     app.include_router(make_router(runtime))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws_ping_interval=None))
-    task = asyncio.create_task(srv.serve(sockets=[sock]))
-    await wait(lambda: srv.started, 10)
-    yield f"127.0.0.1:{port}", svc
-    srv.should_exit = True
-    await asyncio.wait_for(task, 15)
+    async with serving(app) as addr:
+        yield addr, svc
     await svc.bridge.stop()
     runtime.close()
 

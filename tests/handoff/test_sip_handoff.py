@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from pathlib import Path
 
 import aiohttp
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
+from tests.handoff.servers import serving
 from tests.sip.helpers import free_port, until
 from tests.sip.peers import SCENARIOS as SIP_SCENARIOS
 from tests.sip.peers import Capture, Proc, require, rms_db
@@ -66,15 +65,8 @@ async def desk(settings):
     app = FastAPI()
     app.state.runtime = runtime
     app.include_router(make_router(runtime))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws_ping_interval=None))
-    task = asyncio.create_task(srv.serve(sockets=[sock]))
-    await until(lambda: srv.started, 10)
-    yield f"127.0.0.1:{port}", svc, runtime
-    srv.should_exit = True
-    await asyncio.wait_for(task, 15)
+    async with serving(app) as addr:
+        yield addr, svc, runtime
     await svc.bridge.stop()
     runtime.close()
 

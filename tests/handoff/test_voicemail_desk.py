@@ -9,13 +9,12 @@ real recording in ../shared/audio, Debian's Chromium through Playwright.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import aiohttp
 import pytest
-import uvicorn
 
+from tests.handoff.servers import serving
 from tests.handoff.test_desk_e2e import browser  # noqa: F401 - fixture: headless Chromium
 from tests.pipeline.timeline import speech
 from voicebot.handoff.routes import HandoffOptions, service_for
@@ -57,15 +56,8 @@ async def desk(settings):
                                                       summary=f"wants a refund ({lang})", transcript="please call me back"))
     app = create_app(runtime)
     assert runtime.handoff is svc and svc.bridge.voicemail is not None  # the router gave the bridge its voicemail service
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws_ping_interval=None))
-    task = asyncio.create_task(srv.serve(sockets=[sock]))
-    await wait(lambda: srv.started)
-    yield f"127.0.0.1:{port}", runtime
-    srv.should_exit = True
-    await asyncio.wait_for(task, 15)
+    async with serving(app) as addr:
+        yield addr, runtime
     await svc.bridge.stop()
     runtime.close()
     runtime.records.close()

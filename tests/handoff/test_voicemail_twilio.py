@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
-import uvicorn
 import websockets
 from fastapi import FastAPI
 
+from tests.handoff.servers import serving
 from tests.pipeline.timeline import speech
 from tests.twilio.conftest import PUBLIC_HOST
 from tests.twilio.test_pipeline_call import LiveCaller
@@ -67,15 +66,8 @@ async def server(settings):
 
     app = FastAPI()
     app.include_router(twilio_router(runtime, call_factory=factory))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws_ping_interval=None))
-    task = asyncio.create_task(srv.serve(sockets=[sock]))
-    await wait(lambda: srv.started, 10)
-    yield f"ws://127.0.0.1:{port}/twilio/stream", runtime, svc, calls
-    srv.should_exit = True
-    await asyncio.wait_for(task, 15)
+    async with serving(app) as addr:
+        yield f"ws://{addr}/twilio/stream", runtime, svc, calls
     await svc.bridge.stop()
     runtime.close()
     runtime.records.close()

@@ -91,7 +91,7 @@ def _speech(seconds: float, seed: int) -> np.ndarray:
     f0 = 120 + 100 * rng.random()
     buzz = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 12))
     envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t + rng.random() * 6)
-    return ((buzz * envelope * 0.1 + rng.standard_normal(len(t)) * 0.005)).astype(np.float32)
+    return (buzz * envelope * 0.1 + rng.standard_normal(len(t)) * 0.005).astype(np.float32)
 
 
 def measure(transcriber, lengths_s: tuple[float, ...], language: str = "en", repeats: int = 15,  # type: ignore[no-untyped-def]
