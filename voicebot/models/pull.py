@@ -19,14 +19,35 @@ from urllib.parse import urlparse
 
 HUB = "https://huggingface.co"
 
-# name -> (kind, engine, hub repository)
-CATALOG: dict[str, tuple[str, str, str]] = {
-    "whisper-tiny": ("asr", "faster-whisper", "Systran/faster-whisper-tiny"),
-    "whisper-base": ("asr", "faster-whisper", "Systran/faster-whisper-base"),
-    "whisper-small": ("asr", "faster-whisper", "Systran/faster-whisper-small"),
-    "whisper-medium": ("asr", "faster-whisper", "Systran/faster-whisper-medium"),
-    "whisper-large-v3": ("asr", "faster-whisper", "Systran/faster-whisper-large-v3"),
-    "xtts-v2": ("tts", "coqui", "coqui/XTTS-v2"),
+@dataclass(frozen=True)
+class HubModel:
+    kind: str
+    engine: str
+    repo: str
+    folder: str = ""  # only the files under this folder of the repository (Piper keeps every voice in one repo)
+    rename: tuple[tuple[str, str], ...] = ()  # (suffix, new name): Piper voices become model.onnx + model.onnx.json
+
+
+def _piper(path: str) -> HubModel:
+    return HubModel("tts", "piper", "rhasspy/piper-voices", folder=path, rename=((".onnx", "model.onnx"), (".onnx.json", "model.onnx.json")))
+
+
+CATALOG: dict[str, HubModel] = {
+    "whisper-tiny": HubModel("asr", "faster-whisper", "Systran/faster-whisper-tiny"),
+    "whisper-base": HubModel("asr", "faster-whisper", "Systran/faster-whisper-base"),
+    "whisper-small": HubModel("asr", "faster-whisper", "Systran/faster-whisper-small"),
+    "whisper-medium": HubModel("asr", "faster-whisper", "Systran/faster-whisper-medium"),
+    "whisper-large-v3": HubModel("asr", "faster-whisper", "Systran/faster-whisper-large-v3"),
+    "xtts-v2": HubModel("tts", "coqui", "coqui/XTTS-v2"),
+    # Piper voices for the shop's languages (each voice's MODEL_CARD states its dataset licence).
+    **{f"piper-{v}": _piper(p) for v, p in (
+        ("en_US-lessac-medium", "en/en_US/lessac/medium"), ("de_DE-thorsten-medium", "de/de_DE/thorsten/medium"),
+        ("es_ES-davefx-medium", "es/es_ES/davefx/medium"), ("es_MX-claude-high", "es/es_MX/claude/high"),
+        ("fr_FR-siwis-medium", "fr/fr_FR/siwis/medium"), ("it_IT-paola-medium", "it/it_IT/paola/medium"),
+        ("pt_BR-faber-medium", "pt/pt_BR/faber/medium"), ("ru_RU-irina-medium", "ru/ru_RU/irina/medium"),
+        ("zh_CN-huayan-medium", "zh/zh_CN/huayan/medium"), ("vi_VN-vais1000-medium", "vi/vi_VN/vais1000/medium"),
+        ("ar_JO-kareem-medium", "ar/ar_JO/kareem/medium"),
+    )},
 }
 
 
@@ -103,16 +124,27 @@ def download(url: str, dest: Path, size: int | None, sha256: str | None) -> None
 def pull(name: str, models_dir: Path, base_url: str = HUB) -> Path:
     if name not in CATALOG:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(CATALOG)}")
-    kind, engine, repo = CATALOG[name]
+    from voicebot.models.registry import record_checksums
+
+    hub = CATALOG[name]
     check_reachable(base_url)
     target = models_dir / name
     target.mkdir(parents=True, exist_ok=True)
-    for f in list_files(repo, base_url):
-        dest = target / f.path
+    for f in list_files(hub.repo, base_url):
+        if hub.folder and not f.path.startswith(hub.folder.rstrip("/") + "/"):
+            continue
+        local = f.path[len(hub.folder) :].lstrip("/") if hub.folder else f.path
+        for suffix, new_name in sorted(hub.rename, key=lambda r: -len(r[0])):
+            if local.endswith(suffix):
+                local = new_name
+                break
+        dest = target / local
         if dest.exists() and (f.size is None or dest.stat().st_size == f.size):
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
-        download(f"{base_url}/{repo}/resolve/main/{f.path}", dest, f.size, f.sha256)
-    meta = {"name": name, "kind": kind, "engine": engine, "dev": False, "source": f"{base_url}/{repo}"}
+        download(f"{base_url}/{hub.repo}/resolve/main/{f.path}", dest, f.size, f.sha256)
+    meta = {"name": name, "kind": hub.kind, "engine": hub.engine, "dev": False, "source": f"{base_url}/{hub.repo}/{hub.folder}".rstrip("/"),
+            "origin": f"Hugging Face hub: {hub.repo}", "licence": "see the model card in this folder"}
     (target / "voicebot-model.json").write_text(json.dumps(meta, indent=2))
+    record_checksums(target)
     return target

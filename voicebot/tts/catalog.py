@@ -1,19 +1,30 @@
-"""Voices per language from ``voices/catalog.yaml``, built once per process and shared."""
+"""Voices per language from ``voices/catalog.yaml``, built once per process and shared.
+
+Each language lists its neural voices best first (model folders under the models directory:
+Piper, Kokoro, Coqui) and the espeak-ng voice that is always there. With ``prefer: best``
+(the default) a call gets the first listed voice whose model is installed, real and loads;
+``espeak`` forces espeak-ng; ``coqui`` also admits Coqui models, dev ones included (cost
+measurements). A voice that fails to load is logged with the fix and espeak-ng speaks instead:
+the caller always hears something.
+"""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from voicebot.logs import get_logger
-from voicebot.models.registry import read_model
+from voicebot.models.registry import fix_command, read_model
 from voicebot.tts.espeak import EspeakVoice
+from voicebot.tts.readers import READERS
 from voicebot.tts.voice import Voice
 
 log = get_logger(__name__)
+
+PREFERENCES = ("best", "espeak", "coqui")
 
 
 @dataclass(frozen=True)
@@ -21,18 +32,28 @@ class VoiceEntry:
     language: str
     espeak: str
     rate: int = 160
-    coqui: str | None = None  # model folder name under the models directory
+    reader: str | None = None  # "kana" | "pinyin": what the espeak-ng voice is given (voicebot.tts.readers)
+    voices: tuple[str, ...] = field(default_factory=tuple)  # "model" or "model:voice", best first
+    coqui: str | None = None  # model folder name under the models directory (prefer: coqui)
 
 
 class VoiceCatalog:
-    def __init__(self, path: Path, models_dir: Path, prefer: str = "espeak") -> None:
+    def __init__(self, path: Path, models_dir: Path, prefer: str = "best") -> None:
+        if prefer not in PREFERENCES:
+            raise ValueError(f"tts.prefer is {prefer!r}: use one of {', '.join(PREFERENCES)}")
         data = yaml.safe_load(Path(path).read_text()) or {}
         self.default_language: str = data.get("default_language", "en")
-        self.entries = {lang: VoiceEntry(language=lang, **spec) for lang, spec in (data.get("languages") or {}).items()}
+        self.entries = {}
+        for lang, spec in (data.get("languages") or {}).items():
+            spec = dict(spec)
+            spec["voices"] = tuple(spec.get("voices") or ())
+            if spec.get("reader") and spec["reader"] not in READERS:
+                raise ValueError(f"{path}: {lang}: unknown reader {spec['reader']!r}; known: {sorted(READERS)}")
+            self.entries[lang] = VoiceEntry(language=lang, **spec)
         if self.default_language not in self.entries:
             raise ValueError(f"{path}: default_language {self.default_language!r} has no voice entry")
         self.models_dir = models_dir
-        self.prefer = prefer  # "espeak" | "coqui"
+        self.prefer = prefer
         self._voices: dict[str, Voice] = {}
         self._lock = threading.Lock()
 
@@ -47,16 +68,43 @@ class VoiceCatalog:
                 self._voices[lang] = self._build(self.entries[lang])
             return self._voices[lang]
 
+    def espeak_for(self, language: str | None) -> EspeakVoice:
+        """The always-available voice of ``language`` (the fallback when a neural voice fails)."""
+        entry = self.entries.get(language or "") or self.entries[self.default_language]
+        return EspeakVoice(entry.espeak, entry.rate, reader=READERS.get(entry.reader or ""))
+
     def _build(self, entry: VoiceEntry) -> Voice:
+        candidates = [] if self.prefer == "espeak" else list(entry.voices)
         if self.prefer == "coqui" and entry.coqui:
-            info = read_model(self.models_dir / entry.coqui)
-            if info is None:
-                log.warning("coqui voice missing; using espeak-ng", extra={"language": entry.language, "model": entry.coqui})
-            else:
+            candidates.insert(0, entry.coqui)
+        for candidate in candidates:
+            voice = self._load(candidate, entry.language)
+            if voice is not None:
+                return voice
+        return self.espeak_for(entry.language)
+
+    def _load(self, candidate: str, language: str) -> Voice | None:
+        model, _, speaker = candidate.partition(":")
+        info = read_model(self.models_dir / model)
+        if info is None:
+            log.info("voice model not installed; trying the next voice", extra={"language": language, "model": model, "fix": fix_command(model)})
+            return None
+        if info.dev and self.prefer != "coqui":
+            return None  # a random-weight voice speaks noise: only for cost measurements
+        try:
+            if info.engine == "piper":
+                from voicebot.tts.piper import PiperVoice
+
+                return PiperVoice(info.path)
+            if info.engine == "kokoro":
+                from voicebot.tts.kokoro import KokoroVoice
+
+                return KokoroVoice(info.path, language=language, voice=speaker or "jf_alpha")
+            if info.engine == "coqui":
                 from voicebot.tts.coqui import CoquiVoice
 
-                try:
-                    return CoquiVoice(info.path, dev=info.dev)
-                except RuntimeError as exc:
-                    log.error("coqui voice failed to load; using espeak-ng", extra={"language": entry.language, "error": str(exc)})
-        return EspeakVoice(entry.espeak, entry.rate)
+                return CoquiVoice(info.path, dev=info.dev)
+            log.error("unknown voice engine in the voice catalog", extra={"language": language, "model": model, "engine": info.engine})
+        except (RuntimeError, ValueError) as exc:
+            log.error("voice failed to load; trying the next voice", extra={"language": language, "model": model, "error": str(exc), "fix": fix_command(model)})
+        return None

@@ -10,6 +10,7 @@ import io
 import shutil
 import subprocess
 import wave
+from collections.abc import Callable
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from voicebot.tts.voice import Speech
 class EspeakVoice:
     dev = False
 
-    def __init__(self, voice: str, rate: int = 160, binary: str = "espeak-ng") -> None:
+    def __init__(self, voice: str, rate: int = 160, binary: str = "espeak-ng", reader: Callable[[str], str] | None = None) -> None:
         path = shutil.which(binary)
         if path is None:
             raise RuntimeError("espeak-ng is not installed: run `apt-get install -y espeak-ng` (scripts/setup.sh does it)")
@@ -27,9 +28,10 @@ class EspeakVoice:
         self.voice = voice
         self.rate = rate
         self.name = f"espeak-ng:{voice}"
+        self.reader = reader  # text -> what this voice reads correctly (kana, pinyin); see voicebot.tts.readers
 
     def synthesize(self, text: str) -> Speech:
-        text = text.strip()
+        text = self.reader(text.strip()) if self.reader and text.strip() else text.strip()
         if not text:
             return Speech(np.zeros(0, dtype=np.int16), 22050)
         res = subprocess.run([self.binary, "-v", self.voice, "-s", str(self.rate), "--stdout", "--", text], capture_output=True, timeout=30)
