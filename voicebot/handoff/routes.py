@@ -27,12 +27,14 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from voicebot.channels.webrtc.protocol import MAX_SIGNAL_BYTES, Offer, parse_offer
 from voicebot.channels.webrtc.tokens import normalize_origin, origin_allowed
+from voicebot.config_types import validate_section
 from voicebot.logs import get_logger
 
-from .agent_media import AgentMedia, TalkOptions, TalkRefused
+from .agent_media import AgentMedia, TalkRefused
 from .auth import Accounts, AuthError, User
 from .bridge import BridgeOptions, HandoffBridge
 from .context import build_card
+from .options import HandoffOptions
 from .routing import RoutingOptions
 from .state import HandoffState, Ticket, make_state
 
@@ -40,24 +42,6 @@ log = get_logger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 COOKIE = "desk_session"
-
-
-@dataclass
-class HandoffOptions:
-    """Defaults for one server; ``runtime.settings.handoff`` (a mapping) may override them."""
-
-    state_url: str = "memory"  # or redis://127.0.0.1:6379/0 when several bot processes serve one team
-    offer_timeout_s: float = 20.0
-    session_ttl_s: float = 8 * 3600
-    secure_cookie: bool = False  # set True behind HTTPS
-    # Talk (the agent's voice from the desk over WebRTC): see voicebot.handoff.agent_media.TalkOptions
-    talk_ice_addresses: tuple[str, ...] = ()  # host candidates offered; tests: ("127.0.0.1",)
-    talk_ice_servers: tuple[str, ...] = ()  # stun:/turn: URLs for desks outside the bot's network
-    talk_media_timeout_s: float = 10.0  # no audio from the agent's browser this long: the agent has left the call
-
-    def talk(self) -> TalkOptions:
-        return TalkOptions(ice_addresses=tuple(self.talk_ice_addresses), ice_servers=tuple(self.talk_ice_servers),
-                           media_timeout_s=self.talk_media_timeout_s)
 
 
 @dataclass
@@ -79,8 +63,8 @@ def service_for(runtime: Any, options: HandoffOptions | None = None) -> HandoffS
     """The runtime's hand-off service (created once; the Twilio call factory uses the same)."""
     svc = getattr(runtime, "handoff", None)
     if svc is None:
-        raw = getattr(runtime.settings, "handoff", None) or {}
-        opts = options or HandoffOptions(**raw)
+        raw = getattr(runtime.settings, "handoff", None)
+        opts = options or (raw if isinstance(raw, HandoffOptions) else validate_section(HandoffOptions, raw or {}, "handoff."))
         state = make_state(opts.state_url)
         bridge = HandoffBridge(state, BridgeOptions(routing=RoutingOptions(offer_timeout_s=opts.offer_timeout_s)))
         accounts = Accounts(Path(runtime.settings.home) / "handoff.sqlite3", opts.session_ttl_s)

@@ -13,7 +13,6 @@ Agents see the voicemails in their languages; supervisors see all. Routes:
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from voicebot.logs import get_logger
 from voicebot.records.model import Voicemail
 
 from .auth import User
-from .routes import HandoffOptions, HandoffService, require_user, service_for
+from .routes import HandoffService, require_user, service_for
 from .voicemail_call import VoicemailService
 
 log = get_logger(__name__)
@@ -36,16 +35,12 @@ STATIC = Path(__file__).resolve().parent / "static"
 def handoff_service(runtime: Any) -> HandoffService:
     """The runtime's hand-off service, created now if need be.
 
-    ``settings.handoff["voicemail"]`` is this module's section (:class:`~.voicemail.VoicemailOptions`);
-    it is left out of :class:`~.routes.HandoffOptions` when that class does not declare it.
+    ``settings.handoff.voicemail`` is this module's section (:class:`~.options.VoicemailOptions`).
     """
     svc = getattr(runtime, "handoff", None)
     if svc is not None:
         return svc
-    raw = dict(getattr(runtime.settings, "handoff", None) or {})
-    if "voicemail" not in {f.name for f in dataclasses.fields(HandoffOptions)}:
-        raw.pop("voicemail", None)
-    return service_for(runtime, HandoffOptions(**raw))
+    return service_for(runtime)
 
 
 def attach_voicemail(runtime: Any) -> VoicemailService:

@@ -29,16 +29,15 @@ log = get_logger(__name__)
 
 
 def options_from_settings(settings: Any) -> RecorderOptions:
-    """Recorder options from ``Settings.store`` (fields the settings lack keep their defaults)."""
+    """Recorder options from the typed ``Settings.store``."""
     st = settings.store
-    rec_dir = getattr(st, "recordings_dir", None) or Path(settings.home) / "recordings"
+    rec_dir = st.recordings_dir or Path(settings.home) / "recordings"
     return RecorderOptions(
-        recordings_dir=Path(rec_dir) if getattr(st, "recordings", True) else None,
-        recording=RecordingPolicy(enabled=getattr(st, "recordings", True),
-                                  disabled_channels=tuple(getattr(st, "recordings_disabled_channels", ()) or ()),
-                                  disabled_prefixes=tuple(getattr(st, "recordings_disabled_prefixes", ()) or ())),
-        redaction=RedactionOptions(enabled=getattr(st, "redact", True)),
-        instance=getattr(st, "instance", None) or None,
+        recordings_dir=Path(rec_dir) if st.recordings else None,
+        recording=RecordingPolicy(enabled=st.recordings, disabled_channels=tuple(st.recordings_disabled_channels),
+                                  disabled_prefixes=tuple(st.recordings_disabled_prefixes)),
+        redaction=RedactionOptions(enabled=st.redact),
+        instance=st.instance or None,
     )  # fmt: skip
 
 

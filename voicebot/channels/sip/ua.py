@@ -17,7 +17,9 @@ import ipaddress
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from voicebot.config_types import reveal
 from voicebot.logs import get_logger
 
 from .clock import Clock, LoopClock, TimerHandle
@@ -49,6 +51,9 @@ from .sdp import (
 from .sip_call import SipCall
 from .transaction import ClientTransaction, ResponseCache, Retransmitter, Timers
 from .transport import SipTransports, Source
+
+if TYPE_CHECKING:
+    from voicebot.config import SipSettings
 
 log = get_logger(__name__)
 
@@ -94,18 +99,19 @@ class SipOptions:
     handler_grace_s: float = 5.0  # on stop, how long call handlers get to finish
 
     @classmethod
-    def from_settings(cls, sip: object, **overrides: object) -> SipOptions:
-        """From ``voicebot.config.SipSettings``."""
-        g = lambda name, default=None: getattr(sip, name, default)
-        rtp = RtpOptions(host=g("host", "127.0.0.1"), port_min=g("rtp_port_min", 20000), port_max=g("rtp_port_max", 20999),
-                         timeout_s=g("rtp_timeout_s", 30.0), comedia=bool(g("comedia", False)))
+    def from_settings(cls, sip: SipSettings, **overrides: object) -> SipOptions:
+        """From the typed ``voicebot.config.SipSettings`` (the operator's defaults live there only)."""
+        rtp = RtpOptions(host=sip.host, port_min=sip.rtp_port_min, port_max=sip.rtp_port_max, timeout_s=sip.rtp_timeout_s,
+                         comedia=sip.comedia)
         registration = None
-        if g("registrar"):
-            if not (g("username") and g("password")):
+        password = reveal(sip.password)
+        if sip.registrar:
+            if not (sip.username and password):
                 raise ValueError("sip.registrar is set: set sip.username and sip.password too (digest credentials of the trunk)")
-            registration = RegistrationOptions(registrar=g("registrar"), username=g("username"), password=g("password"))
-        base = cls(host=g("host", "127.0.0.1"), port=g("port", 5070), transports=tuple(g("transports", ("udp", "tcp"))),
-                   public_address=g("public_address"), allow_from=tuple(g("allow_from", ())), rtp=rtp, registration=registration)
+            registration = RegistrationOptions(registrar=sip.registrar, username=sip.username, password=password)
+        base = cls(host=sip.host, port=sip.port, transports=tuple(sip.transports), public_address=sip.public_address,
+                   allow_from=tuple(sip.allow_from), rtp=rtp, registration=registration, max_calls=sip.max_calls,
+                   rate_limit_per_s=sip.rate_limit_per_s, rate_limit_burst=sip.rate_limit_burst)
         return _replace(base, **overrides)
 
 

@@ -36,6 +36,7 @@ class StreamOptions:
     idle_timeout_s: float = 15.0  # no message at all (Twilio sends media every 20 ms): call dropped
     end_timeout_s: float = 10.0  # after the stream ends, how long the call may take to finish
     mark_timeout_s: float = 30.0  # longest wait for the last mark before hanging up anyway
+    max_message_bytes: int = p.MAX_MESSAGE_BYTES  # bigger messages are dropped unread (settings twilio.max_message_bytes)
 
 
 @dataclass(frozen=True)
@@ -328,7 +329,7 @@ class TwilioStreamHandler:
                 self._problem("binary", "binary WebSocket message; Twilio sends JSON text")
                 continue
             try:
-                msg = p.parse_message(text)
+                msg = p.parse_message(text, self.options.max_message_bytes)
             except p.ProtocolError as exc:
                 self._problem(exc.kind, str(exc), message_head=text[:80])
                 continue
