@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,9 @@ class Runtime:
     records: Any = None  # voicebot.records.service.Records: every call is recorded when set
     handoff: Any = None  # voicebot.handoff service (queues, agents, bridge), set by its router
     require_user: Any = None  # the agent desk's sign-in (a FastAPI dependency), reused by the QA pages
+    # What /health asks: name -> check() returning None when fine, else a sentence saying what is
+    # wrong and what to do. Any part may add one (records: disk writes; models: a load check).
+    health_checks: dict[str, Callable[[], str | None]] = field(default_factory=dict)
 
     @property
     def store(self) -> Any:

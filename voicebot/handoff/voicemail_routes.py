@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from voicebot.logs import get_logger
+from voicebot.web_guard import json_api_guard
 from voicebot.records.model import Voicemail
 
 from .auth import User
@@ -104,7 +105,8 @@ def make_router(runtime: Any) -> APIRouter:
             raise HTTPException(404, "the voicemail's audio file is gone (retention or deleted by hand)")
         return FileResponse(path, media_type="audio/wav", filename=f"voicemail-{call_id}.wav")
 
-    @router.post("/handoff/api/voicemails/{call_id}/done")
+    @router.post("/handoff/api/voicemails/{call_id}/done",
+                 dependencies=[Depends(json_api_guard(lambda: getattr(getattr(runtime.settings, "server", None), "public_host", None)))])
     async def done(call_id: str, request: Request, user: User = Depends(require_user)) -> Response:
         try:
             body = await request.json()

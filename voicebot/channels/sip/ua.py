@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, NOTIFY, INFO"
+_VERSION = re.compile(r"SIP/\d{1,3}\.\d{1,3}")
 OnCall = Callable[[SipCall], Awaitable[None]]
 
 
@@ -180,7 +182,9 @@ class SipUserAgent:
         self._handlers: dict[str, asyncio.Task] = {}
         self._register_task: asyncio.Task | None = None
         self.registered = asyncio.Event()
-        self.counters = {"calls": 0, "rejected_488": 0, "bad_request": 0, "forbidden": 0, "dropped_unparseable": 0}
+        # internal_errors: a message that reached the catch-all (a bug: answered 500); fuzzing keeps it at 0
+        self.counters = {"calls": 0, "rejected_488": 0, "bad_request": 0, "forbidden": 0, "dropped_unparseable": 0,
+                         "version_not_supported": 0, "internal_errors": 0}
         self.running = False
 
     # --- lifecycle -------------------------------------------------------------------
@@ -333,6 +337,7 @@ class SipUserAgent:
                 self.counters["bad_request"] += 1
                 self._safe_respond(msg, src, 400, exc.reason[:100])
         except Exception:  # never let one message take the process down
+            self.counters["internal_errors"] += 1
             log.exception("sip message handling failed", extra={"call_id": msg.call_id, "peer": f"{src.host}:{src.port}"})
             if isinstance(msg, SipRequest) and msg.method != "ACK":
                 self._safe_respond(msg, src, 500)
@@ -349,7 +354,10 @@ class SipUserAgent:
         text = data.decode("utf-8", "replace")
         head = text.split("\r\n\r\n", 1)[0].split("\r\n")
         first = head[0] if head else ""
-        if first.startswith(("SIP/2.0", "ACK ")) or not first.endswith("SIP/2.0"):
+        start = first.split(" ")
+        # A request in another SIP version gets 505 (RFC 3261 8.2.? / 21.5.7) rather than silence.
+        other_version = len(start) == 3 and _VERSION.fullmatch(start[2]) is not None and start[2] != "SIP/2.0"
+        if first.startswith(("SIP/", "ACK ")) or not (first.endswith("SIP/2.0") or other_version):
             self.counters["dropped_unparseable"] += 1
             return
         keep = {"via": None, "from": None, "to": None, "call-id": None, "cseq": None}
@@ -368,9 +376,13 @@ class SipUserAgent:
         except SipParseError:
             self.counters["dropped_unparseable"] += 1
             return
-        self.counters["bad_request"] += 1
-        reason = "".join(ch for ch in exc.reason if ch.isprintable())[:100]
-        body = "\r\n".join([f"SIP/2.0 400 {reason}", *lines, f"Server: {self.options.user_agent}", "Content-Length: 0", "", ""])
+        if other_version:
+            self.counters["version_not_supported"] += 1
+            status_line = "SIP/2.0 505 Version Not Supported"
+        else:
+            self.counters["bad_request"] += 1
+            status_line = "SIP/2.0 400 " + "".join(ch for ch in exc.reason if ch.isprintable())[:100]
+        body = "\r\n".join([status_line, *lines, f"Server: {self.options.user_agent}", "Content-Length: 0", "", ""])
         port = src.port if src.transport == "TCP" or "rport" in via.params else (via.port or 5060)
         self._send_raw(body.encode(), src.host, port, src.transport)
 
@@ -436,16 +448,17 @@ class SipUserAgent:
             log.info("sip 488", extra={"call_id": req.call_id, "reason": media.reason})
             self._respond(req, src, 488, extra=[("Warning", f'304 {self.options.user_agent} "{media.reason}"')])
             return
-        if not req.headers.get_all("contact") or not req.from_addr.tag:
-            raise SipParseError("INVITE needs Contact and a From tag")
+        if not req.from_addr.tag:
+            raise SipParseError("INVITE needs a From tag")
+        _contact_uri(req)  # the dialog's remote target: where our BYE will go
         self._respond(req, src, 100)
         self._spawn(self._accept_invite(req, src, media))
 
     def _negotiate(self, req: SipRequest) -> MediaParams | NoCommonCodec:
         try:
             return negotiate(SessionDescription.parse(req.body), self.options.codecs)
-        except SdpError as exc:
-            return NoCommonCodec(f"unreadable SDP: {exc}")
+        except SdpError as exc:  # a broken body is a bad request (400), not an offer we cannot meet (488)
+            raise SipParseError(f"unreadable SDP: {exc}") from None
 
     async def _accept_invite(self, req: SipRequest, src: Source, media: MediaParams) -> None:
         local_tag = new_tag()
@@ -546,10 +559,10 @@ class SipUserAgent:
         if any(c is call and not s.answered for c, s in self._invites.values()):
             self._respond(req, src, 491)
             return
+        contact = _contact_uri(req) if req.headers.get_all("contact") else None
         dialog.remote_cseq = req.cseq[0]
-        contact = req.headers.get_all("contact")
         if contact:
-            dialog.remote_target = NameAddr.parse(contact[0]).uri  # target refresh (12.2.2)
+            dialog.remote_target = contact  # target refresh (12.2.2)
         media = self._negotiate(req) if req.body else call.rtp.media
         if isinstance(media, NoCommonCodec) or media is None:
             self._respond(req, src, 488)
@@ -640,9 +653,14 @@ class SipUserAgent:
         if dialog is None:
             self._end(call, reason)
             return
-        bye = dialog.request("BYE", self.address, self.port)
-        bye.headers.add("User-Agent", self.options.user_agent)
-        host, port, transport = dialog.next_hop()
+        try:
+            bye = dialog.request("BYE", self.address, self.port)
+            bye.headers.add("User-Agent", self.options.user_agent)
+            host, port, transport = dialog.next_hop()
+        except (SipParseError, ValueError) as exc:  # nowhere to send it: the call still ends here, its socket and slot freed
+            log.warning("sip bye cannot be addressed; call ended locally", extra={"call_id": call.call_id, "error": str(exc)})
+            self._end(call, reason)
+            return
         self._end(call, reason)  # stop media now; the BYE's answer does not change anything
         resp = await self._request(bye, host, port, transport)
         if resp is None:
@@ -863,19 +881,34 @@ def _granted_expires(resp: SipResponse, asked: int) -> int:
             value = NameAddr.parse(contact).params.get("expires")
         except SipParseError:
             continue
-        if value and value.isdigit():
+        if value and value.isdecimal():
             return int(value)
     value = resp.headers.get("expires")
-    return int(value) if value and value.strip().isdigit() else asked
+    return int(value) if value and value.strip().isdecimal() else asked
 
 
 def _sipfrag_status(body: bytes) -> int | None:
     """``SIP/2.0 200 OK`` (message/sipfrag, RFC 3420) -> 200."""
     first = body.decode("utf-8", "replace").strip().split("\r\n")[0].split("\n")[0]
     parts = first.split()
-    if len(parts) >= 2 and parts[0] == "SIP/2.0" and parts[1].isdigit():
+    if len(parts) >= 2 and parts[0] == "SIP/2.0" and parts[1].isdecimal():
         return int(parts[1])
     return None
 
 
 __all__ = ["RegistrationOptions", "SipCall", "SipCallFailed", "SipOptions", "SipUserAgent"]
+
+
+def _contact_uri(req: SipRequest) -> str:
+    """The request's Contact as a SIP(S) URI we can send to, or SipParseError (answered 400).
+
+    ``*`` is only meaningful in REGISTER; a target we could never address would leave a
+    call that cannot be hung up properly."""
+    contacts = req.headers.get_all("contact")
+    if not contacts:
+        raise SipParseError(f"{req.method} needs a Contact header")
+    uri = NameAddr.parse(contacts[0]).uri
+    if not uri.lower().startswith(("sip:", "sips:")):
+        raise SipParseError("Contact must be a sip: or sips: URI")
+    SipUri.parse(uri)  # raises SipParseError when unusable
+    return uri
