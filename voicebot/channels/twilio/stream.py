@@ -390,9 +390,9 @@ class TwilioStreamHandler:
         info = StreamInfo.from_start(start)
         self.info = info
         self._last_seq = start.sequence_number
-        if (fmt.encoding, fmt.sample_rate, fmt.channels) != ("audio/x-mulaw", p.MULAW_RATE, 1):
+        bad_format = (fmt.encoding, fmt.sample_rate, fmt.channels) != ("audio/x-mulaw", p.MULAW_RATE, 1)
+        if bad_format:
             self._problem("media_format", f"unsupported media format {fmt}; only audio/x-mulaw 8000 Hz mono")
-            raise _EndStream("bad_media_format")
         self.sender = TwilioMediaSender(self.ws.send_text, info, self._close_ws)
         try:
             self.call = self.factory(info, self.sender)
@@ -405,6 +405,8 @@ class TwilioStreamHandler:
             extra={"call_id": info.call_sid, "stream_sid": info.stream_sid, "caller": info.caller, "called": info.called},
         )
         self._run_task = asyncio.create_task(self.call.run(), name=f"twilio-call-{info.call_sid}")
+        if bad_format:  # the call is created and ended at once: a caller who heard nothing still leaves a record
+            raise _EndStream("bad_media_format")
 
     async def _finish_call(self, run_task: asyncio.Task[None] | None) -> None:
         if run_task is None or self.call is None:
