@@ -70,8 +70,14 @@ class Records:
         return CallRecorder(self.store, ctx, self.options, writer=self.writer)
 
     def attach(self, session: Any) -> CallRecorder:
-        """Record a ``CallSession``: events, and both audio directions through the transport's taps."""
+        """Record a ``CallSession``: events, and both audio directions through the transport's taps.
+
+        Once per session: a second call returns the same recorder (two would write every event twice)."""
+        existing = getattr(session, "_call_recorder", None)
+        if existing is not None:
+            return existing
         rec = self.recorder(session.ctx)
+        session._call_recorder = rec
         session.subscribe(rec)
         session.prepare()
         transport = session.transport

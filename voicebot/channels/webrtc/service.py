@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 import os
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -73,12 +75,34 @@ def admit(options: InappOptions, token: str, origin: str | None, own_origin: str
 class LiveCalls:
     """Live in-app calls by id (and WebRTC peer id), plus the last ended ones' summaries."""
 
+    MAX_USED_TOKENS = 100_000  # tokens live at most token_max_ttl_s; this only bounds a flood
+
     def __init__(self, keep: int = 100) -> None:
         self.calls: dict[str, Any] = {}
         self.by_pc: dict[str, Any] = {}
         self.ended: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
         self._keep = keep
         self._changed = asyncio.Condition()
+        self._used: dict[str, float] = {}  # token digest -> its expiry: each token starts one call
+
+    def claim_token(self, token: str, claims: SessionClaims, now: float | None = None) -> None:
+        """Mark ``token`` as having started a call; :class:`Refused` if it already did (a replay).
+
+        A token is a session for one call: a copied or logged token cannot open a second one.
+        Kept until the token expires (it is refused after that anyway)."""
+        t = time.time() if now is None else now
+        if len(self._used) > self.MAX_USED_TOKENS // 2:
+            self._used = {k: exp for k, exp in self._used.items() if exp > t}
+        key = hashlib.sha256(token.encode()).hexdigest()
+        if key in self._used and self._used[key] > t:
+            raise Refused(401, "token_used", "this session token has already started a call; reload the page for a new one")
+        if len(self._used) >= self.MAX_USED_TOKENS:
+            raise Refused(503, "busy", "too many calls are starting; please try again in a minute")
+        self._used[key] = float(claims.expires_at)
+
+    def release_token(self, token: str) -> None:
+        """The call never started (its offer could not be answered): the token may be used again."""
+        self._used.pop(hashlib.sha256(token.encode()).hexdigest(), None)
 
     def __len__(self) -> int:
         return len(self.calls)
