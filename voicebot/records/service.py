@@ -12,7 +12,10 @@ What ``voicebot serve`` does with it::
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,13 +44,63 @@ def options_from_settings(settings: Any) -> RecorderOptions:
     )  # fmt: skip
 
 
+def recordings_problem(folder: Path | None) -> str | None:
+    """None when recordings can be written to ``folder`` (a probe file is created and removed)."""
+    if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=folder)
+        try:
+            os.write(fd, b"\0" * 4096)  # a block: a full disk fails here, not only a read-only one
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        return (f"recordings folder {folder} is not writable ({exc.strerror or exc}): calls are answered and their "
+                "transcripts kept, but no audio is recorded; free disk space or fix the folder (store.recordings_dir)")
+    return None
+
+
 @dataclass
 class Records:
     store: RecordStore
     writer: StoreWriter
     options: RecorderOptions
     retention_days: float = 90.0
+    probe_every_s: float = 10.0  # how often /health re-probes the recordings folder
+    _probe: tuple[float, str | None] = (float("-inf"), None)
 
+    def health(self) -> str | None:
+        """What /health reports for call records (``runtime.health_checks["records"]``); None when fine."""
+        problems = []
+        now = time.monotonic()
+        if now - self._probe[0] >= self.probe_every_s:
+            self._probe = (now, recordings_problem(self.options.recordings_dir))
+        if self._probe[1]:
+            problems.append(self._probe[1])
+        pending = self.writer.deferred
+        if pending:
+            problems.append(f"{len(pending)} call record(s) could not be closed ({self.writer.last_error or 'store error'}); "
+                            "retried every few seconds: free disk space or bring the store back")
+        elif self.writer.last_error:
+            problems.append(f"call record writes are failing: {self.writer.last_error}")
+        return "; ".join(problems) or None
+
+    async def retry_deferred(self) -> int:
+        """Retry the record writes that failed (closing rows); how many went through now."""
+        if not self.writer.deferred:
+            return 0
+        return await asyncio.wrap_future(self.writer.submit(self.writer.run_deferred))
+
+    async def repair_loop(self, every_s: float = 5.0) -> None:
+        """Retry failed closes every ``every_s`` seconds (started by ``voicebot serve``)."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.retry_deferred()
+            except Exception:  # noqa: BLE001 - a failing retry is reported by health(); keep trying
+                log.exception("retrying call record writes failed")
     @classmethod
     def open(cls, settings: Any, recover: bool = True) -> Records:
         """Open the store named by the settings; with ``recover``, close calls a crash left open.
@@ -64,7 +117,12 @@ class Records:
                 log.warning("calls left open by a previous run marked interrupted", extra={"calls": len(marked)})
         log.info("call records open", extra={"store": store.dialect, "recordings": str(options.recordings_dir or "off"),
                                              "host": socket.gethostname()})  # fmt: skip
-        return cls(store=store, writer=StoreWriter(), options=options, retention_days=float(settings.store.retention_days))
+        problem = recordings_problem(options.recordings_dir)
+        if problem:  # said at start, not discovered call by call
+            log.warning(problem, extra={"path": str(options.recordings_dir)})
+        records = cls(store=store, writer=StoreWriter(), options=options, retention_days=float(settings.store.retention_days))
+        records._probe = (time.monotonic(), problem)
+        return records
 
     def recorder(self, ctx: CallContext) -> CallRecorder:
         return CallRecorder(self.store, ctx, self.options, writer=self.writer)
