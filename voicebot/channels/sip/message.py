@@ -378,7 +378,8 @@ def parse_message(data: bytes, *, stream: bool = False) -> SipMessage:
     _cseq = msg.cseq  # validates
     if isinstance(msg, SipRequest) and _cseq[1] != msg.method:
         raise SipParseError("CSeq method does not match request method")
-    _ = msg.vias  # validates every Via
+    if not msg.vias:  # validates every Via; an empty one ("Via:") leaves nowhere to answer
+        raise SipParseError("missing via header")
     length = msg.headers.get("content-length")
     if length is not None:
         if not length.strip().isdecimal():

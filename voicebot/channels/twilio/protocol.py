@@ -123,7 +123,7 @@ def _int(obj: dict[str, Any], key: str, event: str, where: str = "") -> int:
     value = _get(obj, key, event, where)
     try:
         number = int(value)  # Twilio sends decimal strings; accept ints too
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e999 reads as infinity
         raise ProtocolError("bad_value", f"{event}: {where}{key} must be an integer, got {value!r}", event) from None
     if isinstance(value, bool) or number < 0:
         raise ProtocolError("bad_value", f"{event}: {where}{key} must be a non-negative integer, got {value!r}", event)
@@ -145,6 +145,8 @@ def parse_message(data: str | bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Mess
         raw = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ProtocolError("malformed_json", f"not JSON: {exc}") from None
+    except RecursionError:  # "[[[[..." nested past the decoder's depth
+        raise ProtocolError("malformed_json", "not JSON: nested too deeply") from None
     if not isinstance(raw, dict):
         raise ProtocolError("not_an_object", f"expected a JSON object, got {type(raw).__name__}")
     event = raw.get("event")
