@@ -92,6 +92,9 @@ class ModelSettings(Section):
     device: str = "cpu"
     compute_type: str = "int8"
     cpu_threads: int = Field(2, ge=1)
+    # OS nice value of every thread but the event loop (ASR, TTS, the models' own pools), so the
+    # loop that paces every call's audio gets the CPU first (voicebot/thread_priority.py). 0 = equal.
+    compute_nice: int = Field(10, ge=0, le=19)
     # Build random-weight dev models when no real one is present (offline machines).
     build_dev_if_missing: Flag = True
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from voicebot.config import Settings
 from voicebot.logs import get_logger
+from voicebot.thread_priority import lower_this_thread
 from voicebot.models.registry import ModelInfo, build_dev_models, read_model, resolve
 from voicebot.pipeline.spec import PipelineSpec, load_spec
 
@@ -47,8 +48,9 @@ class Runtime:
 
     def __post_init__(self) -> None:
         threads = max(2, self.settings.models.cpu_threads)
-        self.asr_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="asr")
-        self.tts_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tts")
+        nice = (lower_this_thread, (self.settings.models.compute_nice,))  # the media loop comes first
+        self.asr_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="asr", initializer=nice[0], initargs=nice[1])
+        self.tts_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tts", initializer=nice[0], initargs=nice[1])
 
     def spec(self, path: str | Path | None = None) -> PipelineSpec:
         key = str(path or self.settings.pipeline)

@@ -80,8 +80,17 @@ def run(args: argparse.Namespace) -> int:
     server = uvicorn.Server(config)
     log.info("serving", extra={"url": f"http://{settings.server.host}:{settings.server.port}/", "pipeline": str(settings.pipeline)})
 
+    async def compute_below_media(every_s: float = 5.0) -> None:
+        """Threads that libraries start later (model pools, executors) are lowered as they appear."""
+        from voicebot.thread_priority import lower_other_threads
+
+        while True:
+            lower_other_threads(settings.models.compute_nice)
+            await asyncio.sleep(every_s)
+
     async def main() -> None:
         sip = None
+        priority = asyncio.create_task(compute_below_media())
         retention = asyncio.create_task(runtime.records.retention_loop())
         repair = asyncio.create_task(runtime.records.repair_loop())  # closes rows a full disk left open, once it can
         if settings.sip.enabled:
@@ -95,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             retention.cancel()
             repair.cancel()
+            priority.cancel()
             if sip is not None:
                 await sip.stop()
             await runtime.aclose()

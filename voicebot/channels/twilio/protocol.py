@@ -167,6 +167,8 @@ def parse_message(data: str | bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Mess
             channels=_int(fmt, "channels", event, "start.mediaFormat.") if "channels" in fmt else 1,
         )
         tracks = body.get("tracks") or ["inbound"]
+        if not isinstance(tracks, list):
+            raise ProtocolError("bad_value", "start: tracks must be a list", event)
         return Start(
             sequence_number=seq,
             stream_sid=_str(body, "streamSid", event, "start.") if "streamSid" in body else _str(raw, "streamSid", event),
