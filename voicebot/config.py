@@ -122,6 +122,9 @@ class SipSettings(Section):
     allow_from: CsvTuple = ()  # peer addresses/CIDRs allowed; empty = any
     rtp_timeout_s: Seconds = 30.0
     max_calls: int = Field(200, ge=1)  # more concurrent calls get 503
+    # New calls get 503 while the event loop wakes this late (smoothed over ~0.5 s): the bot is
+    # past its capacity and one more call would make every call's audio late. 0 = never.
+    overload_lag_s: float = Field(0.1, ge=0)
     # Messages per second per source address (with this burst); beyond, messages are dropped.
     rate_limit_per_s: Seconds = 200.0
     rate_limit_burst: int = Field(400, ge=1)

@@ -91,3 +91,28 @@ async def _all(h: Harness) -> list:  # type: ignore[type-arg]
             out.append(await h.sip.recv(0.2))
         except TimeoutError:
             return out
+
+
+async def test_new_calls_are_refused_while_the_event_loop_is_overloaded() -> None:
+    """Past capacity one more call makes every call's audio late: it gets 503 and the proxy tries another bot."""
+    import time
+
+    async with Harness(overload_lag_s=0.05) as h:
+        busy = True
+
+        async def hog() -> None:  # other calls' work keeping the loop busy (the stimulus, not a timing check)
+            while busy:
+                time.sleep(0.15)
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(hog())
+        await until(lambda: h.ua.loop_lag.overloaded, timeout=10)
+        h.sip.send(h.dialer.invite(), h.ua.port)
+        resp = await h.sip.expect_status(503, timeout=5)
+        assert "overloaded" in resp.reason and h.ua.counters["refused_overload"] == 1 and h.ua.active_calls == []
+        busy = False
+        await task
+        await until(lambda: not h.ua.loop_lag.overloaded, timeout=10)
+        h.dialer = Dialer(h.sip.port, h.ua.port, h.rtp.port)
+        ok, _call = await h.establish()
+        assert ok.status == 200

@@ -99,6 +99,10 @@ class SipOptions:
     codecs: tuple[str, ...] = ("PCMU", "PCMA")
     registration: RegistrationOptions | None = None
     handler_grace_s: float = 5.0  # on stop, how long call handlers get to finish
+    # New calls get 503 while the event loop runs this late (smoothed): past its capacity one
+    # more call would make every call's audio late, so it is refused and the proxy tries
+    # another bot. 0 = never (the library default; `voicebot serve` uses sip.overload_lag_s).
+    overload_lag_s: float = 0.0
 
     @classmethod
     def from_settings(cls, sip: SipSettings, **overrides: object) -> SipOptions:
@@ -113,7 +117,7 @@ class SipOptions:
             registration = RegistrationOptions(registrar=sip.registrar, username=sip.username, password=password)
         base = cls(host=sip.host, port=sip.port, transports=tuple(sip.transports), public_address=sip.public_address,
                    allow_from=tuple(sip.allow_from), rtp=rtp, registration=registration, max_calls=sip.max_calls,
-                   rate_limit_per_s=sip.rate_limit_per_s, rate_limit_burst=sip.rate_limit_burst)
+                   rate_limit_per_s=sip.rate_limit_per_s, rate_limit_burst=sip.rate_limit_burst, overload_lag_s=sip.overload_lag_s)
         return _replace(base, **overrides)
 
 
@@ -154,6 +158,30 @@ class _RateLimiter:
         return True
 
 
+class LoopLag:
+    """How late the event loop wakes a sleeper (smoothed over ~1 s): the bot's load as its calls feel it.
+
+    Wall time on purpose (not the UA's clock): it measures the real loop."""
+
+    PERIOD_S = 0.05
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s = limit_s
+        self.lag = 0.0
+
+    @property
+    def overloaded(self) -> bool:
+        return self.limit_s > 0 and self.lag > self.limit_s
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            t0 = loop.time()
+            await asyncio.sleep(self.PERIOD_S)
+            late = max(0.0, loop.time() - t0 - self.PERIOD_S)
+            self.lag += (late - self.lag) * 0.1  # ~0.5 s of memory: one GC pause is no overload, a busy loop is
+
+
 @dataclass
 class _InviteState:
     """Server side of an incoming INVITE (initial or re-INVITE) until it is ACKed."""
@@ -184,7 +212,8 @@ class SipUserAgent:
         self.registered = asyncio.Event()
         # internal_errors: a message that reached the catch-all (a bug: answered 500); fuzzing keeps it at 0
         self.counters = {"calls": 0, "rejected_488": 0, "bad_request": 0, "forbidden": 0, "dropped_unparseable": 0,
-                         "version_not_supported": 0, "internal_errors": 0}
+                         "version_not_supported": 0, "internal_errors": 0, "refused_overload": 0}
+        self.loop_lag = LoopLag(options.overload_lag_s)
         self.running = False
 
     # --- lifecycle -------------------------------------------------------------------
@@ -192,6 +221,8 @@ class SipUserAgent:
     async def start(self) -> None:
         await self.transports.start()
         self.running = True
+        if self.options.overload_lag_s > 0:
+            self._spawn(self.loop_lag.run())
         if self.options.registration:
             self._register_task = self._spawn(self._register_loop(self.options.registration))
         log.info("sip user agent listening", extra={"host": self.options.host, "port": self.port, "transports": list(self.transports.enabled)})
@@ -438,6 +469,11 @@ class SipUserAgent:
             return
         if not self.running or len(self._calls) >= self.options.max_calls:
             self._respond(req, src, 503, "Service Unavailable (bot at capacity)", extra=[("Retry-After", "5")])
+            return
+        if self.loop_lag.overloaded:
+            self.counters["refused_overload"] += 1
+            log.warning("sip call refused: event loop overloaded", extra={"call_id": req.call_id, "lag_ms": round(self.loop_lag.lag * 1000)})
+            self._respond(req, src, 503, "Service Unavailable (bot overloaded)", extra=[("Retry-After", "5")])
             return
         if not req.body or "sdp" not in (req.headers.get("content-type") or "").lower():
             self._respond(req, src, 488, "Not Acceptable Here (INVITE without SDP offer is not supported)")
