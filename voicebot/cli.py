@@ -57,7 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.log_level)
     module_name, func_name = _COMMANDS[args.command][0].split(":")
     func: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module_name), func_name)
-    return int(func(args) or 0)
+    from voicebot.config_types import ConfigError
+
+    try:
+        return int(func(args) or 0)
+    except ConfigError as exc:  # a bad setting: say which and stop, no traceback
+        print(f"voicebot {args.command}: bad settings: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

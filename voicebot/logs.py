@@ -2,6 +2,11 @@
 
 Use ``log = get_logger(__name__)`` and ``log.info("rtp timeout", extra={"call_id": cid})``.
 pipecat logs through loguru; :func:`setup_logging` routes it into the same stream.
+
+A field named like a LogRecord attribute (``module``, ``name``, ``msg``, ``args`` ...) makes the
+standard library raise ``KeyError`` from inside the log call, so an error path that only wanted
+to report a problem would crash instead. Loggers from :func:`get_logger` rename such a field
+with a trailing underscore (``module_=...``) rather than raise.
 """
 
 from __future__ import annotations
@@ -26,8 +31,27 @@ class KeyValueFormatter(logging.Formatter):
         return line
 
 
+def safe_key(key: str) -> str:
+    """``key`` as a log field: reserved LogRecord names get a trailing underscore."""
+    while key in _RESERVED:
+        key += "_"
+    return key
+
+
+class _SafeLogger(logging.Logger):
+    """A Logger whose ``extra`` can never collide with a LogRecord attribute."""
+
+    def makeRecord(self, name, level, fn, lno, msg, args, exc_info, func=None, extra=None, sinfo=None):  # type: ignore[no-untyped-def]  # noqa: N802, PLR0913 - the stdlib signature
+        if extra:
+            extra = {safe_key(str(k)): v for k, v in extra.items()}
+        return super().makeRecord(name, level, fn, lno, msg, args, exc_info, func, extra, sinfo)
+
+
 def get_logger(name: str) -> logging.Logger:
-    return logging.getLogger(name)
+    logger = logging.getLogger(name)
+    if type(logger) is logging.Logger:  # same state, one more safeguard; other Logger subclasses are left alone
+        logger.__class__ = _SafeLogger
+    return logger
 
 
 def setup_logging(level: str = "INFO", pipecat_level: str = "WARNING") -> None:

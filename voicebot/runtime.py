@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 from voicebot.config import Settings
 from voicebot.logs import get_logger
+from voicebot.thread_priority import lower_this_thread
 from voicebot.models.registry import ModelInfo, build_dev_models, read_model, resolve
 from voicebot.pipeline.spec import PipelineSpec, load_spec
 
@@ -35,6 +37,9 @@ class Runtime:
     records: Any = None  # voicebot.records.service.Records: every call is recorded when set
     handoff: Any = None  # voicebot.handoff service (queues, agents, bridge), set by its router
     require_user: Any = None  # the agent desk's sign-in (a FastAPI dependency), reused by the QA pages
+    # What /health asks: name -> check() returning None when fine, else a sentence saying what is
+    # wrong and what to do. Any part may add one (records: disk writes; models: a load check).
+    health_checks: dict[str, Callable[[], str | None]] = field(default_factory=dict)
 
     @property
     def store(self) -> Any:
@@ -43,8 +48,9 @@ class Runtime:
 
     def __post_init__(self) -> None:
         threads = max(2, self.settings.models.cpu_threads)
-        self.asr_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="asr")
-        self.tts_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tts")
+        nice = (lower_this_thread, (self.settings.models.compute_nice,))  # the media loop comes first
+        self.asr_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="asr", initializer=nice[0], initargs=nice[1])
+        self.tts_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tts", initializer=nice[0], initargs=nice[1])
 
     def spec(self, path: str | Path | None = None) -> PipelineSpec:
         key = str(path or self.settings.pipeline)

@@ -6,7 +6,9 @@ installed or fails to import is reported in /health and the others keep working.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+from collections.abc import Callable
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -36,8 +38,24 @@ DEMO = """<!doctype html><html><head><meta charset="utf-8"><title>voicebot</titl
 </body></html>"""
 
 
+def run_health_checks(checks: dict[str, Callable[[], str | None]]) -> dict[str, str]:
+    """``{name: problem}`` for every check that reports one (a check that raises is a problem too)."""
+    problems: dict[str, str] = {}
+    for name, check in list(checks.items()):
+        try:
+            problem = check()
+        except Exception as exc:  # noqa: BLE001 - a broken check is reported, never fatal
+            problem = f"health check failed: {type(exc).__name__}: {exc}"
+        if problem:
+            problems[name] = str(problem)
+    return problems
+
+
 def create_app(runtime: Runtime) -> FastAPI:
-    app = FastAPI(title="voicebot", version=__version__)
+    server = getattr(runtime.settings, "server", None)
+    docs = bool(getattr(server, "docs_enabled", True))  # off by default on a public bind (settings server.api_docs)
+    app = FastAPI(title="voicebot", version=__version__, docs_url="/docs" if docs else None,
+                  redoc_url="/redoc" if docs else None, openapi_url="/openapi.json" if docs else None)
     app.state.runtime = runtime
     if runtime.require_user is None:  # QA pages sign in with the agent desk's accounts
         try:
@@ -57,19 +75,24 @@ def create_app(runtime: Runtime) -> FastAPI:
             continue
         except Exception as exc:  # a broken channel must not take the others down
             failed[module_name] = f"{type(exc).__name__}: {exc}"
-            log.error("channel failed to load", extra={"module": module_name, "error": str(exc)})
+            log.error("channel failed to load", extra={"channel_module": module_name, "error": str(exc)})
             continue
         try:
             app.include_router(getattr(module, factory)(runtime))
             mounted.append(module_name.split(".")[-2])
         except Exception as exc:
             failed[module_name] = f"{type(exc).__name__}: {exc}"
-            log.exception("channel router failed", extra={"module": module_name})
+            log.exception("channel router failed", extra={"channel_module": module_name})
 
     @app.get("/health")
     async def health() -> JSONResponse:
-        return JSONResponse({"status": "ok" if not failed else "degraded", "version": __version__, "channels": mounted,
-                             "failed": failed, "dev_models": sorted(runtime.dev_models)})
+        # Checks may touch the disk (a write probe): off the event loop.
+        problems = await asyncio.to_thread(run_health_checks, runtime.health_checks)
+        degraded = bool(failed or problems)
+        # 503 when something a call needs is broken, so a load balancer sends calls elsewhere.
+        return JSONResponse({"status": "degraded" if degraded else "ok", "version": __version__, "channels": mounted,
+                             "failed": failed, "problems": problems, "dev_models": sorted(runtime.dev_models)},
+                            status_code=503 if problems else 200)
 
     if not any(getattr(r, "path", None) == "/" or getattr(r, "path_format", None) == "/" for r in app.routes):
         @app.get("/", response_class=HTMLResponse)

@@ -197,32 +197,22 @@ async def test_order_store_failure_hands_over(tmp_path, scripted) -> None:
 
 
 def test_dialogue_settings_section(tmp_path) -> None:
-    """`dialogue:` in the settings file (a mapping or a dataclass the lead adds to Settings)."""
-    from dataclasses import dataclass, field
-
-    from voicebot.config import Settings
+    """`dialogue:` in the settings: the typed section, from YAML and from environment variables."""
+    from voicebot.config import ConfigError, Settings, load_settings
     from voicebot.dialogue.engine import options_from_settings
 
     assert options_from_settings(Settings(home=tmp_path)).order_store == "sqlite"
-
-    @dataclass
-    class Llm:
-        enabled: bool = True
-        base_url: str = "http://127.0.0.1:1234/v1"
-
-    @dataclass
-    class WithDialogue(Settings):
-        dialogue: dict = field(default_factory=lambda: {"shop_name": "Nordwind", "llm": Llm(), "allowed_domains": "nordwind.example, help.nordwind.example",
-                                                        "kb_dir": "/srv/kb", "session": {"max_misunderstood": 3}})
-
-    opts = options_from_settings(WithDialogue(home=tmp_path))
+    cfg = tmp_path / "settings.yaml"
+    cfg.write_text("dialogue: {shop_name: Nordwind, kb_dir: /srv/kb, session: {max_misunderstood: 3},\n"
+                   "           llm: {enabled: true, base_url: 'http://127.0.0.1:1234/v1'}}\n")
+    s = load_settings(cfg, env={"VOICEBOT_DIALOGUE__ALLOWED_DOMAINS": "nordwind.example, help.nordwind.example"})
+    opts = options_from_settings(s)
     assert opts.shop_name == "Nordwind" and opts.llm.enabled and opts.llm.base_url.endswith(":1234/v1")
     assert opts.allowed_domains == ("nordwind.example", "help.nordwind.example") and str(opts.kb_dir) == "/srv/kb"
     assert opts.session.max_misunderstood == 3
-    bad = WithDialogue(home=tmp_path)
-    bad.dialogue = {"shopname": "x"}
-    with pytest.raises(ValueError, match="unknown dialogue setting 'shopname'"):
-        options_from_settings(bad)
+    assert options_from_settings(load_settings(cfg, env={"VOICEBOT_DIALOGUE__LLM__ENABLED": "false"})).llm.enabled is False
+    with pytest.raises(ConfigError, match="unknown setting 'dialogue.shopname'"):
+        load_settings(None, env={"VOICEBOT_DIALOGUE__SHOPNAME": "x"})
 
 
 async def test_in_app_customer_is_verified_by_token_and_orders_found_without_number(engine, scripted) -> None:

@@ -89,7 +89,7 @@ async def browser(tmp_path):
 async def sign_in_http(host: str, agent: str, password: str) -> None:
     import aiohttp
 
-    async with aiohttp.ClientSession() as s:
+    async with aiohttp.ClientSession(headers={"Origin": f"http://{host}"}) as s:
         async with s.post(f"http://{host}/handoff/api/login", json={"id": agent, "password": password}) as r:
             assert r.status == 200
 
@@ -160,7 +160,7 @@ async def test_spanish_caller_reaches_spanish_agent_on_the_desk(server, browser)
     await wait(lambda: _ticket_state(svc, "CAes1") == "ended", 15)  # the caller hung up on the agent
 
     # A second Spanish caller while María is busy and Ana away: queued with a wait, then hangs up.
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # unsafe: cookies for an IP host
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Origin": f"http://{host}"}) as http:  # unsafe: cookies for an IP host
         async with http.post(f"http://{host}/handoff/api/login", json={"id": "ana", "password": "ana-password"}) as r:
             assert r.status == 200
         async with http.post(f"http://{host}/handoff/api/status", json={"status": "away"}) as r:

@@ -235,22 +235,23 @@ async def test_talk_is_refused_for_a_call_the_agent_does_not_own(server):
     await svc.state.put_ticket(Ticket(call_id="queued-call", channel="webrtc", language="en", queue="en", state="queued"))
     offer = {"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"}
     own = {"Origin": f"http://{host}"}
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Origin": f"http://{host}"}) as http:
         async with http.post(f"http://{host}/handoff/api/calls/jorges-call/talk", json=offer, headers=own) as r:
             assert r.status == 401  # not signed in
-        async with http.post(f"http://{host}/handoff/api/login", json={"id": "ann", "password": "ann-password"}) as r:
+        async with http.post(f"http://{host}/handoff/api/login", json={"id": "ann", "password": "ann-password"}, headers=own) as r:
             assert r.status == 200
         for call_id in ("jorges-call", "queued-call", "no-such-call"):
             async with http.post(f"http://{host}/handoff/api/calls/{call_id}/talk", json=offer, headers=own) as r:
                 assert r.status == 403, (call_id, await r.text())
                 assert "accepted" in (await r.json())["error"]
         async with http.post(f"http://{host}/handoff/api/calls/jorges-call/talk", json=offer, headers={"Origin": "http://evil.example"}) as r:
-            assert r.status == 403 and "origin" in (await r.json())["error"]
-        async with http.post(f"http://{host}/handoff/api/calls/jorges-call/talk", data=b"x" * 70_000, headers=own) as r:
+            assert r.status == 403 and "cross-site" in (await r.json())["detail"]
+        as_json = {**own, "Content-Type": "application/json"}
+        async with http.post(f"http://{host}/handoff/api/calls/jorges-call/talk", data=b"x" * 70_000, headers=as_json) as r:
             assert r.status == 413
-        async with http.post(f"http://{host}/handoff/api/calls/jorges-call/talk", data=b"{not json", headers=own) as r:
+        async with http.post(f"http://{host}/handoff/api/calls/jorges-call/talk", data=b"{not json", headers=as_json) as r:
             assert r.status == 400
-        async with http.delete(f"http://{host}/handoff/api/calls/jorges-call/talk") as r:
+        async with http.delete(f"http://{host}/handoff/api/calls/jorges-call/talk", headers=own) as r:
             assert r.status == 404
     assert svc.media.legs == {} and not agent_media_tasks()
 

@@ -100,7 +100,7 @@ async def test_agent_talks_on_a_relayed_sip_call(tmp_path: Path, desk) -> None:
     scenario.write_text(text)
     caller = None
     agent = AgentPeer()
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as ann:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Origin": f"http://{host}"}) as ann:
         async with ann.post(f"http://{host}/handoff/api/login", json={"id": "ann", "password": "ann-password"}) as r:
             assert r.status == 200
         try:
@@ -120,7 +120,7 @@ async def test_agent_talks_on_a_relayed_sip_call(tmp_path: Path, desk) -> None:
                     return bool(turns) and any(e.kind == "bot_speech_stop" and e.data.get("turn_id") == turns[-1] for e in evs)
 
                 await until(spoken, 30)  # the wait estimate
-                async with ann.post(f"http://{host}/handoff/api/calls/{call_id}/accept") as r:
+                async with ann.post(f"http://{host}/handoff/api/calls/{call_id}/accept", json={}) as r:
                     assert r.status == 200, await r.text()
                 await until(lambda: svc.state._tickets[call_id].state == "bridged", 20)
                 await until(lambda: spoken() and "Ann" in [e for e in bridge.state.events.events if e.kind == "bot_reply"][-1].data["text"], 30)

@@ -151,7 +151,7 @@ async def test_agent_talks_on_a_relayed_twilio_call(server, ending):
     loop = asyncio.get_running_loop()
     call_id = "CAvoice1"
     client, caller = await open_call(f"ws://{host}/twilio/stream", call_id)
-    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), headers=ORIGIN)
     agent = AgentPeer()
     stopped = False
     try:
@@ -160,7 +160,7 @@ async def test_agent_talks_on_a_relayed_twilio_call(server, ending):
         await wait(lambda: len(client.received.marks) >= 1, 60)  # the greeting
         await client.send_dtmf("0")  # "an agent, please"
         await wait(lambda: (t := svc.state._tickets.get(call_id)) is not None and t.state == "offered", 60)
-        async with http.post(f"http://{host}/handoff/api/calls/{call_id}/accept") as r:
+        async with http.post(f"http://{host}/handoff/api/calls/{call_id}/accept", json={}) as r:
             assert r.status == 200
         await wait(lambda: svc.state._tickets[call_id].state == "bridged", 30)
         # "connected with Ann" and the other hand-off lines are over: from now on, media is the agent's voice

@@ -100,7 +100,7 @@ class Caller:
 async def test_inapp_caller_typing_agent_is_relayed_to_a_desk_agent(server):
     host, svc = server
     loop = asyncio.get_running_loop()
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as agent_http, aiohttp.ClientSession() as caller_http:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Origin": f"http://{host}"}) as agent_http, aiohttp.ClientSession() as caller_http:
         async with agent_http.post(f"http://{host}/handoff/api/login", json={"id": "ann", "password": "ann-password"}) as r:
             assert r.status == 200
         desk = await agent_http.ws_connect(f"ws://{host}/handoff/ws")
@@ -135,14 +135,14 @@ async def test_inapp_caller_typing_agent_is_relayed_to_a_desk_agent(server):
             await wait(lambda: any(m.get("type") == "state" and m.get("state") == "transferred" for _, m in caller.messages), 5)
 
             # Jorge (Spanish only) may not see or take this English call; Ann takes it.
-            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as other:
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Origin": f"http://{host}"}) as other:
                 async with other.post(f"http://{host}/handoff/api/login", json={"id": "jorge", "password": "jorge-password"}) as r:
                     assert r.status == 200
-                async with other.post(f"http://{host}/handoff/api/calls/{call_id}/accept") as r:
+                async with other.post(f"http://{host}/handoff/api/calls/{call_id}/accept", json={}) as r:
                     assert r.status == 404
             await wait(lambda: caller.audio and loop.time() - caller.audio[-1][0] > 0.4, 30)  # the wait estimate is over
             t_accept = loop.time()
-            async with agent_http.post(f"http://{host}/handoff/api/calls/{call_id}/accept") as r:
+            async with agent_http.post(f"http://{host}/handoff/api/calls/{call_id}/accept", json={}) as r:
                 assert r.status == 200, await r.text()
             await wait(lambda: caller.loud_after(t_accept) is not None, 30)  # "connected with Ann"
             t_audio = caller.loud_after(t_accept)

@@ -97,8 +97,8 @@ async def test_sip_caller_pressing_zero_is_referred_to_the_accepting_agents_phon
     scenario = tmp_path / SCENARIO.name
     scenario.write_text(text)
 
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as ann, \
-            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as jorge:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Origin": f"http://{host}"}) as ann, \
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Origin": f"http://{host}"}) as jorge:
         for http, who in ((ann, "ann"), (jorge, "jorge")):
             async with http.post(f"http://{host}/handoff/api/login", json={"id": who, "password": f"{who}-password"}) as r:
                 assert r.status == 200
@@ -137,7 +137,7 @@ async def test_sip_caller_pressing_zero_is_referred_to_the_accepting_agents_phon
                 card = await r.json()
                 assert card["ticket"]["channel"] == "sip"
             t_accept = loop.time()
-            async with ann.post(f"http://{host}/handoff/api/calls/{call_id}/accept") as r:
+            async with ann.post(f"http://{host}/handoff/api/calls/{call_id}/accept", json={}) as r:
                 assert r.status == 200, await r.text()
             await until(lambda: svc.state._tickets[call_id].state == "bridged", 30)
             t_bridged = loop.time()
@@ -192,7 +192,7 @@ async def test_sip_caller_is_relayed_to_a_desk_only_agent_who_types(tmp_path: Pa
     scenario = tmp_path / "caller_waits_bye.xml"
     scenario.write_text(text)
     caller = None
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as ann:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Origin": f"http://{host}"}) as ann:
         async with ann.post(f"http://{host}/handoff/api/login", json={"id": "ann", "password": "ann-password"}) as r:
             assert r.status == 200
         desk_ws = await ann.ws_connect(f"ws://{host}/handoff/ws")
@@ -223,7 +223,7 @@ async def test_sip_caller_is_relayed_to_a_desk_only_agent_who_types(tmp_path: Pa
 
                 await until(spoken, 20)  # the wait estimate has been heard
                 t_accept = time.time()
-                async with ann.post(f"http://{host}/handoff/api/calls/{call_id}/accept") as r:
+                async with ann.post(f"http://{host}/handoff/api/calls/{call_id}/accept", json={}) as r:
                     assert r.status == 200, await r.text()
                 await until(lambda: svc.state._tickets[call_id].state == "bridged", 20)
                 t = svc.state._tickets[call_id]

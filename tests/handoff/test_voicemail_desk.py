@@ -64,7 +64,7 @@ async def desk(settings):
 
 
 async def signed_in(host: str, agent: str) -> aiohttp.ClientSession:
-    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))  # unsafe: cookies for an IP host
+    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Origin": f"http://{host}"})  # unsafe: cookies for an IP host
     async with http.post(f"http://{host}/handoff/api/login", json={"id": agent, "password": f"{agent}-password"}) as r:
         assert r.status == 200
     return http

@@ -36,7 +36,7 @@ def desk_user(request: Request) -> dict:
     who = request.cookies.get("desk")
     if not who:
         raise HTTPException(401, "sign in to the agent desk")
-    return {"name": who}
+    return {"name": who, "role": "supervisor"}  # the QA lead reads every call
 
 
 @pytest.fixture

@@ -91,3 +91,36 @@ def test_recording_policy() -> None:
     assert not p.allows(CallContext("c", "webrtc"))
     assert not RecordingPolicy(enabled=False).allows(CallContext("d", "sip"))
     assert RecorderOptions().recording.allows(CallContext("e", "sip"))
+
+
+def test_card_numbers_as_speech_recognition_writes_them() -> None:
+    r = Redactor()
+    for said in ("4,111,111,111,111,111", "4111 1111 1111 1111", "4111, 1111, 1111, 1111", "4111-1111-1111-1111",
+                 "four one one one one one one one one one one one one one one one",
+                 "cuatro uno uno uno, uno uno uno uno, uno uno uno uno, uno uno uno uno", "5,500,005,555,555,559",
+                 "37 82 82 24 63 10 005"):
+        assert r.text(f"my card is {said}, thanks") == "my card is [card], thanks", said
+    for kept in ("it cost 1,250.00", "order 45712", "call 4, 5 or 7", "4,111,111,111,111,112"):  # the last fails Luhn
+        assert r.text(kept) == kept
+
+
+def test_sip_addresses_in_logs_are_not_taken_for_emails() -> None:
+    r = Redactor()
+    assert r.text("to sip:bot@127.0.0.1:5070 via <sip:es-agents@pbx.example.com>") == \
+        "to sip:bot@127.0.0.1:5070 via <sip:es-agents@pbx.example.com>"
+    assert r.text("peer 192.168.100.200:5060") == "peer 192.168.100.200:5060"
+    assert r.text("from sip:+34612345678@pbx.example.com") == "from sip:[phone]@pbx.example.com"  # the number is still personal
+    assert r.text("mail ana@example.com or mailto:bo@shop.example") == "mail [email] or mailto:[email]"
+
+
+async def test_a_card_number_whisper_wrote_never_reaches_turns_or_events(store: RecordStore) -> None:
+    rec = CallRecorder(store, CallContext(call_id="pii2", channel="sip", caller_number="+34612345678"))
+    sim = SimCall(rec)
+    sim.start()
+    sim.emit("vad_start", onset_ms=0.0)
+    sim.emit("transcript", text="My card number is 4,111,111,111,111,111.", language="en", final=True)
+    sim.emit("bot_reply", text="I cannot take card numbers on this line.", language="en", intent="payment_issue")
+    await rec.aclose()
+    (turn,) = store.turns("pii2")
+    assert turn.caller_text == "My card number is [card]."
+    assert "111,111" not in " ".join(str(e.data) for e in store.events("pii2"))

@@ -21,11 +21,12 @@ NOW = time.time()
 
 
 def desk_user(request: Request) -> dict:
-    """Stands in for the agent desk's dependency: a session cookie names the user."""
+    """Stands in for the agent desk's dependency: a session cookie names the user (a supervisor;
+    what an agent may read is tested with real desk accounts in tests/handoff/test_desk_security.py)."""
     who = request.cookies.get("desk")
     if not who:
         raise HTTPException(401, "sign in to the agent desk")
-    return {"name": who}
+    return {"name": who, "role": "supervisor"}
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ async def seeded(tmp_path: Path) -> RecordStore:
 def client(seeded: RecordStore) -> TestClient:
     app = FastAPI()
     app.include_router(make_qa_router(seeded, desk_user, QaOptions()))
-    c = TestClient(app)
+    c = TestClient(app, headers={"Origin": "http://testserver"})  # as the QA page's own form posts
     c.cookies.set("desk", "qa-lead")
     return c
 

@@ -147,7 +147,7 @@ async def test_invite_answer_audio_both_ways_dtmf_and_far_end_bye() -> None:
 
 async def test_late_tick_keeps_timestamps_contiguous_and_a_pause_starts_a_talkspurt() -> None:
     """A pacer that stalls and catches up sends contiguous audio: timestamps step by 160 and
-    no marker. Falling 0.25 s behind the media clock is a pause: marker, timestamp advanced."""
+    no marker. Falling 0.5 s behind the media clock is a pause: marker, timestamp advanced."""
     async with Harness() as h:
         ok, call = await h.establish()
         h.rtp.send(RtpPacket(0, 1, 0, 42, b"\xff" * 160).serialize(), bot_rtp_port(ok))  # latch

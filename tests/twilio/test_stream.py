@@ -201,4 +201,4 @@ async def test_duplicate_start_and_unsupported_media_format(start_server, caplog
                                 "mediaFormat": {"encoding": "audio/x-alaw", "sampleRate": 8000, "channels": 1}}})
     await asyncio.wait_for(other.closed.wait(), 5)
     assert any(r.__dict__.get("problem") == "media_format" for r in caplog.records)
-    assert "CAalaw" not in srv.records  # no call was started for it
+    assert (await srv.wait_record("CAalaw")).reason == "bad_media_format"  # ended at once, but on the record

@@ -16,6 +16,7 @@ from voicebot.channels.webrtc.protocol import (
 )
 from voicebot.channels.webrtc.routes import make_router
 from voicebot.channels.webrtc.service import InappOptions, options_from
+from voicebot.config_types import reveal
 from voicebot.channels.webrtc.tokens import issue_token
 from voicebot.events import CallEvent
 from voicebot.runtime import Runtime
@@ -119,7 +120,7 @@ def test_settings_come_from_the_environment_with_safe_defaults(settings) -> None
     o = options_from(settings, env={})
     assert o.secret is None and o.demo_enabled and o.allowed_origins == ()
     o = options_from(settings, env={"VOICEBOT_INAPP_SECRET": SECRET, "VOICEBOT_INAPP_ORIGINS": "https://a.example, https://b.example"})
-    assert o.secret == SECRET and not o.demo_enabled and o.allowed_origins == ("https://a.example", "https://b.example")
+    assert reveal(o.secret) == SECRET and not o.demo_enabled and o.allowed_origins == ("https://a.example", "https://b.example")
     with pytest.raises(ValueError, match="16 characters"):
         options_from(settings, env={"VOICEBOT_INAPP_SECRET": "short"})
 

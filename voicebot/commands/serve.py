@@ -67,14 +67,32 @@ def run(args: argparse.Namespace) -> int:
         print(f"voicebot serve: cannot open the call record store {settings.store_url}: {exc}\n"
               "Fix the store (VOICEBOT_STORE__URL) or its folder's permissions, then start again.", file=sys.stderr)
         return 1
+    runtime.health_checks["records"] = runtime.records.health  # disk full / read-only recordings: /health says so
+    problem = runtime.records.health()
+    if problem:
+        print(f"voicebot serve: WARNING: {problem}", file=sys.stderr)
     app = create_app(runtime)
-    config = uvicorn.Config(app, host=settings.server.host, port=settings.server.port, log_level="info", lifespan="on")
+    # Every WebSocket message is read whole before any handler sees it: no bigger than the largest
+    # any channel takes (uvicorn's default is 16 MiB).
+    ws_max = max(1 << 20, settings.twilio.max_message_bytes, settings.inapp.max_signal_bytes)
+    config = uvicorn.Config(app, host=settings.server.host, port=settings.server.port, log_level="info", lifespan="on",
+                            ws_max_size=ws_max)
     server = uvicorn.Server(config)
     log.info("serving", extra={"url": f"http://{settings.server.host}:{settings.server.port}/", "pipeline": str(settings.pipeline)})
 
+    async def compute_below_media(every_s: float = 5.0) -> None:
+        """Threads that libraries start later (model pools, executors) are lowered as they appear."""
+        from voicebot.thread_priority import lower_other_threads
+
+        while True:
+            lower_other_threads(settings.models.compute_nice)
+            await asyncio.sleep(every_s)
+
     async def main() -> None:
         sip = None
+        priority = asyncio.create_task(compute_below_media())
         retention = asyncio.create_task(runtime.records.retention_loop())
+        repair = asyncio.create_task(runtime.records.repair_loop())  # closes rows a full disk left open, once it can
         if settings.sip.enabled:
             from voicebot.channels.sip.channel import SipChannel
 
@@ -85,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
             await server.serve()
         finally:
             retention.cancel()
+            repair.cancel()
+            priority.cancel()
             if sip is not None:
                 await sip.stop()
             await runtime.aclose()

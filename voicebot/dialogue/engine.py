@@ -3,15 +3,15 @@ the optional LLM, loaded once and shared by every call's session."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..config import Settings
+from pydantic import Field
+
+from ..config_types import CsvTuple, Flag, Section, Seconds, StrMap, validate_section
 from .api import CallContext
 from .flows import Resources
 from .guard import Guard
@@ -20,63 +20,44 @@ from .orders import OrderStore
 from .session import DialogueSessionImpl, SessionOptions, Understands
 from .templates import Templates
 
+if TYPE_CHECKING:
+    from ..config import Settings
 
-@dataclass
-class LlmOptions:
+
+class LlmOptions(Section):
     """An OpenAI-compatible chat-completions endpoint (a local server works). Off by default."""
 
-    enabled: bool = False
+    enabled: Flag = False
     base_url: str = "http://127.0.0.1:8000/v1"
     model: str = "local-model"
     api_key_env: str = "VOICEBOT_LLM_API_KEY"  # the key is read from this variable, never from a file
-    timeout_s: float = 8.0
-    max_tool_rounds: int = 3
-    rephrase: bool = False  # also let the model reword the built-in replies (facts are checked to survive)
-    temperature: float = 0.2
+    timeout_s: Seconds = 8.0
+    max_tool_rounds: int = Field(3, ge=0)
+    rephrase: Flag = False  # also let the model reword the built-in replies (facts are checked to survive)
+    temperature: float = Field(0.2, ge=0, le=2)
 
 
-@dataclass
-class DialogueOptions:
-    """Operator settings for the dialogue (``dialogue:`` section of the settings file)."""
+class DialogueOptions(Section):
+    """Operator settings for the dialogue: the ``dialogue:`` section of the settings (``Settings.dialogue``)."""
 
     shop_name: str = "Acme Shop"
     kb_dir: Path | None = None  # the merchant's own knowledge base (*.yaml); default: the built-in one
-    order_store: str = "sqlite"  # "sqlite" (embedded, seeded with sample data) | "http" (docs/order-api.md)
+    order_store: Literal["sqlite", "http"] = "sqlite"  # "sqlite" (embedded, seeded with sample data) | "http" (docs/order-api.md)
     order_api_url: str | None = None
     order_api_token_env: str = "VOICEBOT_ORDER_API_TOKEN"
-    greetings: dict[str, str] = field(default_factory=dict)  # language -> opening line ({shop}, {name})
-    allowed_domains: tuple[str, ...] = ()  # the shop's own web domains (links elsewhere are blocked)
-    session: SessionOptions = field(default_factory=SessionOptions)
-    llm: LlmOptions = field(default_factory=LlmOptions)
-    today: Callable[[], date] = date.today  # tests pin the calendar
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    return dict(value)
+    greetings: StrMap = Field(default_factory=dict)  # language -> opening line ({shop}, {name})
+    allowed_domains: CsvTuple = ()  # the shop's own web domains (links elsewhere are blocked)
+    session: SessionOptions = Field(default_factory=SessionOptions)
+    llm: LlmOptions = Field(default_factory=LlmOptions)
+    today: Callable[[], date] = Field(default=date.today, exclude=True)  # tests pin the calendar (not a setting)
 
 
 def options_from_settings(settings: Settings) -> DialogueOptions:
-    """Read ``settings.dialogue`` (a mapping or a dataclass) when the settings have that section."""
+    """``settings.dialogue`` (the typed section; a mapping is validated the same way)."""
     raw: Any = getattr(settings, "dialogue", None)
-    opts = DialogueOptions()
-    if raw is None:
-        return opts
-    known = {f.name for f in dataclasses.fields(opts)}
-    for key, value in _as_dict(raw).items():
-        if key not in known:
-            raise ValueError(f"unknown dialogue setting {key!r}; known: {sorted(known)}")
-        if key == "llm":
-            value = LlmOptions(**_as_dict(value))
-        elif key == "session":
-            value = SessionOptions(**_as_dict(value))
-        elif key == "allowed_domains":
-            value = tuple(v.strip() for v in value.split(",")) if isinstance(value, str) else tuple(value)
-        elif key == "kb_dir" and value:
-            value = Path(value)
-        setattr(opts, key, value)
-    return opts
+    if isinstance(raw, DialogueOptions):
+        return raw
+    return validate_section(DialogueOptions, raw or {}, "dialogue.")
 
 
 def _numbers(value: Any) -> set[int]:
@@ -131,7 +112,7 @@ class DialogueEngineImpl:
             self.llm = LlmBackend(options.llm)
 
     def new_session(self, call: CallContext) -> DialogueSessionImpl:
-        session_opts = dataclasses.replace(self.options.session, allowed_domains=self.options.allowed_domains or self.options.session.allowed_domains)
+        session_opts = self.options.session.model_copy(update={"allowed_domains": self.options.allowed_domains or self.options.session.allowed_domains})
         return DialogueSessionImpl(call, self.resources, self.nlu, self.guard, self.policy_numbers, session_opts,
                                    greetings=self.options.greetings, llm=self.llm)
 

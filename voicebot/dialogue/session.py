@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any, Protocol
 
+from ..config_types import CsvTuple, Section
 from ..logs import get_logger
 from .api import CallContext, CallerTurn, DialogueReply, HangUp, Note, Transfer
 from .flows import CONFIRM_ACTIONS, ORDER_FLOWS, CallState, Flow, Out, Pending, Resources
@@ -35,9 +36,10 @@ class Answerer(Protocol):
     async def rephrase(self, text: str, lang: str) -> str | None: ...
 
 
-@dataclass(frozen=True)
-class SessionOptions:
-    """Escalation thresholds; the defaults follow common contact-centre practice."""
+class SessionOptions(Section):
+    """Escalation thresholds (``dialogue.session``); the defaults follow common contact-centre practice."""
+
+    model_config = Section.model_config | {"frozen": True}
 
     max_misunderstood: int = 2  # not understood this many times in a row -> a person
     frustration_turn: float = 0.8  # one turn this frustrated -> a person
@@ -46,7 +48,7 @@ class SessionOptions:
     min_confidence: float = 0.45  # below this an intent counts as not understood
     max_order_failures: int = 2  # order number not found this many times -> a person
     max_identity_failures: int = 2
-    allowed_domains: tuple[str, ...] = ()
+    allowed_domains: CsvTuple = ()
 
 
 class DialogueSessionImpl:

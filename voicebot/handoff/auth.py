@@ -23,7 +23,10 @@ SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}  # OWASP's minimum for scrypt
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, password TEXT NOT NULL, role TEXT NOT NULL, profile TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, agent_id TEXT NOT NULL, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS taken (call_id TEXT NOT NULL, agent_id TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (call_id, agent_id));
+CREATE INDEX IF NOT EXISTS taken_by_agent ON taken (agent_id, at);
 """
+TAKEN_LISTED = 5000  # the QA pages list an agent's most recent calls (a bound on the query, not a retention)
 
 
 class AuthError(Exception):
@@ -49,6 +52,16 @@ def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, **SCRYPT)
     return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+_DUMMY: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """A real hash to check unknown names against: one scrypt either way, so timing tells nothing."""
+    if not _DUMMY:
+        _DUMMY.append(hash_password(secrets.token_urlsafe(12)))
+    return _DUMMY[0]
 
 
 def check_password(password: str, stored: str) -> bool:
@@ -109,7 +122,7 @@ class Accounts:
     def sign_in(self, agent_id: str, password: str) -> tuple[str, User]:
         """A new session token for a right password; AuthError otherwise (same message either way)."""
         row = self.db.execute("SELECT password FROM agents WHERE id=?", (agent_id,)).fetchone()
-        ok = check_password(password, row[0] if row else hash_password("x" * 12))  # same cost for unknown names
+        ok = check_password(password, row[0] if row else _dummy_hash())  # one scrypt for known and unknown names alike
         user = self._user(agent_id) if row and ok else None
         if user is None:
             raise AuthError("wrong name or password")
@@ -132,6 +145,17 @@ class Accounts:
         if user is None:
             raise AuthError("account removed")
         return user
+
+    def note_taken(self, call_id: str, agent_id: str) -> None:
+        """``agent_id`` accepted ``call_id`` on the desk: they may read its record in QA."""
+        with self._lock, self.db:
+            self.db.execute("INSERT OR REPLACE INTO taken VALUES (?,?,?)", (call_id, agent_id, self.now()))
+
+    def calls_taken_by(self, agent_id: str) -> list[str]:
+        """The calls ``agent_id`` accepted, most recent first (at most :data:`TAKEN_LISTED`)."""
+        with self._lock:
+            rows = self.db.execute("SELECT call_id FROM taken WHERE agent_id=? ORDER BY at DESC LIMIT ?", (agent_id, TAKEN_LISTED)).fetchall()
+        return [r[0] for r in rows]
 
     def sign_out(self, token: str) -> None:
         with self._lock, self.db:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,15 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from voicebot.channels.webrtc.protocol import MAX_SIGNAL_BYTES, Offer, parse_offer
 from voicebot.channels.webrtc.tokens import normalize_origin, origin_allowed
+from voicebot.config_types import validate_section
 from voicebot.logs import get_logger
+from voicebot.web_guard import SignInThrottle, json_api_guard, request_origin
 
-from .agent_media import AgentMedia, TalkOptions, TalkRefused
+from .agent_media import AgentMedia, TalkRefused
 from .auth import Accounts, AuthError, User
 from .bridge import BridgeOptions, HandoffBridge
 from .context import build_card
+from .options import HandoffOptions
 from .routing import RoutingOptions
 from .state import HandoffState, Ticket, make_state
 
@@ -43,33 +47,20 @@ COOKIE = "desk_session"
 
 
 @dataclass
-class HandoffOptions:
-    """Defaults for one server; ``runtime.settings.handoff`` (a mapping) may override them."""
-
-    state_url: str = "memory"  # or redis://127.0.0.1:6379/0 when several bot processes serve one team
-    offer_timeout_s: float = 20.0
-    session_ttl_s: float = 8 * 3600
-    secure_cookie: bool = False  # set True behind HTTPS
-    # Talk (the agent's voice from the desk over WebRTC): see voicebot.handoff.agent_media.TalkOptions
-    talk_ice_addresses: tuple[str, ...] = ()  # host candidates offered; tests: ("127.0.0.1",)
-    talk_ice_servers: tuple[str, ...] = ()  # stun:/turn: URLs for desks outside the bot's network
-    talk_media_timeout_s: float = 10.0  # no audio from the agent's browser this long: the agent has left the call
-
-    def talk(self) -> TalkOptions:
-        return TalkOptions(ice_addresses=tuple(self.talk_ice_addresses), ice_servers=tuple(self.talk_ice_servers),
-                           media_timeout_s=self.talk_media_timeout_s)
-
-
-@dataclass
 class HandoffService:
     state: HandoffState
     bridge: HandoffBridge
     accounts: Accounts
     options: HandoffOptions = field(default_factory=HandoffOptions)
     media: AgentMedia = field(init=False)  # the desk's Talk legs held by this process
+    ids: SignInThrottle = field(init=False)  # failed sign-ins per agent id
+    addresses: SignInThrottle = field(init=False)  # ... and per client address (an office behind one NAT gets more)
 
     def __post_init__(self) -> None:
         self.media = AgentMedia(self.bridge, self.options.talk())
+        o = self.options
+        self.ids = SignInThrottle(o.login_max_failures, o.login_window_s, o.login_lockout_s)
+        self.addresses = SignInThrottle(o.login_max_failures * 4, o.login_window_s, o.login_lockout_s)
 
     async def ensure_started(self) -> None:
         await self.bridge.start()
@@ -79,8 +70,8 @@ def service_for(runtime: Any, options: HandoffOptions | None = None) -> HandoffS
     """The runtime's hand-off service (created once; the Twilio call factory uses the same)."""
     svc = getattr(runtime, "handoff", None)
     if svc is None:
-        raw = getattr(runtime.settings, "handoff", None) or {}
-        opts = options or HandoffOptions(**raw)
+        raw = getattr(runtime.settings, "handoff", None)
+        opts = options or (raw if isinstance(raw, HandoffOptions) else validate_section(HandoffOptions, raw or {}, "handoff."))
         state = make_state(opts.state_url)
         bridge = HandoffBridge(state, BridgeOptions(routing=RoutingOptions(offer_timeout_s=opts.offer_timeout_s)))
         accounts = Accounts(Path(runtime.settings.home) / "handoff.sqlite3", opts.session_ttl_s)
@@ -127,6 +118,9 @@ def make_router(runtime: Any) -> APIRouter:
     def svc() -> HandoffService:
         return service_for(runtime)
 
+    # Every state-changing desk call: from the desk's own page, as JSON (see voicebot.web_guard).
+    guarded = [Depends(json_api_guard(lambda: getattr(getattr(runtime.settings, "server", None), "public_host", None)))]
+
     @router.get("/desk")
     async def desk() -> FileResponse:
         return FileResponse(STATIC / "desk.html", media_type="text/html")
@@ -135,14 +129,33 @@ def make_router(runtime: Any) -> APIRouter:
     async def desk_js() -> FileResponse:
         return FileResponse(STATIC / "desk.js", media_type="text/javascript")
 
-    @router.post("/handoff/api/login")
+    @router.post("/handoff/api/login", dependencies=guarded)
     async def login(request: Request) -> Response:
+        started = time.monotonic()
         body = await _json(request)
         s = svc()
+        agent_id = str(body.get("id", ""))[:200]
+        address = request.client.host if request.client else "unknown"
+        keys = (f"id:{agent_id}", f"ip:{address}")
+
+        async def refused(status: int, message: str, **headers: str) -> Response:
+            # Every refusal answers after the same floor, known id or not (scrypt ran, or did not).
+            await asyncio.sleep(max(0.0, s.options.login_failure_floor_s - (time.monotonic() - started)))
+            return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+        wait = max(s.ids.retry_after(keys[0]), s.addresses.retry_after(keys[1]))
+        if wait > 0:
+            log.warning("desk sign-in locked out", extra={"agent": agent_id, "client": address, "retry_after_s": round(wait)})
+            return await refused(429, f"too many failed sign-ins; try again in {max(1, round(wait / 60))} min",
+                                 **{"Retry-After": str(int(wait) + 1)})
         try:
-            token, user = await asyncio.to_thread(s.accounts.sign_in, str(body.get("id", "")), str(body.get("password", "")))
+            token, user = await asyncio.to_thread(s.accounts.sign_in, agent_id, str(body.get("password", "")))
         except AuthError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=401)
+            s.ids.failed(keys[0])
+            s.addresses.failed(keys[1])
+            log.info("desk sign-in failed", extra={"agent": agent_id, "client": address})
+            return await refused(401, str(exc))
+        s.ids.succeeded(keys[0])
         await s.ensure_started()
         current = await s.state.get_agent(user.id)
         await s.state.put_agent(replace(user.agent, status="available", load=current.load if current else 0))
@@ -150,7 +163,7 @@ def make_router(runtime: Any) -> APIRouter:
         resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", secure=s.options.secure_cookie, max_age=int(s.options.session_ttl_s))
         return resp
 
-    @router.post("/handoff/api/logout")
+    @router.post("/handoff/api/logout", dependencies=guarded)
     async def logout(request: Request, user: User = Depends(require_user)) -> Response:
         s = svc()
         await asyncio.to_thread(s.accounts.sign_out, _token(request) or "")
@@ -165,7 +178,7 @@ def make_router(runtime: Any) -> APIRouter:
         return {"id": user.id, "name": a.name, "role": user.role, "languages": list(a.languages), "status": a.status,
                 "load": a.load, "translation": a.translation}
 
-    @router.post("/handoff/api/status")
+    @router.post("/handoff/api/status", dependencies=guarded)
     async def status(request: Request, user: User = Depends(require_user)) -> dict[str, Any]:
         body = await _json(request)
         st = body.get("status", "available")
@@ -205,16 +218,17 @@ def make_router(runtime: Any) -> APIRouter:
         c = await build_card(call_id, t.context, t.language, a.languages[0] if a.languages else "en", s.bridge.translator)
         return {"ticket": _summary(t), "card": c.to_dict(), "live": t.transcript, "history": t.history}
 
-    @router.post("/handoff/api/calls/{call_id}/accept")
+    @router.post("/handoff/api/calls/{call_id}/accept", dependencies=guarded)
     async def accept(call_id: str, user: User = Depends(require_user)) -> Response:
         s = svc()
         await _ticket_for(user, call_id)
         a = await s.state.get_agent(user.id) or user.agent
         if not await s.bridge.accept(call_id, a):
             return JSONResponse({"ok": False, "error": "another agent took this call, or it has ended"}, status_code=409)
+        await asyncio.to_thread(s.accounts.note_taken, call_id, user.id)  # the call's record is theirs to read in QA
         return JSONResponse({"ok": True})
 
-    @router.post("/handoff/api/calls/{call_id}/say")
+    @router.post("/handoff/api/calls/{call_id}/say", dependencies=guarded)
     async def say(call_id: str, request: Request, user: User = Depends(require_user)) -> Response:
         body = await _json(request)
         text = str(body.get("text", "")).strip()
@@ -228,7 +242,7 @@ def make_router(runtime: Any) -> APIRouter:
             return JSONResponse({"error": str(exc)}, status_code=409)
         return JSONResponse({"ok": True, "line": line})
 
-    @router.post("/handoff/api/calls/{call_id}/release")
+    @router.post("/handoff/api/calls/{call_id}/release", dependencies=guarded)
     async def release(call_id: str, request: Request, user: User = Depends(require_user)) -> Response:
         body = await _json(request)
         s = svc()
@@ -243,7 +257,7 @@ def make_router(runtime: Any) -> APIRouter:
         public = getattr(getattr(runtime.settings, "server", None), "public_host", None)
         return _origin("https", public) if public else _origin(request.url.scheme, request.headers.get("host"))
 
-    @router.post("/handoff/api/calls/{call_id}/talk")
+    @router.post("/handoff/api/calls/{call_id}/talk", dependencies=guarded)
     async def talk(call_id: str, request: Request, user: User = Depends(require_user)) -> Response:
         """The desk's SDP offer (agent's microphone) -> aiortc's answer (caller's audio); JSON errors."""
         origin = request.headers.get("origin")
@@ -259,7 +273,7 @@ def make_router(runtime: Any) -> APIRouter:
             return JSONResponse({"error": str(exc)}, status_code=exc.status)
         return JSONResponse(answer)
 
-    @router.delete("/handoff/api/calls/{call_id}/talk")
+    @router.delete("/handoff/api/calls/{call_id}/talk", dependencies=guarded)
     async def stop_talking(call_id: str, user: User = Depends(require_user)) -> Response:
         """The agent hangs up Talk; the call goes on (typed replies, or Talk again)."""
         media = svc().media
@@ -272,6 +286,11 @@ def make_router(runtime: Any) -> APIRouter:
     @router.websocket("/handoff/ws")
     async def ws(websocket: WebSocket) -> None:
         s = svc()
+        public = getattr(getattr(runtime.settings, "server", None), "public_host", None)
+        came_from = request_origin(websocket)  # type: ignore[arg-type]  # headers only
+        if came_from is not None and came_from not in {h.lower() for h in (websocket.headers.get("host"), public) if h}:
+            await websocket.close(code=1008)  # another site's page must not read the desk's events
+            return
         try:
             user = await asyncio.to_thread(s.accounts.user_for, _token(websocket))
         except AuthError:

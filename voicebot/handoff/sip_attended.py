@@ -59,9 +59,10 @@ class AttendedOptions:
 
     @classmethod
     def from_settings(cls, sip: Any) -> AttendedOptions:
-        return cls(mode=str(getattr(sip, "transfer_mode", "blind") or "blind"),
-                   answer_timeout_s=float(getattr(sip, "agent_answer_timeout_s", 30.0)),
-                   hold_tone=bool(getattr(sip, "hold_tone", True)))
+        """From the typed ``voicebot.config.SipSettings`` (None: a runtime without settings, the defaults)."""
+        if sip is None:
+            return cls()
+        return cls(mode=sip.transfer_mode, answer_timeout_s=sip.agent_answer_timeout_s, hold_tone=sip.hold_tone)
 
 
 def briefing_text(card: Card) -> str:

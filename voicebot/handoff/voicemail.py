@@ -2,7 +2,8 @@
 
 Pure parts only (no call, no I/O): :mod:`.voicemail_call` runs them on a live call.
 
-Options live in the hand-off settings under ``voicemail`` (``settings.handoff["voicemail"]``),
+Options live in the hand-off settings under ``voicemail`` (``settings.handoff.voicemail``,
+:class:`~.options.VoicemailOptions`),
 e.g. ``VOICEBOT_HANDOFF__VOICEMAIL__MAX_S=60`` or in YAML::
 
     handoff:
@@ -11,61 +12,12 @@ e.g. ``VOICEBOT_HANDOFF__VOICEMAIL__MAX_S=60`` or in YAML::
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 import webrtcvad
 
+from .options import VoicemailOptions
+
 VAD_FRAME_MS = 20
-
-
-@dataclass(frozen=True)
-class VoicemailOptions:
-    """How messages are taken. Defaults are what a phone voicemail usually does."""
-
-    enabled: bool = True  # False: no message is taken; the caller only hears routing's out-of-hours line
-    instead_of_callback: bool = False  # also take a message when routing says "callback" (the caller's number is known)
-    max_s: float = 120.0  # longest message; the recording is cut there
-    end_silence_s: float = 5.0  # this much silence after the caller has spoken ends the message
-    no_speech_s: float = 15.0  # nothing said this long after the tone: no message (nothing is stored)
-    min_speech_ms: int = 300  # less voiced audio than this is no message
-    sample_rate: int = 16000  # the WAV's rate: 16000 (the pipeline's) or 8000
-    tone_hz: float = 880.0  # the beep: 440-1000 Hz
-    tone_ms: int = 300
-    vad_aggressiveness: int = 2  # webrtcvad 0..3 (as the pipeline's VAD)
-    prompt_timeout_s: float = 30.0  # the prompt or beep not confirmed played by then (call clock): go on anyway
-    transcript_wait_s: float = 4.0  # after the message, wait this long (call clock) for the ASR's last words
-
-    def __post_init__(self) -> None:
-        if self.sample_rate not in (8000, 16000):
-            raise ValueError(f"handoff.voicemail.sample_rate must be 8000 or 16000, got {self.sample_rate}")
-        if not 440 <= self.tone_hz <= 1000:
-            raise ValueError(f"handoff.voicemail.tone_hz must be 440-1000 Hz, got {self.tone_hz}")
-        if self.max_s <= 0 or self.end_silence_s <= 0 or self.no_speech_s <= 0:
-            raise ValueError("handoff.voicemail max_s, end_silence_s and no_speech_s must be positive seconds")
-        if self.vad_aggressiveness not in (0, 1, 2, 3):
-            raise ValueError(f"handoff.voicemail.vad_aggressiveness must be 0..3, got {self.vad_aggressiveness}")
-
-    @classmethod
-    def from_mapping(cls, raw: dict[str, Any] | None) -> VoicemailOptions:
-        """From ``settings.handoff["voicemail"]``; strings (environment variables) are converted."""
-        from voicebot.config import _coerce
-
-        base = cls()
-        names = {f.name for f in dataclasses.fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in (raw or {}).items():
-            if key not in names:
-                raise ValueError(f"unknown setting handoff.voicemail.{key}; known: {sorted(names)}")
-            values[key] = _coerce(getattr(base, key), value)
-        return cls(**values)
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> VoicemailOptions:
-        handoff = getattr(settings, "handoff", None) or {}
-        return cls.from_mapping(handoff.get("voicemail") if isinstance(handoff, dict) else None)
 
 
 # What the caller hears, in their language. Languages without a table get English (the

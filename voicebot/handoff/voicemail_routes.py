@@ -13,7 +13,6 @@ Agents see the voicemails in their languages; supervisors see all. Routes:
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from voicebot.logs import get_logger
+from voicebot.web_guard import json_api_guard
 from voicebot.records.model import Voicemail
 
 from .auth import User
-from .routes import HandoffOptions, HandoffService, require_user, service_for
+from .routes import HandoffService, require_user, service_for
 from .voicemail_call import VoicemailService
 
 log = get_logger(__name__)
@@ -36,16 +36,12 @@ STATIC = Path(__file__).resolve().parent / "static"
 def handoff_service(runtime: Any) -> HandoffService:
     """The runtime's hand-off service, created now if need be.
 
-    ``settings.handoff["voicemail"]`` is this module's section (:class:`~.voicemail.VoicemailOptions`);
-    it is left out of :class:`~.routes.HandoffOptions` when that class does not declare it.
+    ``settings.handoff.voicemail`` is this module's section (:class:`~.options.VoicemailOptions`).
     """
     svc = getattr(runtime, "handoff", None)
     if svc is not None:
         return svc
-    raw = dict(getattr(runtime.settings, "handoff", None) or {})
-    if "voicemail" not in {f.name for f in dataclasses.fields(HandoffOptions)}:
-        raw.pop("voicemail", None)
-    return service_for(runtime, HandoffOptions(**raw))
+    return service_for(runtime)
 
 
 def attach_voicemail(runtime: Any) -> VoicemailService:
@@ -109,7 +105,8 @@ def make_router(runtime: Any) -> APIRouter:
             raise HTTPException(404, "the voicemail's audio file is gone (retention or deleted by hand)")
         return FileResponse(path, media_type="audio/wav", filename=f"voicemail-{call_id}.wav")
 
-    @router.post("/handoff/api/voicemails/{call_id}/done")
+    @router.post("/handoff/api/voicemails/{call_id}/done",
+                 dependencies=[Depends(json_api_guard(lambda: getattr(getattr(runtime.settings, "server", None), "public_host", None)))])
     async def done(call_id: str, request: Request, user: User = Depends(require_user)) -> Response:
         try:
             body = await request.json()

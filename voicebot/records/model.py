@@ -116,6 +116,7 @@ class CallFilter:
     outcome: str | None = None
     intent: str | None = None
     channel: str | None = None
+    ids: tuple[str, ...] | None = None  # only these calls (what a desk agent may see); None: any
     limit: int = 200
     offset: int = 0
 

@@ -216,13 +216,35 @@ class CallRecorder:
         self.add_audio(None, pcm, bot_rate=sample_rate)
 
     def _open_wav(self, path: Path) -> None:
-        self._wav = IncrementalWav(path, self.options.sample_rate, channels=2, header_every_s=self.options.header_every_s)
+        try:
+            self._wav = IncrementalWav(path, self.options.sample_rate, channels=2, header_every_s=self.options.header_every_s)
+        except OSError as exc:
+            self._audio_failed(exc, "cannot create the recording")
+            return
         self.store.set_recording(Recording(call_id=self.call_id, path=str(path), sample_rate=self.options.sample_rate))
 
     def _write_audio(self, caller: bytes | None, caller_rate: int | None, bot: bytes | None, bot_rate: int | None) -> None:
         # runs on the writer thread
         if self._wav is not None:
-            self._wav.write(self._aligner.feed(self._resampled("caller", caller, caller_rate), self._resampled("bot", bot, bot_rate)))
+            frames = self._aligner.feed(self._resampled("caller", caller, caller_rate), self._resampled("bot", bot, bot_rate))
+            try:
+                self._wav.write(frames)
+            except OSError as exc:
+                self._audio_failed(exc, "recording stopped")
+
+    def _audio_failed(self, exc: OSError, what: str) -> None:
+        """Disk full or read-only (writer thread): the call and its transcript go on, its audio stops here.
+
+        Logged once per call, not every 20 ms; what was written stays a playable WAV."""
+        self._record_audio = False
+        self.writer.note_failure(exc, f"{what} ({self.recording_path})")
+        log.error(f"{what}; the call goes on without audio: {exc}", extra={"call_id": self.call_id, "path": str(self.recording_path)})
+        if self._wav is not None:
+            wav, self._wav = self._wav, None
+            try:
+                wav.close()  # rewrites the header in place: no new disk blocks needed
+            except OSError as close_exc:
+                log.warning("recording header not updated; it is repaired on read", extra={"call_id": self.call_id, "error": str(close_exc)})
 
     def _resampled(self, side: str, pcm: bytes | None, rate: int | None) -> bytes | None:
         if not pcm or not rate or rate == self.options.sample_rate:
@@ -251,8 +273,12 @@ class CallRecorder:
 
     def _close_wav(self) -> None:  # writer thread
         if self._wav is not None:
-            self._wav.write(self._aligner.feed(self._resampler_tail("caller"), self._resampler_tail("bot")))
-            self._wav.write(self._aligner.flush())
+            try:
+                self._wav.write(self._aligner.feed(self._resampler_tail("caller"), self._resampler_tail("bot")))
+                self._wav.write(self._aligner.flush())
+            except OSError as exc:
+                self._audio_failed(exc, "recording stopped")
+                return
             self._wav.close()
 
     # -- end --------------------------------------------------------------------------------
@@ -270,8 +296,25 @@ class CallRecorder:
         self._submit(self._close_wav)
         # the call lasted at least as long as its audio timeline (also right under a frozen test clock)
         ended_at = max(self.options.clock(), self.started_at + self._last_t_ms / 1000.0)
-        self._submit(self.store.end_call, self.call_id, ended_at, final, reason)
+        self._submit(self._end_call, ended_at, final, reason)
         log.info("call record closed", extra={"call_id": self.call_id, "outcome": final, "turns": len(self.turns.turns)})
+
+    def _end_call(self, ended_at: float, outcome: str, reason: str | None) -> None:
+        """Close the call's row (writer thread). If the store cannot take it now (disk full), the
+        close is kept and retried (``StoreWriter.run_deferred``): a row is never left open."""
+
+        turns = list(self.turns.turns)  # (already redacted) written again: those a full disk refused come back too
+
+        def end() -> None:
+            for turn in turns:
+                self.store.save_turn(turn)
+            self.store.end_call(self.call_id, ended_at, outcome, reason)
+
+        try:
+            end()
+        except Exception:
+            self.writer.defer(self.call_id, end)
+            raise
 
     async def aclose(self, outcome: str | None = None, reason: str | None = None) -> None:
         """``close`` and wait (without blocking the loop) until the record is in the store."""

@@ -19,9 +19,26 @@ CARD_MASK = "[card]"
 EMAIL_MASK = "[email]"
 PHONE_MASK = "[phone]"
 
-# 13-19 digits, optionally grouped by single spaces or dashes ("4111 1111 1111 1111").
-_CARD = re.compile(r"(?<![\w])(?:\d[ -]?){12,18}\d(?![\w])")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Card numbers as speech recognition writes them: "4111 1111 1111 1111", "4111-1111-...",
+# "4,111,111,111,111,111" (Whisper's thousands separators), "4111, 1111, ..." and digits spoken
+# one by one ("four one one one ..."). A run of digit groups and digit words joined by
+# separators is searched for 13-19 consecutive digits that pass the Luhn check.
+_DIGIT_WORDS = {
+    "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
+    "eight": "8", "nine": "9",
+    "cero": "0", "uno": "1", "dos": "2", "tres": "3", "cuatro": "4", "cinco": "5", "seis": "6", "siete": "7", "ocho": "8",
+    "nueve": "9",
+    "null": "0", "eins": "1", "zwei": "2", "drei": "3", "vier": "4", "fünf": "5", "sechs": "6", "sieben": "7", "acht": "8",
+    "neun": "9",
+    "zéro": "0", "un": "1", "deux": "2", "trois": "3", "quatre": "4", "cinq": "5", "sept": "7", "huit": "8", "neuf": "9",
+}  # fmt: skip
+_TOKEN = r"(?:\d+|" + "|".join(sorted(map(re.escape, _DIGIT_WORDS), key=len, reverse=True)) + r")"
+_CARD_RUN = re.compile(rf"(?<![\w]){_TOKEN}(?:[ \t,.\-/]{{1,3}}{_TOKEN})*(?![\w])", re.IGNORECASE)
+_CARD_TOKEN = re.compile(_TOKEN, re.IGNORECASE)
+# An email, but not a SIP/SIPS address (``sip:bot@10.0.0.5``, ``sip:es-agents@pbx``): those are
+# where calls go, and logs that mask them cannot be debugged. The domain ends in a name, not a number.
+_EMAIL = re.compile(r"(?<![\w.+-])(?<!sip:)(?<!sips:)[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_][\w-]*")
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 # "+34 612 345 678", "(555) 123-4567", "0049-30-1234567": digits with separators, optional "+".
 _PHONE = re.compile(r"(?<![\w+])\+?\(?\d(?:[\d \-.()/]{3,22})\d(?![\w])")
 _SENSITIVE_SLOTS = ("email", "phone", "card", "card_number")
@@ -59,11 +76,12 @@ class Redactor:
         if not text or not o.enabled:
             return text
         if o.cards:
-            text = _CARD.sub(_card_sub, text)
+            text = _CARD_RUN.sub(_card_sub, text)
         if o.emails:
             text = _EMAIL.sub(EMAIL_MASK, text)
         if o.phones:
-            text = _PHONE.sub(lambda m: PHONE_MASK if _digit_count(m.group()) >= o.phone_min_digits else m.group(), text)
+            text = _PHONE.sub(lambda m: PHONE_MASK if _digit_count(m.group()) >= o.phone_min_digits and not _IPV4.fullmatch(m.group().strip())
+                              else m.group(), text)
         return text
 
     def value(self, value: Any) -> Any:
@@ -96,8 +114,32 @@ def _digit_count(text: str) -> int:
 
 
 def _card_sub(m: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", m.group())
-    return CARD_MASK if 13 <= len(digits) <= 19 and luhn_ok(digits) else m.group()
+    """Mask each stretch of 13-19 digits in this run that passes Luhn (longest first), keep the rest."""
+    run = m.group()
+    tokens = [(t.start(), t.end(), _DIGIT_WORDS.get(t.group().lower(), t.group())) for t in _CARD_TOKEN.finditer(run)]
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(tokens):
+        best = None
+        digits = ""
+        for j in range(i, len(tokens)):
+            digits += tokens[j][2]
+            if len(digits) > 19:
+                break
+            if len(digits) >= 13 and luhn_ok(digits):
+                best = j
+        if best is None:
+            i += 1
+            continue
+        spans.append((tokens[i][0], tokens[best][1]))
+        i = best + 1
+    if not spans:
+        return run
+    out, last = [], 0
+    for a, b in spans:
+        out += [run[last:a], CARD_MASK]
+        last = b
+    return "".join(out) + run[last:]
 
 
 class RedactingLogFilter(logging.Filter):

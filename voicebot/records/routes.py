@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from voicebot.logs import get_logger
+from voicebot.web_guard import refuse_cross_site
 from voicebot.records import pages
 from voicebot.records.analytics import compute
 from voicebot.records.export import export_scenario
@@ -66,23 +67,36 @@ def _day(value: str | None, field: str) -> float | None:
         raise HTTPException(400, f"{field} must be a date written YYYY-MM-DD, got {value!r}") from None
 
 
-def _same_origin(request: Request) -> None:
-    """Refuse cross-site form posts (the desk's session cookie would otherwise ride along)."""
-    origin = request.headers.get("origin") or request.headers.get("referer")
-    if origin and urlsplit(origin).netloc != request.headers.get("host"):
-        raise HTTPException(403, "cross-site request refused: post the form from the QA page itself")
+def is_supervisor(user: Any) -> bool:
+    """A desk :class:`~voicebot.handoff.auth.User` with the supervisor role (or a mapping saying so)."""
+    if isinstance(user, dict):
+        return user.get("role") == "supervisor" or bool(user.get("supervisor"))
+    return bool(getattr(user, "supervisor", False))
 
 
-def make_qa_router(store: RecordStore, require_user: Callable[..., Any], options: QaOptions | None = None) -> APIRouter:
+# user -> the call ids they may read (None: every call). Supervisors read every call; an agent
+# only the calls they took on the desk (``Accounts.calls_taken_by``).
+CallScope = Callable[[Any], "set[str] | None"]
+
+
+def supervisors_only(user: Any) -> set[str] | None:
+    """The scope when nothing records who took which call: supervisors see all, agents none."""
+    return None if is_supervisor(user) else set()
+
+
+def make_qa_router(store: RecordStore, require_user: Callable[..., Any], options: QaOptions | None = None,
+                   scope: CallScope = supervisors_only) -> APIRouter:
     opts = options or QaOptions()
     p = opts.prefix
     router = APIRouter()
     qa = APIRouter(prefix=p, dependencies=[Depends(require_user)])
 
-    def call_or_404(call_id: str):  # type: ignore[no-untyped-def]
-        call = store.get_call(call_id)
-        if call is None:
-            raise HTTPException(404, f"no call {call_id!r} in the records (deleted by retention, or never recorded here)")
+    def call_or_404(call_id: str, user: Any):  # type: ignore[no-untyped-def]
+        allowed = scope(user)
+        call = store.get_call(call_id) if allowed is None or call_id in allowed else None
+        if call is None:  # one answer for "no such call" and "not yours": ids of others' calls stay unconfirmed
+            raise HTTPException(404, f"no call {call_id!r} in the records you may read (another agent's, deleted by retention, "
+                                     "or never recorded here)")
         return call
 
     @qa.get("", response_class=HTMLResponse)
@@ -96,13 +110,17 @@ def make_qa_router(store: RecordStore, require_user: Callable[..., Any], options
             raise HTTPException(400, "offset must be a whole number") from None
         if form["outcome"] and form["outcome"] not in OUTCOMES:
             raise HTTPException(400, f"outcome must be one of {', '.join(OUTCOMES)}")
+        allowed = scope(user)
         flt = CallFilter(since=_day(form["date_from"], "date_from"), until=until + 86400 if until is not None else None,
                          language=form["language"] or None, outcome=form["outcome"] or None, intent=form["intent"] or None,
-                         channel=form["channel"] or None, limit=opts.page_size, offset=offset)  # fmt: skip
+                         channel=form["channel"] or None, ids=None if allowed is None else tuple(sorted(allowed)),
+                         limit=opts.page_size, offset=offset)  # fmt: skip
         return pages.list_page(store.list_calls(flt), form, p, user_name(user), opts.page_size, offset)
 
     @qa.get("/analytics", response_class=HTMLResponse)
     def analytics(days: int = opts.default_days, user: Any = Depends(require_user)) -> str:
+        if scope(user) is not None:  # figures over every call (and its turns' texts) are for supervisors
+            raise HTTPException(403, "analytics over all calls are for supervisors")
         if not 1 <= days <= 366:
             raise HTTPException(400, "days must be between 1 and 366")
         since = time.time() - days * 86400
@@ -111,13 +129,13 @@ def make_qa_router(store: RecordStore, require_user: Callable[..., Any], options
 
     @qa.get("/calls/{call_id}", response_class=HTMLResponse)
     def call_page(call_id: str, user: Any = Depends(require_user)) -> str:
-        call = call_or_404(call_id)
+        call = call_or_404(call_id, user)
         return pages.call_page(call, store.turns(call_id), store.events(call_id), store.actions(call_id), store.annotations(call_id),
                                store.recording(call_id), p, user_name(user))  # fmt: skip
 
     @qa.get("/calls/{call_id}/recording.wav")
-    def recording(call_id: str) -> FileResponse:
-        call_or_404(call_id)
+    def recording(call_id: str, user: Any = Depends(require_user)) -> FileResponse:
+        call_or_404(call_id, user)
         rec = store.recording(call_id)
         if rec is None or not Path(rec.path).is_file():
             raise HTTPException(404, "this call has no recording (disabled for its channel or country, or deleted)")
@@ -125,14 +143,14 @@ def make_qa_router(store: RecordStore, require_user: Callable[..., Any], options
 
     @qa.post("/calls/{call_id}/turns/{turn_index}/annotations")
     async def annotate(call_id: str, turn_index: int, request: Request, user: Any = Depends(require_user)) -> Response:
-        _same_origin(request)
+        refuse_cross_site(request)
         body = (await request.body()).decode("utf-8", "replace")
         fields = parse_qs(body, keep_blank_values=True)
         note = (fields.get("note") or [""])[0].strip()[:2000]
         wrong = (fields.get("wrong") or [""])[0] in ("1", "on", "true")
 
         def save() -> None:
-            call_or_404(call_id)
+            call_or_404(call_id, user)
             if turn_index not in {t.index for t in store.turns(call_id)}:
                 raise HTTPException(404, f"call {call_id!r} has no turn {turn_index}")
             store.annotate(Annotation(call_id=call_id, turn_index=turn_index, wrong=wrong, note=note, author=user_name(user), created_at=time.time()))
@@ -144,8 +162,8 @@ def make_qa_router(store: RecordStore, require_user: Callable[..., Any], options
         return RedirectResponse(f"{p}/calls/{call_id}#turn-{turn_index}", status_code=303)
 
     @qa.get("/calls/{call_id}/scenario.zip")
-    def scenario(call_id: str) -> Response:
-        call_or_404(call_id)
+    def scenario(call_id: str, user: Any = Depends(require_user)) -> Response:
+        call_or_404(call_id, user)
         with tempfile.TemporaryDirectory(prefix="voicebot-export-") as tmp:
             export_scenario(store, call_id, tmp)
             buf = io.BytesIO()
@@ -172,15 +190,22 @@ def make_qa_router(store: RecordStore, require_user: Callable[..., Any], options
 def make_router(source: Any, require_user: Callable[..., Any] | None = None, options: QaOptions | None = None) -> APIRouter:
     """``make_router(store, require_user)``, or ``make_router(runtime)`` as ``voicebot.server`` mounts it.
 
-    With a runtime: pages over ``runtime.store`` behind ``runtime.require_user``. Without a
-    store the router is empty (records off). Without ``require_user`` the pages answer 503:
-    call records hold personal data and are never served without the desk's sign-in.
+    With a runtime: pages over ``runtime.store`` behind ``runtime.require_user``; an agent reads
+    the calls they took on the desk, a supervisor every call; ``/metrics`` is public only where
+    ``settings.server`` allows it. Without a store the router is empty (records off). Without
+    ``require_user`` the pages answer 503: call records hold personal data and are never served
+    without the desk's sign-in.
     """
+    scope: CallScope = supervisors_only
     if isinstance(source, RecordStore):
         store: RecordStore | None = source
     else:
         store = getattr(source, "store", None)
         require_user = require_user or getattr(source, "require_user", None)
+        server = getattr(getattr(source, "settings", None), "server", None)
+        if options is None and server is not None:
+            options = QaOptions(metrics_public=server.metrics_public)
+        scope = _desk_scope(source)
     if store is None:
         return APIRouter()
     if require_user is None:
@@ -188,4 +213,20 @@ def make_router(source: Any, require_user: Callable[..., Any] | None = None, opt
         def require_user() -> None:
             raise HTTPException(503, "QA pages need the agent desk's sign-in: set runtime.require_user (see docs/records.md)")
 
-    return make_qa_router(store, require_user, options)
+    return make_qa_router(store, require_user, options, scope)
+
+
+def _desk_scope(runtime: Any) -> CallScope:
+    """Agents read the calls they accepted on the desk (recorded by the desk's accounts)."""
+
+    def scope(user: Any) -> set[str] | None:
+        if is_supervisor(user):
+            return None
+        handoff = getattr(runtime, "handoff", None)
+        accounts = getattr(handoff, "accounts", None)
+        agent_id = user.get("id") if isinstance(user, dict) else getattr(user, "id", None)
+        if accounts is None or not agent_id:
+            return set()
+        return set(accounts.calls_taken_by(str(agent_id)))
+
+    return scope

@@ -12,7 +12,10 @@ What ``voicebot serve`` does with it::
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,17 +32,34 @@ log = get_logger(__name__)
 
 
 def options_from_settings(settings: Any) -> RecorderOptions:
-    """Recorder options from ``Settings.store`` (fields the settings lack keep their defaults)."""
+    """Recorder options from the typed ``Settings.store``."""
     st = settings.store
-    rec_dir = getattr(st, "recordings_dir", None) or Path(settings.home) / "recordings"
+    rec_dir = st.recordings_dir or Path(settings.home) / "recordings"
     return RecorderOptions(
-        recordings_dir=Path(rec_dir) if getattr(st, "recordings", True) else None,
-        recording=RecordingPolicy(enabled=getattr(st, "recordings", True),
-                                  disabled_channels=tuple(getattr(st, "recordings_disabled_channels", ()) or ()),
-                                  disabled_prefixes=tuple(getattr(st, "recordings_disabled_prefixes", ()) or ())),
-        redaction=RedactionOptions(enabled=getattr(st, "redact", True)),
-        instance=getattr(st, "instance", None) or None,
+        recordings_dir=Path(rec_dir) if st.recordings else None,
+        recording=RecordingPolicy(enabled=st.recordings, disabled_channels=tuple(st.recordings_disabled_channels),
+                                  disabled_prefixes=tuple(st.recordings_disabled_prefixes)),
+        redaction=RedactionOptions(enabled=st.redact),
+        instance=st.instance or None,
     )  # fmt: skip
+
+
+def recordings_problem(folder: Path | None) -> str | None:
+    """None when recordings can be written to ``folder`` (a probe file is created and removed)."""
+    if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=folder)
+        try:
+            os.write(fd, b"\0" * 4096)  # a block: a full disk fails here, not only a read-only one
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        return (f"recordings folder {folder} is not writable ({exc.strerror or exc}): calls are answered and their "
+                "transcripts kept, but no audio is recorded; free disk space or fix the folder (store.recordings_dir)")
+    return None
 
 
 @dataclass
@@ -48,7 +68,39 @@ class Records:
     writer: StoreWriter
     options: RecorderOptions
     retention_days: float = 90.0
+    probe_every_s: float = 10.0  # how often /health re-probes the recordings folder
+    _probe: tuple[float, str | None] = (float("-inf"), None)
 
+    def health(self) -> str | None:
+        """What /health reports for call records (``runtime.health_checks["records"]``); None when fine."""
+        problems = []
+        now = time.monotonic()
+        if now - self._probe[0] >= self.probe_every_s:
+            self._probe = (now, recordings_problem(self.options.recordings_dir))
+        if self._probe[1]:
+            problems.append(self._probe[1])
+        pending = self.writer.deferred
+        if pending:
+            problems.append(f"{len(pending)} call record(s) could not be closed ({self.writer.last_error or 'store error'}); "
+                            "retried every few seconds: free disk space or bring the store back")
+        elif self.writer.last_error:
+            problems.append(f"call record writes are failing: {self.writer.last_error}")
+        return "; ".join(problems) or None
+
+    async def retry_deferred(self) -> int:
+        """Retry the record writes that failed (closing rows); how many went through now."""
+        if not self.writer.deferred:
+            return 0
+        return await asyncio.wrap_future(self.writer.submit(self.writer.run_deferred))
+
+    async def repair_loop(self, every_s: float = 5.0) -> None:
+        """Retry failed closes every ``every_s`` seconds (started by ``voicebot serve``)."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.retry_deferred()
+            except Exception:  # noqa: BLE001 - a failing retry is reported by health(); keep trying
+                log.exception("retrying call record writes failed")
     @classmethod
     def open(cls, settings: Any, recover: bool = True) -> Records:
         """Open the store named by the settings; with ``recover``, close calls a crash left open.
@@ -65,14 +117,25 @@ class Records:
                 log.warning("calls left open by a previous run marked interrupted", extra={"calls": len(marked)})
         log.info("call records open", extra={"store": store.dialect, "recordings": str(options.recordings_dir or "off"),
                                              "host": socket.gethostname()})  # fmt: skip
-        return cls(store=store, writer=StoreWriter(), options=options, retention_days=float(settings.store.retention_days))
+        problem = recordings_problem(options.recordings_dir)
+        if problem:  # said at start, not discovered call by call
+            log.warning(problem, extra={"path": str(options.recordings_dir)})
+        records = cls(store=store, writer=StoreWriter(), options=options, retention_days=float(settings.store.retention_days))
+        records._probe = (time.monotonic(), problem)
+        return records
 
     def recorder(self, ctx: CallContext) -> CallRecorder:
         return CallRecorder(self.store, ctx, self.options, writer=self.writer)
 
     def attach(self, session: Any) -> CallRecorder:
-        """Record a ``CallSession``: events, and both audio directions through the transport's taps."""
+        """Record a ``CallSession``: events, and both audio directions through the transport's taps.
+
+        Once per session: a second call returns the same recorder (two would write every event twice)."""
+        existing = getattr(session, "_call_recorder", None)
+        if existing is not None:
+            return existing
         rec = self.recorder(session.ctx)
+        session._call_recorder = rec
         session.subscribe(rec)
         session.prepare()
         transport = session.transport

@@ -216,6 +216,9 @@ class SqlRecordStore(ABC):
         if f.intent:
             clauses.append("EXISTS (SELECT 1 FROM turns t WHERE t.call_id = c.id AND t.intent = ?)")
             params.append(f.intent)
+        if f.ids is not None:
+            clauses.append(f"c.id IN ({', '.join('?' * len(f.ids))})" if f.ids else "1 = 0")
+            params.extend(f.ids)
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     @staticmethod

@@ -43,8 +43,8 @@ class SipChannelOptions:
 
     @classmethod
     def from_settings(cls, sip: Any) -> SipChannelOptions:
-        return cls(transfer_targets=dict(getattr(sip, "transfer_targets", {}) or {}),
-                   default_transfer_target=getattr(sip, "default_transfer_target", None))
+        """From the typed ``voicebot.config.SipSettings``."""
+        return cls(transfer_targets=dict(sip.transfer_targets), default_transfer_target=sip.default_transfer_target)
 
     def target_for(self, action: Transfer) -> str | None:
         return action.target or self.transfer_targets.get(action.queue) or self.default_transfer_target

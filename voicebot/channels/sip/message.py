@@ -135,7 +135,7 @@ class SipMessage:
     def cseq(self) -> tuple[int, str]:
         value = self.headers.get("cseq") or ""
         parts = value.split()
-        if len(parts) != 2 or not parts[0].isdigit():
+        if len(parts) != 2 or not parts[0].isdecimal():
             raise SipParseError(f"bad CSeq {value!r}")
         return int(parts[0]), parts[1].upper()
 
@@ -157,7 +157,7 @@ class SipMessage:
     def serialize(self) -> bytes:
         """Bytes on the wire. Content-Length is set from the body unless it already matches."""
         length = self.headers.get("content-length")
-        if length is None or not length.strip().isdigit() or int(length) != len(self.body):
+        if length is None or not length.strip().isdecimal() or int(length) != len(self.body):
             self.headers.set("Content-Length", str(len(self.body)))
         head = "\r\n".join([self.first_line(), *(h.line() for h in self.headers)])
         return head.encode("utf-8") + b"\r\n\r\n" + self.body
@@ -277,7 +277,7 @@ def split_hostport(text: str) -> tuple[str, int | None]:
     else:
         host, _, port_s = text.partition(":")
     if port_s:
-        if not port_s.isdigit() or not 0 < int(port_s) < 65536:
+        if not port_s.isdecimal() or not 0 < int(port_s) < 65536:
             raise SipParseError(f"bad port in {text!r}")
         return host, int(port_s)
     return host, None
@@ -378,10 +378,11 @@ def parse_message(data: bytes, *, stream: bool = False) -> SipMessage:
     _cseq = msg.cseq  # validates
     if isinstance(msg, SipRequest) and _cseq[1] != msg.method:
         raise SipParseError("CSeq method does not match request method")
-    _ = msg.vias  # validates every Via
+    if not msg.vias:  # validates every Via; an empty one ("Via:") leaves nowhere to answer
+        raise SipParseError("missing via header")
     length = msg.headers.get("content-length")
     if length is not None:
-        if not length.strip().isdigit():
+        if not length.strip().isdecimal():
             raise SipParseError(f"bad Content-Length {length!r}")
         n = int(length)
         if len(body) < n:
@@ -396,7 +397,7 @@ def parse_message(data: bytes, *, stream: bool = False) -> SipMessage:
 def _parse_start_line(line: str) -> SipMessage:
     if line.startswith(SIP_VERSION + " "):
         _, code, reason = (line.split(" ", 2) + [""])[:3]
-        if not (code.isdigit() and len(code) == 3 and 100 <= int(code) <= 699):
+        if not (code.isdecimal() and len(code) == 3 and 100 <= int(code) <= 699):
             raise SipParseError(f"bad status line {line!r}")
         return SipResponse(status=int(code), reason=reason)
     parts = line.split(" ")
@@ -450,7 +451,7 @@ def frame_stream(buffer: bytes) -> tuple[bytes | None, bytes]:
     for line in head.split("\r\n")[1:]:
         name, colon, value = line.partition(":")
         if colon and canonical(name) == "content-length":
-            if not value.strip().isdigit():
+            if not value.strip().isdecimal():
                 raise SipParseError(f"bad Content-Length {value.strip()!r}")
             length = int(value.strip())
     if length is None:

@@ -23,6 +23,7 @@ from .dtmf import DtmfReceiver, dtmf_packets
 from .jitter import JitterBuffer, conceal
 from .rtp import RtpError, RtpPacket, RtpSender, is_rtcp, seq_delta
 from .sdp import MediaParams
+from .udp_endpoint import UdpEndpoint
 
 log = get_logger(__name__)
 
@@ -46,8 +47,9 @@ class RtpOptions:
     max_queued_frames: int = 500  # 10 s of audio the consumer has not read; older frames are dropped
     # The sender fell this far behind its media clock: that was a pause, and the next packet
     # starts a talkspurt (marker, timestamp advanced). A shorter lag is a late tick the pacer
-    # catches up, and its frames stay contiguous in timestamp (they are contiguous audio).
-    pause_after_s: float = 0.25
+    # catches up (CallOutput.max_catchup_s, the same 0.5 s), and its frames stay contiguous in
+    # timestamp (they are contiguous audio).
+    pause_after_s: float = 0.5
 
 
 @dataclass
@@ -62,17 +64,6 @@ class RtpStats:
     dtmf_digits: int = 0
     queue_overflow: int = 0
     ssrc_changes: int = 0
-
-
-class _Proto(asyncio.DatagramProtocol):
-    def __init__(self, session: RtpSession) -> None:
-        self.session = session
-
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
-        self.session._on_datagram(data, (addr[0], addr[1]))
-
-    def error_received(self, exc: Exception) -> None:  # ICMP port unreachable and the like
-        pass
 
 
 @dataclass
@@ -101,7 +92,7 @@ class RtpSession:
         self.stats = RtpStats()
         self.port = 0
         self.media: MediaParams | None = None
-        self._transport: asyncio.DatagramTransport | None = None
+        self._transport: UdpEndpoint | None = None
         self._latched: tuple[str, int] | None = None
         self._jitter = JitterBuffer(options.jitter_depth)
         self._dtmf = DtmfReceiver()
@@ -126,16 +117,15 @@ class RtpSession:
 
     async def open(self) -> int:
         """Bind a free even port in the configured range; returns it."""
-        loop = asyncio.get_running_loop()
         lo, hi = self.options.port_min // 2, self.options.port_max // 2
         candidates = list(range(lo, hi + 1))
         random.shuffle(candidates)
         for half in candidates[:200]:
             try:
-                transport, _ = await loop.create_datagram_endpoint(lambda: _Proto(self), local_addr=(self.options.host, half * 2))
+                transport = await UdpEndpoint.bind(self.options.host, half * 2, self._on_datagram)
             except OSError:
                 continue
-            self._transport = transport  # type: ignore[assignment]
+            self._transport = transport
             self.port = half * 2
             self._last_rx = self.clock.now()
             self._arm_timeout(self.options.timeout_s)

@@ -19,6 +19,12 @@ class SdpError(ValueError):
     """The body is not usable SDP."""
 
 
+def _valid_connection(value: str) -> bool:
+    """``IN IP4 203.0.113.1`` (optionally ``/ttl``): network type, address type and an address."""
+    parts = value.split()
+    return len(parts) == 3 and parts[0] == "IN" and parts[1] in ("IP4", "IP6") and bool(parts[2].split("/")[0])
+
+
 @dataclass
 class Media:
     kind: str
@@ -54,12 +60,12 @@ class Media:
         """payload type -> (encoding name upper-cased, clock rate); static types filled in."""
         out: dict[int, tuple[str, int]] = {}
         for fmt in self.formats:
-            if fmt.isdigit() and int(fmt) in _STATIC_NAMES:
+            if fmt.isdecimal() and int(fmt) in _STATIC_NAMES:
                 out[int(fmt)] = (_STATIC_NAMES[int(fmt)], 8000)
         for val in self.attrs("rtpmap"):
             pt, _, enc = val.partition(" ")
             parts = enc.split("/")
-            if pt.isdigit() and len(parts) >= 2 and parts[1].isdigit():
+            if pt.isdecimal() and len(parts) >= 2 and parts[1].isdecimal():
                 out[int(pt)] = (parts[0].upper(), int(parts[1]))
         return out
 
@@ -82,11 +88,16 @@ class SessionDescription:
             t, v = raw[0], raw[2:]
             if t == "m":
                 parts = v.split()
-                if len(parts) < 4 or not parts[1].split("/")[0].isdigit():
-                    raise SdpError(f"bad m= line {v!r}")
-                current = Media(parts[0], int(parts[1].split("/")[0]), parts[2], parts[3:])
+                if len(parts) < 4 or not parts[1].split("/")[0].isdecimal():
+                    raise SdpError(f"bad m= line {v[:80]!r}")
+                port = int(parts[1].split("/")[0])
+                if port > 65535:
+                    raise SdpError(f"m= port {port} is not a UDP port (0-65535)")
+                current = Media(parts[0], port, parts[2], parts[3:])
                 current.lines.append(("m", v))
                 desc.media.append(current)
+            elif t == "c" and not _valid_connection(v):
+                raise SdpError(f"bad c= line {v[:80]!r}: write 'IN IP4 <address>' or 'IN IP6 <address>'")
             elif current is not None:
                 current.lines.append((t, v))
             else:
@@ -154,23 +165,23 @@ def negotiate(offer: SessionDescription, preferred: tuple[str, ...] = ("PCMU", "
     rtpmap = audio.rtpmap()
     chosen: tuple[int, str] | None = None
     for fmt in audio.formats:
-        if not fmt.isdigit():
+        if not fmt.isdecimal() or int(fmt) > 127:  # RTP payload types are 7 bits
             continue
         name, rate = rtpmap.get(int(fmt), ("", 0))
         if name in preferred and rate == 8000:
             chosen = (int(fmt), name)
             break
     if chosen is None:
-        offered = ", ".join(f"{rtpmap.get(int(f), (f, 0))[0]}" for f in audio.formats if f.isdigit())
+        offered = ", ".join(f"{rtpmap.get(int(f), (f, 0))[0]}" for f in audio.formats if f.isdecimal())
         return NoCommonCodec(f"no common codec: offered {offered or 'none'}, we speak {'/'.join(preferred)} 8 kHz")
     dtmf = next(
-        (pt for pt, (name, rate) in rtpmap.items() if name == "TELEPHONE-EVENT" and rate == 8000 and str(pt) in audio.formats),
+        (pt for pt, (name, rate) in rtpmap.items() if name == "TELEPHONE-EVENT" and rate == 8000 and str(pt) in audio.formats and pt <= 127),
         None,
     )
     host = audio.connection or offer.connection
     if host is None:
         return NoCommonCodec("no c= connection address")
-    ptime = next((int(p) for p in audio.attrs("ptime") if p.strip().isdigit()), 20)
+    ptime = next((int(p) for p in audio.attrs("ptime") if p.strip().isdecimal() and 10 <= int(p) <= 120), 20)
     direction = audio.direction or offer.direction or "sendrecv"
     return MediaParams(host, audio.port, chosen[0], chosen[1], dtmf, direction, ptime)
 

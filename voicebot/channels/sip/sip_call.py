@@ -26,7 +26,7 @@ def number_of(header_value: str) -> str | None:
         return None
     user = user.split(";")[0]
     digits = user.lstrip("+").replace("-", "")
-    return user if digits.isdigit() else None
+    return user if digits.isdecimal() else None
 
 
 def uri_of(header_value: str) -> str:

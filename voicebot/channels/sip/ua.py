@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from voicebot.config_types import reveal
 from voicebot.logs import get_logger
 
 from .clock import Clock, LoopClock, TimerHandle
@@ -50,9 +53,13 @@ from .sip_call import SipCall
 from .transaction import ClientTransaction, ResponseCache, Retransmitter, Timers
 from .transport import SipTransports, Source
 
+if TYPE_CHECKING:
+    from voicebot.config import SipSettings
+
 log = get_logger(__name__)
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, NOTIFY, INFO"
+_VERSION = re.compile(r"SIP/\d{1,3}\.\d{1,3}")
 OnCall = Callable[[SipCall], Awaitable[None]]
 
 
@@ -92,20 +99,25 @@ class SipOptions:
     codecs: tuple[str, ...] = ("PCMU", "PCMA")
     registration: RegistrationOptions | None = None
     handler_grace_s: float = 5.0  # on stop, how long call handlers get to finish
+    # New calls get 503 while the event loop runs this late (smoothed): past its capacity one
+    # more call would make every call's audio late, so it is refused and the proxy tries
+    # another bot. 0 = never (the library default; `voicebot serve` uses sip.overload_lag_s).
+    overload_lag_s: float = 0.0
 
     @classmethod
-    def from_settings(cls, sip: object, **overrides: object) -> SipOptions:
-        """From ``voicebot.config.SipSettings``."""
-        g = lambda name, default=None: getattr(sip, name, default)
-        rtp = RtpOptions(host=g("host", "127.0.0.1"), port_min=g("rtp_port_min", 20000), port_max=g("rtp_port_max", 20999),
-                         timeout_s=g("rtp_timeout_s", 30.0), comedia=bool(g("comedia", False)))
+    def from_settings(cls, sip: SipSettings, **overrides: object) -> SipOptions:
+        """From the typed ``voicebot.config.SipSettings`` (the operator's defaults live there only)."""
+        rtp = RtpOptions(host=sip.host, port_min=sip.rtp_port_min, port_max=sip.rtp_port_max, timeout_s=sip.rtp_timeout_s,
+                         comedia=sip.comedia)
         registration = None
-        if g("registrar"):
-            if not (g("username") and g("password")):
+        password = reveal(sip.password)
+        if sip.registrar:
+            if not (sip.username and password):
                 raise ValueError("sip.registrar is set: set sip.username and sip.password too (digest credentials of the trunk)")
-            registration = RegistrationOptions(registrar=g("registrar"), username=g("username"), password=g("password"))
-        base = cls(host=g("host", "127.0.0.1"), port=g("port", 5070), transports=tuple(g("transports", ("udp", "tcp"))),
-                   public_address=g("public_address"), allow_from=tuple(g("allow_from", ())), rtp=rtp, registration=registration)
+            registration = RegistrationOptions(registrar=sip.registrar, username=sip.username, password=password)
+        base = cls(host=sip.host, port=sip.port, transports=tuple(sip.transports), public_address=sip.public_address,
+                   allow_from=tuple(sip.allow_from), rtp=rtp, registration=registration, max_calls=sip.max_calls,
+                   rate_limit_per_s=sip.rate_limit_per_s, rate_limit_burst=sip.rate_limit_burst, overload_lag_s=sip.overload_lag_s)
         return _replace(base, **overrides)
 
 
@@ -146,6 +158,30 @@ class _RateLimiter:
         return True
 
 
+class LoopLag:
+    """How late the event loop wakes a sleeper (smoothed over ~1 s): the bot's load as its calls feel it.
+
+    Wall time on purpose (not the UA's clock): it measures the real loop."""
+
+    PERIOD_S = 0.05
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s = limit_s
+        self.lag = 0.0
+
+    @property
+    def overloaded(self) -> bool:
+        return self.limit_s > 0 and self.lag > self.limit_s
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            t0 = loop.time()
+            await asyncio.sleep(self.PERIOD_S)
+            late = max(0.0, loop.time() - t0 - self.PERIOD_S)
+            self.lag += (late - self.lag) * 0.1  # ~0.5 s of memory: one GC pause is no overload, a busy loop is
+
+
 @dataclass
 class _InviteState:
     """Server side of an incoming INVITE (initial or re-INVITE) until it is ACKed."""
@@ -174,7 +210,10 @@ class SipUserAgent:
         self._handlers: dict[str, asyncio.Task] = {}
         self._register_task: asyncio.Task | None = None
         self.registered = asyncio.Event()
-        self.counters = {"calls": 0, "rejected_488": 0, "bad_request": 0, "forbidden": 0, "dropped_unparseable": 0}
+        # internal_errors: a message that reached the catch-all (a bug: answered 500); fuzzing keeps it at 0
+        self.counters = {"calls": 0, "rejected_488": 0, "bad_request": 0, "forbidden": 0, "dropped_unparseable": 0,
+                         "version_not_supported": 0, "internal_errors": 0, "refused_overload": 0}
+        self.loop_lag = LoopLag(options.overload_lag_s)
         self.running = False
 
     # --- lifecycle -------------------------------------------------------------------
@@ -182,6 +221,8 @@ class SipUserAgent:
     async def start(self) -> None:
         await self.transports.start()
         self.running = True
+        if self.options.overload_lag_s > 0:
+            self._spawn(self.loop_lag.run())
         if self.options.registration:
             self._register_task = self._spawn(self._register_loop(self.options.registration))
         log.info("sip user agent listening", extra={"host": self.options.host, "port": self.port, "transports": list(self.transports.enabled)})
@@ -327,6 +368,7 @@ class SipUserAgent:
                 self.counters["bad_request"] += 1
                 self._safe_respond(msg, src, 400, exc.reason[:100])
         except Exception:  # never let one message take the process down
+            self.counters["internal_errors"] += 1
             log.exception("sip message handling failed", extra={"call_id": msg.call_id, "peer": f"{src.host}:{src.port}"})
             if isinstance(msg, SipRequest) and msg.method != "ACK":
                 self._safe_respond(msg, src, 500)
@@ -343,7 +385,10 @@ class SipUserAgent:
         text = data.decode("utf-8", "replace")
         head = text.split("\r\n\r\n", 1)[0].split("\r\n")
         first = head[0] if head else ""
-        if first.startswith(("SIP/2.0", "ACK ")) or not first.endswith("SIP/2.0"):
+        start = first.split(" ")
+        # A request in another SIP version gets 505 (RFC 3261 8.2.? / 21.5.7) rather than silence.
+        other_version = len(start) == 3 and _VERSION.fullmatch(start[2]) is not None and start[2] != "SIP/2.0"
+        if first.startswith(("SIP/", "ACK ")) or not (first.endswith("SIP/2.0") or other_version):
             self.counters["dropped_unparseable"] += 1
             return
         keep = {"via": None, "from": None, "to": None, "call-id": None, "cseq": None}
@@ -362,9 +407,13 @@ class SipUserAgent:
         except SipParseError:
             self.counters["dropped_unparseable"] += 1
             return
-        self.counters["bad_request"] += 1
-        reason = "".join(ch for ch in exc.reason if ch.isprintable())[:100]
-        body = "\r\n".join([f"SIP/2.0 400 {reason}", *lines, f"Server: {self.options.user_agent}", "Content-Length: 0", "", ""])
+        if other_version:
+            self.counters["version_not_supported"] += 1
+            status_line = "SIP/2.0 505 Version Not Supported"
+        else:
+            self.counters["bad_request"] += 1
+            status_line = "SIP/2.0 400 " + "".join(ch for ch in exc.reason if ch.isprintable())[:100]
+        body = "\r\n".join([status_line, *lines, f"Server: {self.options.user_agent}", "Content-Length: 0", "", ""])
         port = src.port if src.transport == "TCP" or "rport" in via.params else (via.port or 5060)
         self._send_raw(body.encode(), src.host, port, src.transport)
 
@@ -421,6 +470,11 @@ class SipUserAgent:
         if not self.running or len(self._calls) >= self.options.max_calls:
             self._respond(req, src, 503, "Service Unavailable (bot at capacity)", extra=[("Retry-After", "5")])
             return
+        if self.loop_lag.overloaded:
+            self.counters["refused_overload"] += 1
+            log.warning("sip call refused: event loop overloaded", extra={"call_id": req.call_id, "lag_ms": round(self.loop_lag.lag * 1000)})
+            self._respond(req, src, 503, "Service Unavailable (bot overloaded)", extra=[("Retry-After", "5")])
+            return
         if not req.body or "sdp" not in (req.headers.get("content-type") or "").lower():
             self._respond(req, src, 488, "Not Acceptable Here (INVITE without SDP offer is not supported)")
             return
@@ -430,16 +484,17 @@ class SipUserAgent:
             log.info("sip 488", extra={"call_id": req.call_id, "reason": media.reason})
             self._respond(req, src, 488, extra=[("Warning", f'304 {self.options.user_agent} "{media.reason}"')])
             return
-        if not req.headers.get_all("contact") or not req.from_addr.tag:
-            raise SipParseError("INVITE needs Contact and a From tag")
+        if not req.from_addr.tag:
+            raise SipParseError("INVITE needs a From tag")
+        _contact_uri(req)  # the dialog's remote target: where our BYE will go
         self._respond(req, src, 100)
         self._spawn(self._accept_invite(req, src, media))
 
     def _negotiate(self, req: SipRequest) -> MediaParams | NoCommonCodec:
         try:
             return negotiate(SessionDescription.parse(req.body), self.options.codecs)
-        except SdpError as exc:
-            return NoCommonCodec(f"unreadable SDP: {exc}")
+        except SdpError as exc:  # a broken body is a bad request (400), not an offer we cannot meet (488)
+            raise SipParseError(f"unreadable SDP: {exc}") from None
 
     async def _accept_invite(self, req: SipRequest, src: Source, media: MediaParams) -> None:
         local_tag = new_tag()
@@ -540,10 +595,10 @@ class SipUserAgent:
         if any(c is call and not s.answered for c, s in self._invites.values()):
             self._respond(req, src, 491)
             return
+        contact = _contact_uri(req) if req.headers.get_all("contact") else None
         dialog.remote_cseq = req.cseq[0]
-        contact = req.headers.get_all("contact")
         if contact:
-            dialog.remote_target = NameAddr.parse(contact[0]).uri  # target refresh (12.2.2)
+            dialog.remote_target = contact  # target refresh (12.2.2)
         media = self._negotiate(req) if req.body else call.rtp.media
         if isinstance(media, NoCommonCodec) or media is None:
             self._respond(req, src, 488)
@@ -634,9 +689,14 @@ class SipUserAgent:
         if dialog is None:
             self._end(call, reason)
             return
-        bye = dialog.request("BYE", self.address, self.port)
-        bye.headers.add("User-Agent", self.options.user_agent)
-        host, port, transport = dialog.next_hop()
+        try:
+            bye = dialog.request("BYE", self.address, self.port)
+            bye.headers.add("User-Agent", self.options.user_agent)
+            host, port, transport = dialog.next_hop()
+        except (SipParseError, ValueError) as exc:  # nowhere to send it: the call still ends here, its socket and slot freed
+            log.warning("sip bye cannot be addressed; call ended locally", extra={"call_id": call.call_id, "error": str(exc)})
+            self._end(call, reason)
+            return
         self._end(call, reason)  # stop media now; the BYE's answer does not change anything
         resp = await self._request(bye, host, port, transport)
         if resp is None:
@@ -857,19 +917,34 @@ def _granted_expires(resp: SipResponse, asked: int) -> int:
             value = NameAddr.parse(contact).params.get("expires")
         except SipParseError:
             continue
-        if value and value.isdigit():
+        if value and value.isdecimal():
             return int(value)
     value = resp.headers.get("expires")
-    return int(value) if value and value.strip().isdigit() else asked
+    return int(value) if value and value.strip().isdecimal() else asked
 
 
 def _sipfrag_status(body: bytes) -> int | None:
     """``SIP/2.0 200 OK`` (message/sipfrag, RFC 3420) -> 200."""
     first = body.decode("utf-8", "replace").strip().split("\r\n")[0].split("\n")[0]
     parts = first.split()
-    if len(parts) >= 2 and parts[0] == "SIP/2.0" and parts[1].isdigit():
+    if len(parts) >= 2 and parts[0] == "SIP/2.0" and parts[1].isdecimal():
         return int(parts[1])
     return None
 
 
 __all__ = ["RegistrationOptions", "SipCall", "SipCallFailed", "SipOptions", "SipUserAgent"]
+
+
+def _contact_uri(req: SipRequest) -> str:
+    """The request's Contact as a SIP(S) URI we can send to, or SipParseError (answered 400).
+
+    ``*`` is only meaningful in REGISTER; a target we could never address would leave a
+    call that cannot be hung up properly."""
+    contacts = req.headers.get_all("contact")
+    if not contacts:
+        raise SipParseError(f"{req.method} needs a Contact header")
+    uri = NameAddr.parse(contacts[0]).uri
+    if not uri.lower().startswith(("sip:", "sips:")):
+        raise SipParseError("Contact must be a sip: or sips: URI")
+    SipUri.parse(uri)  # raises SipParseError when unusable
+    return uri

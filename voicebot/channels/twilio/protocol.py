@@ -21,11 +21,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipecat.audio.dtmf.types import KeypadEntry
-
 MULAW_RATE = 8000
 FRAME_MS = 20
 FRAME_BYTES = MULAW_RATE * FRAME_MS // 1000  # 160 mu-law bytes = 20 ms
+# Largest message the decoder reads (settings: twilio.max_message_bytes). Twilio's media
+# messages are ~0.4 kB and a start message with custom parameters a few kB; a bigger one is
+# refused before JSON or base64 decoding so one peer cannot make the event loop chew megabytes.
+MAX_MESSAGE_BYTES = 64 * 1024
 
 
 class ProtocolError(ValueError):
@@ -33,7 +35,7 @@ class ProtocolError(ValueError):
 
     def __init__(self, kind: str, message: str, event: str | None = None) -> None:
         super().__init__(message)
-        self.kind = kind  # malformed_json | not_an_object | unknown_event | missing_field | bad_value | bad_base64
+        self.kind = kind  # too_large | malformed_json | not_an_object | unknown_event | missing_field | bad_value | bad_base64
         self.event = event
 
 
@@ -121,7 +123,7 @@ def _int(obj: dict[str, Any], key: str, event: str, where: str = "") -> int:
     value = _get(obj, key, event, where)
     try:
         number = int(value)  # Twilio sends decimal strings; accept ints too
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: 1e999 reads as infinity
         raise ProtocolError("bad_value", f"{event}: {where}{key} must be an integer, got {value!r}", event) from None
     if isinstance(value, bool) or number < 0:
         raise ProtocolError("bad_value", f"{event}: {where}{key} must be a non-negative integer, got {value!r}", event)
@@ -135,12 +137,16 @@ def _obj(obj: dict[str, Any], key: str, event: str) -> dict[str, Any]:
     return value
 
 
-def parse_message(data: str | bytes) -> Message:
+def parse_message(data: str | bytes, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
     """One WebSocket text message from Twilio -> a typed message, or :class:`ProtocolError`."""
+    if len(data) > max_bytes:  # characters or bytes: either bounds the work below
+        raise ProtocolError("too_large", f"message of {len(data)} characters is over the {max_bytes}-byte limit; dropped unread")
     try:
         raw = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ProtocolError("malformed_json", f"not JSON: {exc}") from None
+    except RecursionError:  # "[[[[..." nested past the decoder's depth
+        raise ProtocolError("malformed_json", "not JSON: nested too deeply") from None
     if not isinstance(raw, dict):
         raise ProtocolError("not_an_object", f"expected a JSON object, got {type(raw).__name__}")
     event = raw.get("event")
@@ -161,6 +167,8 @@ def parse_message(data: str | bytes) -> Message:
             channels=_int(fmt, "channels", event, "start.mediaFormat.") if "channels" in fmt else 1,
         )
         tracks = body.get("tracks") or ["inbound"]
+        if not isinstance(tracks, list):
+            raise ProtocolError("bad_value", "start: tracks must be a list", event)
         return Start(
             sequence_number=seq,
             stream_sid=_str(body, "streamSid", event, "start.") if "streamSid" in body else _str(raw, "streamSid", event),
@@ -191,6 +199,8 @@ def parse_message(data: str | bytes) -> Message:
     if event == "dtmf":
         body = _obj(raw, "dtmf", event)
         digit = _str(body, "digit", event, "dtmf.")
+        from pipecat.audio.dtmf.types import KeypadEntry  # here: the settings import this module's limit, not pipecat
+
         try:
             KeypadEntry(digit)
         except ValueError:

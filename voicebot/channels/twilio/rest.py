@@ -23,6 +23,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from voicebot.config_types import reveal
 from voicebot.logs import get_logger
 
 log = get_logger(__name__)
@@ -102,7 +103,7 @@ class TwilioCallControl:
         self.options = options
         self.client = Client(
             options.account_sid,
-            options.auth_token,
+            reveal(options.auth_token),
             http_client=BaseUrlHttpClient(options.api_base_url, options.timeout_s),
             environment={},  # never pick up TWILIO_EDGE/REGION from the process environment
         )

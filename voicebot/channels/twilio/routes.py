@@ -44,7 +44,7 @@ def make_router(
     public_host: str | None = settings.server.public_host
     verifier = SignatureVerifier(settings.twilio.auth_token, public_host, settings.twilio.verify_signatures)
     live = live if live is not None else LiveCalls()
-    options = stream_options or StreamOptions()
+    options = stream_options or StreamOptions(max_message_bytes=settings.twilio.max_message_bytes)
     if call_factory is None:
         from .channel import call_factory as default_factory  # needs voicebot.call (the pipeline)
 

@@ -25,6 +25,7 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
+from voicebot.config_types import SecretStr, reveal
 from voicebot.logs import get_logger
 
 log = get_logger(__name__)
@@ -84,7 +85,8 @@ class SignatureVerifier:
     only: every request is accepted and a warning is logged loudly at start-up.
     """
 
-    def __init__(self, auth_token: str | None, public_host: str | None, verify: bool = True) -> None:
+    def __init__(self, auth_token: str | SecretStr | None, public_host: str | None, verify: bool = True) -> None:
+        auth_token = reveal(auth_token)  # the settings keep it as a SecretStr
         self.public_host = public_host
         self.verify = verify
         self._validator = RequestValidator(auth_token) if auth_token else None

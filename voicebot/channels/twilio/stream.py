@@ -36,6 +36,7 @@ class StreamOptions:
     idle_timeout_s: float = 15.0  # no message at all (Twilio sends media every 20 ms): call dropped
     end_timeout_s: float = 10.0  # after the stream ends, how long the call may take to finish
     mark_timeout_s: float = 30.0  # longest wait for the last mark before hanging up anyway
+    max_message_bytes: int = p.MAX_MESSAGE_BYTES  # bigger messages are dropped unread (settings twilio.max_message_bytes)
 
 
 @dataclass(frozen=True)
@@ -328,7 +329,7 @@ class TwilioStreamHandler:
                 self._problem("binary", "binary WebSocket message; Twilio sends JSON text")
                 continue
             try:
-                msg = p.parse_message(text)
+                msg = p.parse_message(text, self.options.max_message_bytes)
             except p.ProtocolError as exc:
                 self._problem(exc.kind, str(exc), message_head=text[:80])
                 continue
@@ -389,9 +390,9 @@ class TwilioStreamHandler:
         info = StreamInfo.from_start(start)
         self.info = info
         self._last_seq = start.sequence_number
-        if (fmt.encoding, fmt.sample_rate, fmt.channels) != ("audio/x-mulaw", p.MULAW_RATE, 1):
+        bad_format = (fmt.encoding, fmt.sample_rate, fmt.channels) != ("audio/x-mulaw", p.MULAW_RATE, 1)
+        if bad_format:
             self._problem("media_format", f"unsupported media format {fmt}; only audio/x-mulaw 8000 Hz mono")
-            raise _EndStream("bad_media_format")
         self.sender = TwilioMediaSender(self.ws.send_text, info, self._close_ws)
         try:
             self.call = self.factory(info, self.sender)
@@ -404,6 +405,8 @@ class TwilioStreamHandler:
             extra={"call_id": info.call_sid, "stream_sid": info.stream_sid, "caller": info.caller, "called": info.called},
         )
         self._run_task = asyncio.create_task(self.call.run(), name=f"twilio-call-{info.call_sid}")
+        if bad_format:  # the call is created and ended at once: a caller who heard nothing still leaves a record
+            raise _EndStream("bad_media_format")
 
     async def _finish_call(self, run_task: asyncio.Task[None] | None) -> None:
         if run_task is None or self.call is None:

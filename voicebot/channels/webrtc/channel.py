@@ -325,11 +325,7 @@ class InappCall:
 
     async def run(self) -> Any:
         try:
-            records = getattr(self.runtime, "records", None)
-            if records is not None and hasattr(records, "run_recorded"):
-                self.result = await records.run_recorded(self.session)
-            else:
-                self.result = await self.session.run()
+            self.result = await self.session.run()  # CallSession.run records the call (one recorder per call)
             return self.result
         finally:
             self.done.set()

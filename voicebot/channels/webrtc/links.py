@@ -227,6 +227,7 @@ class WebSocketLink:
             claims = admit(self.options, msg["token"], origin, self.own_origin)
             if len(self.live) >= self.options.max_calls:
                 raise Refused(503, "busy", "all lines are busy; please try again in a minute")
+            self.live.claim_token(msg["token"], claims)
         except BadMessage as exc:
             await self._refuse(exc.code, str(exc), 4400)
             return

@@ -63,6 +63,8 @@ def _json_object(body: bytes | str, limit: int) -> dict[str, Any]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadMessage("malformed", f"message is not JSON: {exc}") from None
+    except RecursionError:  # "[[[[..." nested past the decoder's depth
+        raise BadMessage("malformed", "message is not JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise BadMessage("malformed", "message must be a JSON object")
     return data

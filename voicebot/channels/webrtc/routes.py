@@ -133,10 +133,12 @@ def make_router(runtime: Any, *, options: InappOptions | None = None, spec: Any 
                 raise Refused(404, "call_not_found", "that call has ended or is unknown; start a new call")
             if len(live) >= opts.max_calls:
                 raise Refused(503, "busy", "all lines are busy; please try again in a minute")
+            live.claim_token(o.token, claims)
             link = WebRTCLink(runtime, opts, live, claims, origin, spec=spec, transcriber=transcriber)
             try:
                 answer = await link.answer(o.sdp, o.type)
             except Exception as exc:  # noqa: BLE001 - a browser's bad input or a dead socket must not end the server
+                live.release_token(o.token)
                 log.warning("in-app offer failed", extra={"origin": origin, "error": repr(exc)})
                 raise Refused(400, "bad_sdp", f"could not answer this offer: {exc}") from None
         except Refused as exc:

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 import os
-import secrets
+import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from voicebot.config_types import validate_section
 from voicebot.logs import get_logger
 
+from .options import InappOptions
 from .protocol import (
-    MAX_SIGNAL_BYTES,
     BadMessage,
     Offer,
     error_message,
@@ -26,61 +27,22 @@ from .tokens import SessionClaims, TokenError, origin_allowed, verify_token
 log = get_logger(__name__)
 
 
-@dataclass
-class InappOptions:
-    """The in-app channel's settings (defaults suit the local demo)."""
-
-    # HMAC secret shared with the shop's backend. None: a random secret for this process and the
-    # demo token endpoint on (local demo only: set VOICEBOT_INAPP_SECRET in production).
-    secret: str | None = None
-    # Page origins allowed to start calls (https://shop.example). Empty: the bot server's own origin only.
-    allowed_origins: tuple[str, ...] = ()
-    demo_tokens: bool | None = None  # the /inapp/demo-token endpoint; None: on exactly when no secret is set
-    token_max_ttl_s: int = 3600  # a token claiming a longer life is refused
-    max_signal_bytes: int = MAX_SIGNAL_BYTES
-    max_calls: int = 50  # live in-app calls per process; more get a clear "busy" error
-    media_timeout_s: float = 10.0  # no audio from the browser this long (network dropped): the call ends
-    connect_timeout_s: float = 30.0  # WebRTC not connected this long after the answer: the call ends
-    ws_start_timeout_s: float = 10.0  # WebSocket fallback: the `start` message must come within this
-    # Host candidates aiortc offers (tests: ("127.0.0.1",), as aioice skips loopback). Empty: aioice's own choice.
-    ice_addresses: tuple[str, ...] = ()
-    ice_servers: tuple[str, ...] = ()  # e.g. stun:stun.example:3478; empty: host candidates only
-    keep_results: int = 100  # ended calls kept in memory for /inapp/calls/{id} (the store keeps them all)
-    _process_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
-
-    @property
-    def effective_secret(self) -> str:
-        return self.secret or self._process_secret
-
-    @property
-    def demo_enabled(self) -> bool:
-        return (not self.secret) if self.demo_tokens is None else self.demo_tokens
-
-
 def options_from(settings: Any, env: Mapping[str, str] | None = None) -> InappOptions:
-    """``settings.inapp`` (mapping or object) when the core has that section, else environment
-    variables VOICEBOT_INAPP_SECRET and VOICEBOT_INAPP_ORIGINS (comma-separated)."""
+    """``settings.inapp`` (the typed section, or a mapping), with the older variables
+    VOICEBOT_INAPP_SECRET and VOICEBOT_INAPP_ORIGINS (comma-separated) filling what it leaves unset."""
     env = os.environ if env is None else env
     section = getattr(settings, "inapp", None)
-
-    def get(name: str) -> Any:
-        if isinstance(section, Mapping):
-            return section.get(name)
-        return getattr(section, name, None) if section is not None else None
-
-    opts = InappOptions()
-    secret = get("secret") or env.get("VOICEBOT_INAPP_SECRET") or None
-    origins = get("allowed_origins") or env.get("VOICEBOT_INAPP_ORIGINS") or ()
-    if isinstance(origins, str):
-        origins = tuple(o.strip() for o in origins.split(",") if o.strip())
-    opts.secret = secret
-    opts.allowed_origins = tuple(origins)
-    for name in ("demo_tokens", "max_calls", "media_timeout_s", "token_max_ttl_s", "ice_addresses"):
-        v = get(name)
-        if v is not None:
-            setattr(opts, name, tuple(v) if name == "ice_addresses" else v)
-    if secret and len(secret) < 16:
-        raise ValueError("VOICEBOT_INAPP_SECRET must be at least 16 characters (use e.g. `openssl rand -hex 32`)")
+    if isinstance(section, InappOptions):
+        opts = section.model_copy()
+    else:
+        opts = validate_section(InappOptions, dict(section or {}), "inapp.")
+    updates: dict[str, Any] = {}
+    if opts.secret is None and env.get("VOICEBOT_INAPP_SECRET"):
+        updates["secret"] = env["VOICEBOT_INAPP_SECRET"]
+    if not opts.allowed_origins and env.get("VOICEBOT_INAPP_ORIGINS"):
+        updates["allowed_origins"] = env["VOICEBOT_INAPP_ORIGINS"]
+    if updates:
+        opts = validate_section(InappOptions, {**opts.model_dump(exclude_unset=True), **updates}, "inapp.")
     return opts
 
 
@@ -113,12 +75,34 @@ def admit(options: InappOptions, token: str, origin: str | None, own_origin: str
 class LiveCalls:
     """Live in-app calls by id (and WebRTC peer id), plus the last ended ones' summaries."""
 
+    MAX_USED_TOKENS = 100_000  # tokens live at most token_max_ttl_s; this only bounds a flood
+
     def __init__(self, keep: int = 100) -> None:
         self.calls: dict[str, Any] = {}
         self.by_pc: dict[str, Any] = {}
         self.ended: collections.OrderedDict[str, dict[str, Any]] = collections.OrderedDict()
         self._keep = keep
         self._changed = asyncio.Condition()
+        self._used: dict[str, float] = {}  # token digest -> its expiry: each token starts one call
+
+    def claim_token(self, token: str, claims: SessionClaims, now: float | None = None) -> None:
+        """Mark ``token`` as having started a call; :class:`Refused` if it already did (a replay).
+
+        A token is a session for one call: a copied or logged token cannot open a second one.
+        Kept until the token expires (it is refused after that anyway)."""
+        t = time.time() if now is None else now
+        if len(self._used) > self.MAX_USED_TOKENS // 2:
+            self._used = {k: exp for k, exp in self._used.items() if exp > t}
+        key = hashlib.sha256(token.encode()).hexdigest()
+        if key in self._used and self._used[key] > t:
+            raise Refused(401, "token_used", "this session token has already started a call; reload the page for a new one")
+        if len(self._used) >= self.MAX_USED_TOKENS:
+            raise Refused(503, "busy", "too many calls are starting; please try again in a minute")
+        self._used[key] = float(claims.expires_at)
+
+    def release_token(self, token: str) -> None:
+        """The call never started (its offer could not be answered): the token may be used again."""
+        self._used.pop(hashlib.sha256(token.encode()).hexdigest(), None)
 
     def __len__(self) -> int:
         return len(self.calls)
