@@ -128,8 +128,9 @@ class Nlu:
         about_order = "order_id" in slots or any(p.find(tokens, norm) for p in lex.order_words)
         if bare_slot:
             intent, confidence = "affirm", 0.8
-        elif about_order and ((not totals and intent == "out_of_scope") or (set(totals) == {"greeting"} and expecting is None)):
-            # "hi, I'm calling about my order": talks about an order, nothing more specific
+        elif about_order and ((not totals and intent in ("out_of_scope", "affirm", "greeting", "thanks")) or (set(totals) == {"greeting"} and expecting is None)):
+            # "hi, I'm calling about my order", "it's T H 6 2 0 8 4, can you check": talks about an
+            # order, nothing more specific (small talk guessed by the classifier alone is no reading)
             intent, confidence = "order_status", 0.45
         mood = assess(lex, tokens, norm, intent)
         escalate = intent == "human_agent" or mood.threat or mood.frustration >= ESCALATE_FRUSTRATION
