@@ -202,7 +202,10 @@ class DialogueSessionImpl(OrderTasks):
             f.say(f"ack_{intent}")
             return await self._order_task(f, intent, {**nlu.slots, "_text": text})
         if intent == "product_question":
-            if await product_question(f, str(nlu.slots.get("product_hint", "")), text):
+            answer = await product_question(f, str(nlu.slots.get("product_hint", "")), text)
+            if answer == "missing":
+                return self._fact_not_known(f, nlu, text)
+            if answer == "answered":
                 return
             if self.llm and await self._ask_llm(f, text):
                 return
@@ -291,7 +294,8 @@ class DialogueSessionImpl(OrderTasks):
         if p.kind == "product":
             if find_product(f, str(slots.get("product_hint", "")), text):
                 st.pending = None
-                await product_question(f, str(slots.get("product_hint", "")), text)
+                if await product_question(f, str(slots.get("product_hint", "")), text, p.choices) == "missing":
+                    self._fact_not_known(f, nlu, text)
                 return True
             return False
         return False
@@ -348,11 +352,17 @@ class DialogueSessionImpl(OrderTasks):
         f.say("goodbye")
         f.out.actions.append(HangUp("completed"))
 
-    def _transfer(self, f: Flow, reason: str, template: str, queue: str | None = None) -> None:
+    def _fact_not_known(self, f: Flow, nlu: NluResult, text: str) -> None:
+        """The catalogue does not state what was asked: say so and pass the caller on."""
+        pid = find_product(f, str(nlu.slots.get("product_hint", "")), text)
+        name = self.res.kb.name(pid, self.state.lang) if pid else ""
+        self._transfer(f, "product_question", "product_fact_unknown", product=name)
+
+    def _transfer(self, f: Flow, reason: str, template: str, queue: str | None = None, **values: Any) -> None:
         st = self.state
         st.pending = None
         st.ended = True
-        line = f.say(template)
+        line = f.say(template, **values)
         context = self.context_packet(reason, pending_line=line)
         f.out.actions.append(Transfer(reason=reason, queue=queue or st.lang, context=context))
 
