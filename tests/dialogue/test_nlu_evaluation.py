@@ -25,12 +25,14 @@ from voicebot.dialogue.nlu_types import INTENTS, LANGUAGES
 
 DATA = Path(__file__).parent / "data"
 
-# (intent whole set, intent lowest language, order-id whole set, order-id lowest language)
+# (intent whole set, intent lowest language, order-id whole set, order-id lowest language),
+# measured after the real-ASR work (see data/README.md) and rounded down. blind5's order ids are
+# below the 95% / 90% target in fr (4 of 6) and ar (5 of 6): pinned as measured, not tuned away.
 FLOORS = {
-    "nlu_blind5.jsonl": (0.0, 0.0, 0.0, 0.0),
-    "nlu_heldout3.jsonl": (0.0, 0.0, 0.0, 0.0),
-    "nlu_blind.jsonl": (0.0, 0.0, 0.0, 0.0),
-    "nlu_dev5.jsonl": (0.0, 0.0, 0.0, 0.0),
+    "nlu_blind5.jsonl": (0.98, 0.91, 0.96, 0.66),
+    "nlu_heldout3.jsonl": (0.97, 0.92, 0.99, 0.99),
+    "nlu_blind.jsonl": (0.98, 0.75, 0.99, 0.99),
+    "nlu_dev5.jsonl": (0.99, 0.95, 0.99, 0.95),  # tuned on: a regression guard
 }
 
 
