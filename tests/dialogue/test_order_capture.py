@@ -177,3 +177,13 @@ async def test_real_nlu_end_to_end_slip_and_read_back(tmp_path) -> None:
     assert spoken_groups(order.id, "en") in r1.text and r1.expect == "yes_no"
     r2 = await session.respond(CallerTurn("Yes, that's right.", "en"))
     assert order.shipment.tracking_number in r2.text
+
+
+@pytest.mark.parametrize("lang", ["en", "ja", "ko", "th", "ar"])
+def test_asr_prompt_for_what_was_asked(lang: str) -> None:
+    from voicebot.dialogue.asr_hints import initial_prompt
+
+    assert "4 5 7 1 2" in (initial_prompt("order_id", lang) or "")
+    assert initial_prompt("yes_no", lang) and initial_prompt("yes_no", lang) != initial_prompt("yes_no", "en" if lang != "en" else "de")
+    assert "@" in (initial_prompt("email", lang) or "")
+    assert initial_prompt(None, lang) is None
