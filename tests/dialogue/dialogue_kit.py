@@ -57,9 +57,9 @@ class Call:
         self.session = engine.new_session(CallContext("test-call", channel="text", caller_number=caller_number, **ctx))
         self.replies: list[DialogueReply] = []
 
-    async def say(self, result: NluResult, text: str = "(scripted)", dtmf: str = "") -> DialogueReply:
+    async def say(self, result: NluResult, text: str = "(scripted)", dtmf: str = "", asr_confidence: float | None = None) -> DialogueReply:
         self.scripted.push(result)
-        reply = await self.session.respond(CallerTurn(text, result.language, dtmf=dtmf))
+        reply = await self.session.respond(CallerTurn(text, result.language, dtmf=dtmf, asr_confidence=asr_confidence))
         self.replies.append(reply)
         return reply
 

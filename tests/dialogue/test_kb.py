@@ -25,9 +25,9 @@ def test_shipped_knowledge_base_and_templates_are_complete() -> None:
     assert kb.check() == []
     assert Templates.load().check() == []
     kinds = {e.kind for e in kb.entries.values()}
-    assert kinds == {"policy", "product", "country"}
+    assert kinds == {"policy", "product", "country", "fact", "attribute"}
     for entry in kb.entries.values():  # written once, all 14 translations together
-        assert set(entry.text or entry.name) == set(LANGUAGES), entry.id
+        assert set(entry.text or entry.name or entry.keywords) == set(LANGUAGES), entry.id
 
 
 def test_check_reports_missing_language_and_placeholder_drift() -> None:

@@ -1,13 +1,16 @@
-"""The multilingual test set: intent accuracy and order-id exact match >= 95% per language;
-held-out sets keep generalisation from silently regressing (see README of the data below).
+"""The NLU measured on sentences it was never trained on (see data/README.md).
 
-Data files: nlu_testset (the targets), nlu_heldout (written before the concept-coverage work,
-then used to find gaps: tuned), nlu_heldout2 (written after it and never tuned on until issue 6,
-whose lexicon work used its misses: tuned now), nlu_dev4 (written in issue 6 as a development
-set: tuned), nlu_heldout3 (written in issue 6 BEFORE any NLU change, never tuned on: the honest
-generalisation figure, with nlu_blind), nlu_devset (tuned). The classifier is trained on
-testset, heldout, devset, heldout2 and dev4 (see voicebot/dialogue/nlu/classifier.py SOURCES),
-never on heldout3 or blind."""
+Evaluation sets, none of them in the classifier's training data (test_nlu_classifier checks):
+nlu_blind5 (written as Whisper transcribes phone callers before the real-ASR work, never tuned
+on), nlu_heldout3 and nlu_blind (older blind sets; nlu_heldout3 shares a few common phrases with
+lines the lexicons were once tuned on), nlu_dev5 (written with blind5, the set the lexicons and
+the normaliser were tuned on: its floor is a regression guard, not a generalisation figure).
+The sets the lexicons were tuned on before are now the packaged training data
+(voicebot/dialogue/nlu/training.jsonl) and are not scored here: that would measure memory.
+
+Floors are the measured figures rounded down: raise one when a change really lifts it; never
+tune on a blind set to do so (write a new one instead, before changing the code).
+"""
 
 from __future__ import annotations
 
@@ -16,36 +19,71 @@ from pathlib import Path
 import pytest
 
 from voicebot.dialogue.nlu import Nlu
-from voicebot.dialogue.nlu.evaluate import evaluate, load_cases, main, report
+from voicebot.dialogue.nlu.classifier import TRAINING
+from voicebot.dialogue.nlu.evaluate import LangScore, evaluate, load_cases, main, report
 from voicebot.dialogue.nlu_types import INTENTS, LANGUAGES
 
 DATA = Path(__file__).parent / "data"
 
+# (intent whole set, intent lowest language, order-id whole set, order-id lowest language),
+# measured after the real-ASR work (see data/README.md) and rounded down. blind5's order ids are
+# below the 95% / 90% target in fr (4 of 6) and ar (5 of 6): pinned as measured, not tuned away.
+FLOORS = {
+    "nlu_blind5.jsonl": (0.98, 0.91, 0.96, 0.66),
+    "nlu_heldout3.jsonl": (0.97, 0.92, 0.99, 0.99),
+    "nlu_blind.jsonl": (0.98, 0.75, 0.99, 0.99),
+    "nlu_dev5.jsonl": (0.99, 0.95, 0.99, 0.95),  # tuned on: a regression guard
+}
+
 
 @pytest.fixture(scope="module")
-def scores():
-    return evaluate(load_cases(DATA / "nlu_testset.jsonl"), Nlu())
+def nlu() -> Nlu:
+    return Nlu()
 
 
-def test_testset_shape() -> None:
-    cases = load_cases(DATA / "nlu_testset.jsonl")
-    by_lang = {lang: [c for c in cases if c["lang"] == lang] for lang in LANGUAGES}
-    assert all(len(v) >= 20 for v in by_lang.values()), {k: len(v) for k, v in by_lang.items()}
-    assert {c["intent"] for c in cases} == set(INTENTS)
+def _total(scores: dict[str, LangScore]) -> LangScore:
+    total = LangScore()
+    for s in scores.values():
+        total.add(s)
+    return total
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_floors(nlu: Nlu, name: str) -> None:
+    intent_all, intent_lang, id_all, id_lang = FLOORS[name]
+    scores = evaluate(load_cases(DATA / name), nlu)
+    total = _total(scores)
+    print(f"\n{name}\n" + report(scores))
+    assert total.intent_acc >= intent_all - 1e-9, report(scores, verbose=True)
+    assert total.id_em >= id_all - 1e-9, report(scores, verbose=True)
+    for lang, s in scores.items():
+        assert s.intent_acc >= intent_lang - 1e-9, (name, lang, s.misses)
+        assert s.id_em >= id_lang - 1e-9, (name, lang, s.misses)
+        assert s.id_invented == 0, (name, lang, s.misses)
+
+
+@pytest.mark.parametrize(("name", "per_lang"), [("nlu_blind5.jsonl", 24), ("nlu_dev5.jsonl", 21), ("nlu_heldout3.jsonl", 20)])
+def test_set_shape(name: str, per_lang: int) -> None:
+    cases = load_cases(DATA / name)
+    counts = {lang: sum(c["lang"] == lang for c in cases) for lang in LANGUAGES}
+    assert all(n >= per_lang for n in counts.values()), counts
     assert all(c["intent"] in INTENTS for c in cases)
+    ids = {lang: sum(c["lang"] == lang and "order_id" in c for c in cases) for lang in LANGUAGES}
+    assert all(n >= 1 for n in ids.values()), ids
 
 
-def test_targets_per_language(scores) -> None:
-    print("\n" + report(scores))
-    for lang in LANGUAGES:
-        s = scores[lang]
-        assert s.intent_acc >= 0.95, f"{lang}: intent accuracy {s.intent_acc:.1%}: {s.misses}"
-        assert s.id_em >= 0.95, f"{lang}: order-id exact match {s.id_em:.1%}: {s.misses}"
-        assert s.id_invented == 0, f"{lang}: invented order ids: {s.misses}"
+def test_training_order_ids_still_read(nlu: Nlu) -> None:
+    """Order ids are read by rules, not learned, so the training lines that carry one are a fair
+    regression check for the number readers (their intents are not scored: trained on)."""
+    cases = [c for c in load_cases(TRAINING) if "order_id" in c]
+    assert len(cases) >= 100
+    wrong = [(c["text"], nlu.understand(c["text"], c["lang"]).slots.get("order_id"), c["order_id"]) for c in cases
+             if nlu.understand(c["text"], c["lang"]).slots.get("order_id") != c["order_id"]]
+    assert len(wrong) <= len(cases) // 50, wrong
 
 
 def test_evaluate_command(capsys) -> None:
-    assert main([str(DATA / "nlu_testset.jsonl")]) == 0
+    assert main([str(DATA / "nlu_blind5.jsonl")]) == 0
     out = capsys.readouterr().out
     assert "TOTAL" in out and all(f"\n{lang} " in out for lang in LANGUAGES)
 
@@ -55,85 +93,3 @@ def test_evaluate_bad_file(tmp_path, capsys) -> None:
     bad.write_text('{"text": "hi"}\n', encoding="utf-8")
     assert main([str(bad)]) == 2
     assert "needs text, lang and intent" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("name", ["nlu_devset.jsonl", "nlu_blind.jsonl", "nlu_heldout.jsonl", "nlu_heldout2.jsonl"])
-def test_order_ids_generalise(name: str) -> None:
-    """Order ids hold up on sets the lexicons were not written for; intent accuracy there is
-    reported by the evaluate command, not asserted (see nlu_blind.jsonl: never tuned on)."""
-    scores = evaluate(load_cases(DATA / name), Nlu())
-    for lang, s in scores.items():
-        assert s.id_em >= 0.95 and s.id_invented == 0, (lang, s.misses)
-
-
-# Floors measured when nlu_heldout2.jsonl was written (never tuned on): 73.2% overall (75.0% after
-# the fr/it elision fix its misses revealed), lowest
-# language 50%. Since issue 6 it is tuned on (100%); FLOORS below pin what was reached.
-HELDOUT2_TOTAL_FLOOR = 0.70
-HELDOUT2_LANG_FLOOR = 0.50
-
-
-@pytest.mark.parametrize(("name", "per_lang"), [("nlu_heldout.jsonl", 15), ("nlu_heldout2.jsonl", 8)])
-def test_heldout_shape(name: str, per_lang: int) -> None:
-    cases = load_cases(DATA / name)
-    counts = {lang: sum(c["lang"] == lang for c in cases) for lang in LANGUAGES}
-    assert all(n >= per_lang for n in counts.values()), counts
-    assert all(c["intent"] in INTENTS for c in cases)
-    if name == "nlu_heldout.jsonl":
-        assert {c["intent"] for c in cases} == set(INTENTS)
-
-
-def test_heldout_tuned_set_stays_high() -> None:
-    """nlu_heldout was used to find concept gaps, so it is a regression guard, not a measure."""
-    scores = evaluate(load_cases(DATA / "nlu_heldout.jsonl"), Nlu())
-    for lang, s in scores.items():
-        assert s.intent_acc >= 0.9, (lang, s.misses)
-        assert s.id_em >= 0.95 and s.id_invented == 0, (lang, s.misses)
-
-
-def test_heldout2_never_tuned_floor() -> None:
-    scores = evaluate(load_cases(DATA / "nlu_heldout2.jsonl"), Nlu())
-    print("\n" + report(scores))
-    ok = sum(s.intent_ok for s in scores.values())
-    total = sum(s.n for s in scores.values())
-    assert ok / total >= HELDOUT2_TOTAL_FLOOR, report(scores, verbose=True)
-    for lang, s in scores.items():
-        assert s.intent_acc >= HELDOUT2_LANG_FLOOR, (lang, s.misses)
-        assert s.id_em >= 0.95 and s.id_invented == 0, (lang, s.misses)
-
-
-# Intent accuracy reached in issue 6 (rules + classifier), rounded down: (whole set, every language).
-# heldout3 and blind were never tuned on: their floors are the generalisation figures
-# (heldout3: 93.4% before the issue-6 work, 96.6% after; lowest language zh 88%). The others
-# were tuned on or trained on, so their floors only catch regressions. Raise a floor when a
-# change really lifts it; never tune on heldout3 to do so (write a new untouched set instead).
-FLOORS = {
-    "nlu_heldout3.jsonl": (0.96, 0.88),
-    "nlu_blind.jsonl": (0.98, 0.75),
-    "nlu_testset.jsonl": (1.00, 1.00),
-    "nlu_heldout.jsonl": (1.00, 1.00),
-    "nlu_devset.jsonl": (1.00, 1.00),
-    "nlu_heldout2.jsonl": (1.00, 1.00),
-    "nlu_dev4.jsonl": (1.00, 1.00),
-}
-
-
-@pytest.mark.parametrize("name", sorted(FLOORS))
-def test_floors_reached(name: str) -> None:
-    total_floor, lang_floor = FLOORS[name]
-    scores = evaluate(load_cases(DATA / name), Nlu())
-    ok = sum(s.intent_ok for s in scores.values())
-    total = sum(s.n for s in scores.values())
-    assert ok / total >= total_floor - 1e-9, report(scores, verbose=True)
-    for lang, s in scores.items():
-        assert s.intent_acc >= lang_floor - 1e-9, (name, lang, s.misses)
-        assert s.id_em >= 0.95 and s.id_invented == 0, (name, lang, s.misses)
-
-
-@pytest.mark.parametrize(("name", "per_lang"), [("nlu_heldout3.jsonl", 20), ("nlu_dev4.jsonl", 17)])
-def test_issue6_sets_shape(name: str, per_lang: int) -> None:
-    cases = load_cases(DATA / name)
-    counts = {lang: sum(c["lang"] == lang for c in cases) for lang in LANGUAGES}
-    assert all(n >= per_lang for n in counts.values()), counts
-    for lang in LANGUAGES:
-        assert {c["intent"] for c in cases if c["lang"] == lang} == set(INTENTS), lang

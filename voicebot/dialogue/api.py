@@ -82,6 +82,10 @@ class DialogueReply:
     intent: str | None = None
     slots: dict[str, Any] = field(default_factory=dict)
     sentiment: str | None = None  # "positive" | "neutral" | "negative" | "angry"
+    # What the bot just asked for, so the pipeline can bias the recogniser toward that shape
+    # (a Whisper initial prompt, hotwords; asr_hints.initial_prompt gives one per language):
+    # "order_id", "yes_no", "email", "phone", or None.
+    expect: str | None = None
 
     @property
     def transfer(self) -> Transfer | None:

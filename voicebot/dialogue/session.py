@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from dataclasses import replace
-from datetime import date, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from ..config_types import CsvTuple, Section
 from ..logs import get_logger
@@ -16,12 +15,12 @@ from .flows import CONFIRM_ACTIONS, ORDER_FLOWS, CallState, Flow, Out, Pending, 
 from .flows.info import find_product, product_question
 from .guard import Guard, GuardContext
 from .nlu_types import LANGUAGES, NluResult
-from .orders import Order, OrderStoreError
+from .order_capture import EXPECT_BY_PENDING
+from .orders import OrderStoreError
+from .session_orders import TASK_INTENTS, OrderTasks
 
 log = get_logger(__name__)
 
-# Intents that start a task of their own (they interrupt whatever the bot was waiting for).
-TASK_INTENTS = set(ORDER_FLOWS) | {"product_question", "payment_issue", "complaint", "human_agent"}
 
 
 class Understands(Protocol):
@@ -49,9 +48,14 @@ class SessionOptions(Section):
     max_order_failures: int = 2  # order number not found this many times -> a person
     max_identity_failures: int = 2
     allowed_domains: CsvTuple = ()
+    # Reading a spoken order number back: "always" before every lookup of a spoken (not keyed)
+    # number; "when_unsure" (default) only when the ASR was unsure of the turn, or the number is
+    # not an order of the identified caller but one slip away from one; "never".
+    read_back: Literal["always", "when_unsure", "never"] = "when_unsure"
+    read_back_below_confidence: float = 0.6  # ASR mean token probability under which a number is read back
 
 
-class DialogueSessionImpl:
+class DialogueSessionImpl(OrderTasks):
     """Implements :class:`voicebot.dialogue.api.DialogueSession`."""
 
     def __init__(self, call: CallContext, res: Resources, nlu: Understands, guard: Guard, policy_numbers: frozenset[int],
@@ -71,6 +75,7 @@ class DialogueSessionImpl:
         self._identified = False
         self._choice_items: dict[str, list[str]] = {}  # order id -> skus, for "the one with the coat"
         self._expects_kw = "expecting" in inspect.signature(nlu.understand).parameters
+        self._asr_confidence: float | None = None  # of the turn being handled
 
     # -- the DialogueSession interface -------------------------------------------------------
     async def greet(self) -> DialogueReply:
@@ -88,6 +93,7 @@ class DialogueSessionImpl:
         if turn.language in LANGUAGES:
             self.state.lang = turn.language
         text = turn.text.strip()
+        self._asr_confidence = turn.asr_confidence
         self.state.history.append({"role": "caller", "text": text, "dtmf": turn.dtmf, "language": turn.language})
         nlu = await self._understand(text, turn)
         self.state.intents.append(nlu.intent)
@@ -130,14 +136,15 @@ class DialogueSessionImpl:
                 entry["interrupted"] = True
                 break
         p = self.state.pending
-        if p and p.kind in ("confirm", "anything_else") and p.prompt and p.prompt.strip() not in heard_text:
+        if p and p.kind in ("confirm", "confirm_order_id", "anything_else") and p.prompt and p.prompt.strip() not in heard_text:
             # The caller did not hear the question, so a "yes" now must not carry out the action.
             self.state.pending = None
 
     # -- understanding -------------------------------------------------------------------------
     async def _understand(self, text: str, turn: CallerTurn) -> NluResult:
         p = self.state.pending
-        expecting = {"order_id": "order_id", "pick_order": "order_id", "email": "email", "confirm": "confirmation", "anything_else": "confirmation"}.get(p.kind) if p else None
+        expecting = {"order_id": "order_id", "pick_order": "order_id", "email": "email", "confirm": "confirmation",
+                     "confirm_order_id": "confirmation", "anything_else": "confirmation"}.get(p.kind) if p else None
         if not text:
             nlu = NluResult("out_of_scope", 0.0, self.state.lang)
         else:
@@ -146,8 +153,11 @@ class DialogueSessionImpl:
             nlu = await asyncio.to_thread(self.nlu.understand, text, self.state.lang, **kwargs)
         digits = "".join(ch for ch in turn.dtmf if ch.isdigit())
         if digits:
+            # The keypad is exact and may be used at any time: it wins over what was heard.
             slots = dict(nlu.slots, dtmf=digits)
-            if expecting == "order_id" or "order_id" not in slots:
+            if expecting == "email":
+                slots["phone"] = digits  # the identity question takes the phone number too
+            elif expecting in ("order_id", "confirmation") or "order_id" not in slots:
                 slots["order_id"] = digits
             nlu = replace(nlu, slots=slots, intent=nlu.intent if text else "out_of_scope")
         return nlu
@@ -190,7 +200,10 @@ class DialogueSessionImpl:
             f.say(f"ack_{intent}")
             return await self._order_task(f, intent, {**nlu.slots, "_text": text})
         if intent == "product_question":
-            if await product_question(f, str(nlu.slots.get("product_hint", "")), text):
+            answer = await product_question(f, str(nlu.slots.get("product_hint", "")), text)
+            if answer == "missing":
+                return self._fact_not_known(f, nlu, text)
+            if answer == "answered":
                 return
             if self.llm and await self._ask_llm(f, text):
                 return
@@ -224,6 +237,8 @@ class DialogueSessionImpl:
     async def _continue(self, f: Flow, nlu: NluResult, text: str, p: Pending) -> bool:
         """Interpret the turn as the answer to the bot's last question. False: not an answer."""
         st, slots = self.state, nlu.slots
+        if p.kind == "confirm_order_id":
+            return await self._answer_read_back(f, nlu, p)
         if p.kind in ("order_id", "pick_order"):
             oid = slots.get("order_id")
             if not oid and p.kind == "pick_order":
@@ -277,7 +292,8 @@ class DialogueSessionImpl:
         if p.kind == "product":
             if find_product(f, str(slots.get("product_hint", "")), text):
                 st.pending = None
-                await product_question(f, str(slots.get("product_hint", "")), text)
+                if await product_question(f, str(slots.get("product_hint", "")), text, p.choices) == "missing":
+                    self._fact_not_known(f, nlu, text)
                 return True
             return False
         return False
@@ -314,115 +330,6 @@ class DialogueSessionImpl:
         f.note("llm_answer", chars=len(answer))
         return True
 
-    # -- orders and identity -----------------------------------------------------------------
-    async def _identify_caller(self) -> None:
-        """Who is calling, from the in-app token or the caller's number (once per call)."""
-        if self._identified:
-            return
-        self._identified = True
-        st, store = self.state, self.res.store
-        if self.call.customer_id and (c := await store.find_customer(customer_id=self.call.customer_id)):
-            st.customer, st.verified_by = c, "app_token"
-        elif self.call.caller_number and (c := await store.find_customer(phone=self.call.caller_number)):
-            st.customer, st.verified_by = c, "caller_number"
-
-    async def _order_task(self, f: Flow, intent: str, slots: dict[str, Any]) -> None:
-        st = self.state
-        await self._identify_caller()
-        order: Order | None = None
-        if oid := slots.get("order_id"):
-            oid = str(oid).strip()
-            st.allowed.add(oid)  # the caller said it: repeating it back discloses nothing
-            order = await self.res.store.get_order(oid)
-            f.note("order_lookup", order_id=oid, found=order is not None)
-            if order is None:
-                st.order_failures += 1
-                if st.order_failures >= self.options.max_order_failures:
-                    return self._transfer(f, "not_understood", "transfer_not_understood")
-                return f.ask("order_not_found", Pending("order_id", intent=intent), order_id=oid)
-        elif st.order is not None and st.order.customer_id == (st.customer.id if st.customer else None):
-            order = st.order
-        elif st.customer is not None:
-            order = await self._choose_order(f, intent, str(slots.get("product_hint", "")), str(slots.get("_text", "")))
-            if order is None:
-                return  # a question was asked
-        else:
-            return f.ask("ask_order_id", Pending("order_id", intent=intent))
-        st.order = order
-        if order.id not in st.orders_discussed:
-            st.orders_discussed.append(order.id)
-        if not await self._verified_for(f, order, intent):
-            return
-        await self._run_order_flow(f, intent, order)
-
-    async def _run_order_flow(self, f: Flow, intent: str, order: Order) -> None:
-        f.allow_order(order)
-        await ORDER_FLOWS[intent](f, order)
-
-    async def _choose_order(self, f: Flow, intent: str, hint: str, text: str = "") -> Order | None:
-        orders = await self.res.store.orders_for_customer(self.state.customer.id)  # type: ignore[union-attr]
-        f.note("order_lookup", customer_id=self.state.customer.id, count=len(orders))  # type: ignore[union-attr]
-        if not orders:
-            f.ask("ask_order_id", Pending("order_id", intent=intent))
-            return None
-        if hint:
-            by_product = [o for o in orders if self.res.kb.match_products(hint, self.state.lang, [i.sku for i in o.items])]
-            if by_product:
-                orders = by_product
-        relevant = [o for o in orders if _relevant(intent, o, self.res.today())] or orders
-        if intent == "shipping_delay" and _mentions_customs(text):
-            relevant = [o for o in relevant if o.shipment and o.shipment.status == "customs_hold"] or relevant
-        if len(relevant) == 1:
-            return relevant[0]
-        choices = relevant[:3]
-        self._choice_items = {o.id: [i.sku for i in o.items] for o in choices}
-        for o in choices:
-            f.allow_order(o)  # the caller is verified for their own orders
-        text = "; ".join(self.res.templates.render("order_choice", self.state.lang, **f.order_values(o)) for o in choices)
-        f.ask("pick_order", Pending("pick_order", intent=intent, choices=tuple(o.id for o in choices)), choices=text)
-        return None
-
-    def _pick_by_product(self, f: Flow, p: Pending, hint: str, text: str) -> str | None:
-        """Which of the offered orders the caller means, by the product they name."""
-        for words in (hint, text):
-            if not words:
-                continue
-            hits = [oid for oid in p.choices if self.res.kb.match_products(words, self.state.lang, self._choice_items.get(oid, []))]
-            if len(hits) == 1:
-                return hits[0]
-        return None
-
-    async def _verified_for(self, f: Flow, order: Order, intent: str) -> bool:
-        st = self.state
-        if st.customer is not None and order.customer_id == st.customer.id and st.verified_by:
-            if not st.verified:
-                st.verified = True
-                f.note("identity_verified", method=st.verified_by, customer_id=st.customer.id)
-                st.allowed.update({st.customer.email, st.customer.phone})
-            return True
-        f.ask("ask_email", Pending("email", intent=intent))
-        return False
-
-    async def _check_identity_answer(self, f: Flow, p: Pending, email: str | None, phone: str | None) -> None:
-        st = self.state
-        order = st.order
-        owner = await self.res.store.find_customer(customer_id=order.customer_id) if order else None
-        ok = owner is not None and ((email and owner.email.lower() == str(email).strip().lower()) or
-                                    (phone and _same(owner.phone, str(phone))))
-        if not ok or order is None or owner is None:
-            st.identity_failures += 1
-            f.note("identity_failed", attempts=st.identity_failures)
-            if st.identity_failures >= self.options.max_identity_failures:
-                f.say("identity_failed")
-                return self._transfer(f, "policy", "transfer_policy")
-            f.say("identity_failed")
-            return f.ask("ask_email", Pending("email", intent=p.intent))
-        st.customer, st.verified, st.verified_by = owner, True, "email" if email else "phone"
-        st.allowed.update({owner.email, owner.phone})
-        f.note("identity_verified", method=st.verified_by, customer_id=owner.id)
-        f.say("identity_ok")
-        await self._run_order_flow(f, p.intent or "order_status", order)
-
     async def _confirmed(self, f: Flow, p: Pending) -> None:
         st = self.state
         if st.order is None or p.action not in CONFIRM_ACTIONS:
@@ -443,11 +350,17 @@ class DialogueSessionImpl:
         f.say("goodbye")
         f.out.actions.append(HangUp("completed"))
 
-    def _transfer(self, f: Flow, reason: str, template: str, queue: str | None = None) -> None:
+    def _fact_not_known(self, f: Flow, nlu: NluResult, text: str) -> None:
+        """The catalogue does not state what was asked: say so and pass the caller on."""
+        pid = find_product(f, str(nlu.slots.get("product_hint", "")), text)
+        name = self.res.kb.name(pid, self.state.lang) if pid else ""
+        self._transfer(f, "product_question", "product_fact_unknown", product=name)
+
+    def _transfer(self, f: Flow, reason: str, template: str, queue: str | None = None, **values: Any) -> None:
         st = self.state
         st.pending = None
         st.ended = True
-        line = f.say(template)
+        line = f.say(template, **values)
         context = self.context_packet(reason, pending_line=line)
         f.out.actions.append(Transfer(reason=reason, queue=queue or st.lang, context=context))
 
@@ -489,40 +402,7 @@ class DialogueSessionImpl:
             actions.append(Note("guard_blocked", {"findings": list(verdict.blocked)}))
             text = verdict.text
         self.state.history.append({"role": "bot", "text": text})
+        p = self.state.pending
+        expect = EXPECT_BY_PENDING.get(p.kind) if p is not None and not self.state.ended else None
         return DialogueReply(text=text, language=self.state.lang, actions=tuple(actions), intent=nlu.intent if nlu else intent,
-                             slots=dict(nlu.slots) if nlu else {}, sentiment=nlu.sentiment if nlu else None)
-
-
-def _relevant(intent: str, order: Order, today: date) -> bool:
-    """Is this order a likely subject of ``intent``? Used to pick among a caller's orders."""
-    s = order.shipment
-    status = s.status if s else "processing"
-    if order.status == "cancelled":
-        return False
-    if intent == "order_status":
-        return status not in ("delivered",)
-    if intent == "shipping_delay":
-        return status == "customs_hold" or bool(s and status == "in_transit" and s.expected_delivery and s.expected_delivery < today)
-    if intent == "not_received":
-        return status == "delivered" and bool(s and s.delivered_on and s.delivered_on >= today - timedelta(days=30))
-    if intent in ("return_refund", "damaged_item"):
-        return status == "delivered" and bool(s and s.delivered_on and s.delivered_on >= today - timedelta(days=30))
-    if intent in ("cancel_order", "change_address"):
-        return status == "processing"
-    return True
-
-
-# "Customs" in every language: a caller who says it means the held parcel, not another late one.
-_CUSTOMS_WORDS = ("customs", "aduana", "alfândega", "alfandega", "zoll", "douane", "dogana", "таможн", "海关", "税関", "세관",
-                  "جمارك", "الجمارك", "ศุลกากร", "bea cukai", "hải quan", "hai quan")
-
-
-def _mentions_customs(text: str) -> bool:
-    low = text.lower()
-    return any(w in low for w in _CUSTOMS_WORDS)
-
-
-def _same(a: str, b: str) -> bool:
-    from .orders import same_phone
-
-    return same_phone(a, b)
+                             slots=dict(nlu.slots) if nlu else {}, sentiment=nlu.sentiment if nlu else None, expect=expect)

@@ -12,7 +12,7 @@ from ..orders import Case, Customer, Order, OrderStore
 from ..templates import Templates, format_date
 
 # What the bot is waiting for after its last question.
-PendingKind = Literal["order_id", "email", "pick_order", "confirm", "anything_else", "complaint_detail", "product"]
+PendingKind = Literal["order_id", "email", "pick_order", "confirm", "confirm_order_id", "anything_else", "complaint_detail", "product"]
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Pending:
     intent: str | None = None  # the intent being served
     action: str | None = None  # for "confirm": what affirm carries out
     prompt: str = ""  # the question as said (to tell whether a barge-in cut it off)
-    choices: tuple[str, ...] = ()  # for "pick_order": the order ids offered
+    choices: tuple[str, ...] = ()  # for "pick_order": the order ids offered; "confirm_order_id": the one read back
 
 
 @dataclass

@@ -20,7 +20,7 @@ from ..nlu_types import LANGUAGES
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 DATA_DIR = Path(__file__).parent / "data"
-KINDS = ("policy", "product", "country")
+KINDS = ("policy", "product", "country", "fact", "attribute")
 TRANSLATED_FIELDS = ("text", "name", "keywords")
 
 
@@ -88,7 +88,8 @@ def check_entries(entries: list[KbEntry], languages: tuple[str, ...] = LANGUAGES
         seen.add(e.id)
         if e.kind not in KINDS:
             p(f"unknown kind {e.kind!r} (use one of {', '.join(KINDS)})")
-        required = {"policy": ("text",), "product": ("name", "text"), "country": ("name",)}.get(e.kind, ())
+        required = {"policy": ("text",), "product": ("name", "text"), "country": ("name",), "fact": ("text",),
+                    "attribute": ("keywords",)}.get(e.kind, ())
         allowed = set(e.values) | RUNTIME_PLACEHOLDERS.get(e.id, set())
         for fname in required:
             translations: dict[str, Any] = getattr(e, fname)
@@ -178,6 +179,16 @@ class KnowledgeBase:
                 scored.append((score, pid))
         return [pid for _, pid in sorted(scored, key=lambda s: -s[0])]
 
+    def attributes_in(self, text: str, lang: str) -> list[str]:
+        """Product attributes a question asks about ("plug", "capacity"), from the catalogue's
+        ``attribute`` entries (id ``attr-<name>``), in catalogue order."""
+        low = text.lower()
+        found = []
+        for e in self.entries.values():
+            if e.kind == "attribute" and any(_names(t.lower(), low) for t in e.keywords.get(lang, [])):
+                found.append(e.id.removeprefix("attr-"))
+        return found
+
     def search(self, query: str, lang: str, limit: int = 3) -> list[dict[str, str]]:
         """Entries whose words overlap the query (for the LLM's kb_lookup tool)."""
         words = {w for w in _WORD.findall(query.lower()) if len(w) > 2}
@@ -192,7 +203,8 @@ class KnowledgeBase:
                 text = e.text.get(lang) or e.text["en"]
                 filled = text.format(**e.values) if e.id not in RUNTIME_PLACEHOLDERS else text
                 results.append((score, {"id": e.id, "text": filled}))
-        results.sort(key=lambda r: -r[0])
+        # on a tie the product's own description comes before one of its catalogue facts
+        results.sort(key=lambda r: (-r[0], self.entries[r[1]["id"]].kind == "fact"))
         return [r for _, r in results[:limit]]
 
 

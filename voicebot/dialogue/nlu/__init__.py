@@ -18,10 +18,11 @@ from pathlib import Path
 
 from ..nlu_types import LANGUAGES, NluResult
 from .blend import blend
-from .classifier import EXAMPLES, IntentClassifier, Prediction, load_examples
+from .classifier import TRAINING, IntentClassifier, Prediction, load_examples
 from .intents import find_hits, score, vetoed
 from .language import detect_language as _detect
 from .lexicon import Lexicon, LexiconError, load_lexicon
+from .normalize import acronyms, asr_to_text
 from .sentiment import assess
 from .slots import extract_slots
 from .text import normalize
@@ -41,7 +42,7 @@ class Nlu:
         lexicon_dir: Path | None = None,
         *,
         classifier: bool = True,
-        examples: Path | None = EXAMPLES,
+        examples: Path | None = TRAINING,
     ) -> None:
         """``classifier``: back the keyword rules with the statistical classifier (trained
         lazily, once per language, from ``examples`` and the lexicons); False: rules only."""
@@ -68,14 +69,15 @@ class Nlu:
 
     def classify(self, text: str, lang: str) -> Prediction:
         """The classifier's view alone (probabilities per intent): for tuning and tests."""
-        return self.classifier(self._resolve_lang(text, lang)).predict(text)
+        code = self._resolve_lang(text, lang)
+        return self.classifier(code).predict(asr_to_text(text, code))
 
     def lexicon(self, lang: str) -> Lexicon:
         return self._lex[lang]
 
     def detect_language(self, text: str) -> str:
         """ISO 639-1 code of ``text`` from its script and function words ("en" if unsure)."""
-        code = _detect(text, self._lex)
+        code = _detect(asr_to_text(text), self._lex)
         return code if code in self._lex else self.languages[0]
 
     def _resolve_lang(self, text: str, lang: str | None) -> str:
@@ -87,8 +89,9 @@ class Nlu:
 
     def explain(self, text: str, lang: str) -> list[tuple[str, str, float]]:
         """(intent, pattern, weight) of every lexicon line that fired: for tuning a lexicon."""
-        lex = self._lex[self._resolve_lang(text, lang)]
-        norm = normalize(text, apostrophe=lex.apostrophe)
+        code = self._resolve_lang(text, lang)
+        lex = self._lex[code]
+        norm = normalize(asr_to_text(text, code), apostrophe=lex.apostrophe)
         hits = find_hits(lex.intents, lex.tokens(norm), norm, lex.decoys)
         return [(h.intent, h.pattern.source, h.pattern.weight) for h in hits]
 
@@ -105,6 +108,8 @@ class Nlu:
         lex = self._lex[code]
         if not text or not text.strip():
             return NluResult("out_of_scope", 0.0, code)
+        caps = acronyms(text)
+        text = asr_to_text(text, code)
         norm = normalize(text, apostrophe=lex.apostrophe)
         tokens = lex.tokens(norm)
         totals = score(lex, tokens, norm, expecting)
@@ -116,15 +121,16 @@ class Nlu:
                     totals = score(olex, olex.tokens(onorm), onorm, expecting)
                     if totals:
                         break
-        slots = extract_slots(norm, tokens, lex, expecting=expecting, email_lexicons=self._lex.values())
+        slots = extract_slots(norm, tokens, lex, expecting=expecting, email_lexicons=self._lex.values(), caps=caps)
         bare_slot = expecting in ("order_id", "email", "phone") and expecting in slots and not totals
         pred = self.classifier(code).predict(text) if self._use_classifier and not bare_slot else None
         intent, confidence, _ = blend(totals, pred, vetoed=pred is not None and not totals and vetoed(lex, tokens, norm))
         about_order = "order_id" in slots or any(p.find(tokens, norm) for p in lex.order_words)
         if bare_slot:
             intent, confidence = "affirm", 0.8
-        elif about_order and ((not totals and intent == "out_of_scope") or (set(totals) == {"greeting"} and expecting is None)):
-            # "hi, I'm calling about my order": talks about an order, nothing more specific
+        elif about_order and ((not totals and intent in ("out_of_scope", "affirm", "greeting", "thanks")) or (set(totals) == {"greeting"} and expecting is None)):
+            # "hi, I'm calling about my order", "it's T H 6 2 0 8 4, can you check": talks about an
+            # order, nothing more specific (small talk guessed by the classifier alone is no reading)
             intent, confidence = "order_status", 0.45
         mood = assess(lex, tokens, norm, intent)
         escalate = intent == "human_agent" or mood.threat or mood.frustration >= ESCALATE_FRUSTRATION

@@ -5,8 +5,9 @@ character n-grams (inside words for languages written with spaces; over the runn
 Chinese, Japanese, Thai, Korean and Arabic, so no tokenizer is needed). It is trained, in a few
 milliseconds per language, from two sources:
 
-* the labelled example utterances in ``examples.jsonl`` (text, written by
-  ``python -m voicebot.dialogue.nlu.train build`` from the repository's labelled sets), and
+* the labelled utterances in ``training.jsonl`` (hand-kept data that ships with the package;
+  never generated from the evaluation sets under tests/, and disjoint from them: a test
+  checks), and
 * every lexicon line, expanded into the short phrases it stands for ("where package/parcel"
   -> "where package", "where parcel"): a merchant's new lexicon line teaches both parts.
 
@@ -30,10 +31,7 @@ from .lexicon import Lexicon
 from .patterns import _split_weight
 from .text import normalize
 
-EXAMPLES = Path(__file__).with_name("examples.jsonl")
-# the labelled sets the examples file is built from (all of them tuned on already); nlu_blind and
-# nlu_heldout3 stay out: they measure generalisation
-SOURCES = ("nlu_testset.jsonl", "nlu_heldout.jsonl", "nlu_devset.jsonl", "nlu_heldout2.jsonl", "nlu_dev4.jsonl")
+TRAINING = Path(__file__).with_name("training.jsonl")
 UNSPACED = ("zh", "ja", "th")  # char n-grams over the text with spaces removed
 ALPHA = 0.2  # additive smoothing
 TEMPERATURE = 6.0  # log-odds are divided by this before the softmax (calibration)
@@ -139,7 +137,7 @@ class IntentClassifier:
         return Prediction(probs, len(idx), round(float(scores[best] - background), 3))
 
 
-def load_examples(path: Path = EXAMPLES) -> dict[str, list[tuple[str, str]]]:
+def load_examples(path: Path = TRAINING) -> dict[str, list[tuple[str, str]]]:
     """Examples per language from a JSON-lines file of {"lang", "intent", "text"}."""
     out: dict[str, list[tuple[str, str]]] = {}
     if not path.exists():
@@ -152,4 +150,4 @@ def load_examples(path: Path = EXAMPLES) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-__all__ = ["EXAMPLES", "IntentClassifier", "Prediction", "features", "lexicon_phrases", "load_examples"]
+__all__ = ["TRAINING", "IntentClassifier", "Prediction", "features", "lexicon_phrases", "load_examples"]

@@ -89,6 +89,10 @@ def score(lex: Lexicon, tokens: list[str], text: str, expecting: str | None = No
         if h.intent in NEGATABLE and negated(lex, h, tokens, text):
             continue
         totals[h.intent] = totals.get(h.intent, 0.0) + h.pattern.weight
+    if "damaged_item" in totals:
+        # "it arrived broken, I want a refund": a damaged or wrong item has its own playbook
+        # (a claim, often no return shipment), whatever remedy the caller names
+        totals.pop("return_refund", None)
     substantive = [k for k in totals if k not in SOCIAL and k not in ("complaint", "out_of_scope")]
     if substantive:
         for k in SOCIAL:

@@ -37,6 +37,8 @@ class NumberWords:
     compounds: bool = False  # split "siebenundsiebzig", "duecentoquattro"
     scan: bool = False  # find number words inside unspaced text (zh, ja, th)
     plus: frozenset[str] = frozenset()  # "plus" before a phone number
+    weak: frozenset[str] = frozenset()  # also everyday words ("に", "さん", "이"): numbers only beside other number words
+    suffixes: tuple[str, ...] = ()  # particles glued to a number word ("칠이에요" -> "칠")
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,6 +67,8 @@ class Lexicon:
     decoys: tuple[Pattern, ...] = ()
     negators: frozenset[str] = frozenset()  # "not", "没": deny a problem named right after them
     elisions: tuple[str, ...] = ()  # "l", "dell": glued on when the ASR drops the apostrophe
+    letters: dict[str, str] = field(default_factory=dict)  # spoken letter names: "jota": "j", "ジェー": "j"
+    weak_letters: frozenset[str] = frozenset()  # letter names that are also words ("de", "ดี"): need a neighbour
 
     def tokens(self, normalized: str) -> list[str]:
         """Tokens for matching: fillers dropped, accents folded where the lexicon says so."""
@@ -143,6 +147,8 @@ def _numbers(data: dict[str, Any]) -> NumberWords:
         compounds=_flag(data, "compounds"),
         scan=_flag(data, "scan"),
         plus=_words(data, "plus"),
+        weak=_words(data, "weak"),
+        suffixes=tuple(sorted(_words(data, "suffixes"), key=len, reverse=True)),
     )
 
 
@@ -195,7 +201,24 @@ def parse_lexicon(code: str, data: dict[str, Any], where: str = "") -> Lexicon:
         elisions=tuple(sorted(_words(data, "elisions"), key=len, reverse=True)),
         negators=frozenset(strip_accents(w) if fold else w for w in _words(data, "negators")),
         decoys=_patterns(data.get("decoys"), chars=chars, fold=fold, where=f"{where} decoys"),
+        letters=_letters(data.get("letters"), where),
+        weak_letters=_words(data, "weak_letters"),
     )
+
+
+def _letters(raw: Any, where: str) -> dict[str, str]:
+    """``letters:`` maps a spoken letter name to its Latin letter ("jota: j")."""
+    if not raw:
+        return {}
+    if not isinstance(raw, dict):
+        raise LexiconError(f"{where} letters: expected a mapping of letter name -> Latin letter")
+    out = {}
+    for name, letter in raw.items():
+        letter = str(letter).lower()
+        if len(letter) != 1 or not ("a" <= letter <= "z"):
+            raise LexiconError(f"{where} letters.{name}: {letter!r} is not one Latin letter a-z")
+        out[str(name).lower()] = letter
+    return out
 
 
 def load_lexicon(code: str, directory: Path | None = None) -> Lexicon:

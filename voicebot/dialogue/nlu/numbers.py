@@ -25,6 +25,8 @@ class NumTok:
     kind: str
     value: int | str
     src: int  # index of the word (word mode) or character offset (scan mode) it came from
+    end: int = -1  # one past the word (word mode) or the last character (scan mode)
+    weak: bool = False  # also an everyday word ("に", "이"): a number only beside spoken numbers
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class NumberRun:
     digits: str
     first: int  # src of the first token
     last: int  # src of the last token
+    end: int = -1  # end of the last token (exclusive): letters spelled after the number start here
     plus: bool = False  # preceded by "plus" / "+" (a phone number)
     alnum: bool = False  # a single letters+digits token such as "ab1234"
     words: int = 1  # number tokens read: a lone "mille" / "thousand" is not an id
@@ -72,13 +75,29 @@ def _decompose(word: str, nw: NumberWords) -> tuple[str, ...] | None:
     return parts if parts and len(parts) >= 2 else None
 
 
+def _strip_suffix(word: str, nw: NumberWords) -> str:
+    """"칠이에요" -> "칠": a particle or copula glued to the last number word."""
+    for suf in nw.suffixes:
+        rest = word[: -len(suf)]
+        if word.endswith(suf) and rest and (rest in nw.values or (nw.compounds and _decompose(rest, nw))):
+            return rest
+    return word
+
+
 def _word_tokens(text: str, lex: Lexicon) -> list[NumTok]:
+    out = [NumTok(t.kind, t.value, t.src, t.src + 1, t.weak) for t in _word_tokens_raw(text, lex)]
+    return out
+
+
+def _word_tokens_raw(text: str, lex: Lexicon) -> list[NumTok]:
     nw = lex.numbers
     words = text.split()
     out: list[NumTok] = []
     i = 0
     while i < len(words):
         w = words[i]
+        if nw.suffixes and w not in nw.values:
+            w = _strip_suffix(w, nw)
         phrase = next(
             ((k, n) for n in (3, 2) for k in [" ".join(words[i : i + n])] if k in nw.phrases),
             None,
@@ -112,10 +131,10 @@ def _word_tokens(text: str, lex: Lexicon) -> list[NumTok]:
                 if parts:
                     for p in parts:
                         k, v = _classify_word(p, nw, lex.fillers) or (OTHER, 0)
-                        out.append(NumTok(k, v, i))
+                        out.append(NumTok(k, v, i, weak=len(parts) == 1 and p in nw.weak))
                     i += 1
                     continue
-            out.append(NumTok(kv[0], kv[1], i) if kv else NumTok(OTHER, 0, i))
+            out.append(NumTok(kv[0], kv[1], i, weak=w in nw.weak) if kv else NumTok(OTHER, 0, i))
         i += 1
     return out
 
@@ -132,8 +151,10 @@ def _chunks(word: str) -> list[str]:
 
 @lru_cache(maxsize=64)
 def _scan_vocab(lex: Lexicon) -> tuple[str, ...]:
+    """Number words, fillers and letter names, longest first: a letter name is read whole, so
+    the "イチ" inside "エイチ" (H) is not a 1."""
     nw = lex.numbers
-    return tuple(sorted({*nw.values, *nw.multipliers, *nw.repeat, *nw.connectors, *lex.fillers}, key=len, reverse=True))
+    return tuple(sorted({*nw.values, *nw.multipliers, *nw.repeat, *nw.connectors, *lex.fillers, *lex.letters}, key=len, reverse=True))
 
 
 def _scan_tokens(text: str, lex: Lexicon) -> list[NumTok]:
@@ -151,13 +172,13 @@ def _scan_tokens(text: str, lex: Lexicon) -> list[NumTok]:
             j = i
             while j < n and text[j].isdigit():
                 j += 1
-            out.append(NumTok(LIT, text[i:j], i))
+            out.append(NumTok(LIT, text[i:j], i, j))
             i = j
             continue
         w = next((w for w in vocab if text.startswith(w, i)), None)
         if w:
             k, v = _classify_word(w, nw, lex.fillers) or (OTHER, 0)
-            out.append(NumTok(k, v, i))
+            out.append(NumTok(k, v, i, i + len(w), weak=w in nw.weak))
             i += len(w)
             continue
         if c.isascii() and c.isalpha():
@@ -165,16 +186,43 @@ def _scan_tokens(text: str, lex: Lexicon) -> list[NumTok]:
             while j < n and text[j].isascii() and text[j].isalnum():
                 j += 1
             word = text[i:j]
-            out.append(NumTok(ALNUM if any(x.isdigit() for x in word) else OTHER, word, i))
+            out.append(NumTok(ALNUM if any(x.isdigit() for x in word) else OTHER, word, i, j))
             i = j
             continue
-        out.append(NumTok(OTHER, 0, i))
+        out.append(NumTok(OTHER, 0, i, i + 1))
         i += 1
     return out
 
 
 def number_tokens(normalized: str, lex: Lexicon) -> list[NumTok]:
-    return _scan_tokens(normalized, lex) if lex.numbers.scan else _word_tokens(normalized, lex)
+    toks = _scan_tokens(normalized, lex) if lex.numbers.scan else _word_tokens(normalized, lex)
+    return _drop_lone_weak(toks)
+
+
+def _drop_lone_weak(toks: list[NumTok]) -> list[NumTok]:
+    """A weak number word ("に", "さん", "이") stays a number only inside a stretch of spoken
+    number words that has a word which is not weak, or three weak ones: "よん に なな" is 4 2 7,
+    "삼 구 공 육 일 사" is 390614, "田中さん 45193" is not 345193 and "이 청소기" is no number."""
+    out = list(toks)
+    i, n = 0, len(toks)
+    while i < n:
+        if toks[i].kind not in _SPOKEN:
+            i += 1
+            continue
+        j = i
+        while j < n and (toks[j].kind in _SPOKEN or toks[j].kind == FILL):
+            j += 1
+        group = [t for t in toks[i:j] if t.kind in _SPOKEN]
+        weak = [t for t in group if t.weak]
+        if weak and len(weak) == len(group) and len(weak) < 3:
+            for k in range(i, j):
+                if toks[k].weak:
+                    out[k] = NumTok(OTHER, 0, toks[k].src, toks[k].end)
+        i = j
+    return out
+
+
+_SPOKEN = (DIGIT, VALUE, MUL, TEEN)
 
 
 def _is_number(t: NumTok) -> bool:
@@ -251,7 +299,7 @@ def number_runs(normalized: str, lex: Lexicon) -> list[NumberRun]:
     while i < n:
         t = toks[i]
         if t.kind == ALNUM:
-            runs.append(NumberRun(str(t.value).upper(), t.src, t.src, alnum=True))
+            runs.append(NumberRun(str(t.value).upper(), t.src, t.src, t.end, alnum=True))
             i += 1
             continue
         plus = False
@@ -279,7 +327,7 @@ def number_runs(normalized: str, lex: Lexicon) -> list[NumberRun]:
             part = toks[i : last + 1]
             runs.append(
                 NumberRun(
-                    digits, toks[i].src, toks[last].src, plus=plus,
+                    digits, toks[i].src, toks[last].src, toks[last].end, plus=plus,
                     words=sum(_is_number(t) for t in part), written=any(t.kind == LIT for t in part),
                 )
             )

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .lexicon import Lexicon
+from .normalize import spelled_prefix
 from .numbers import NumberRun, number_runs
 
 MIN_ORDER_DIGITS = 4  # shorter numbers are quantities, days, times ("ten days", "2 pairs")
@@ -15,24 +16,18 @@ MIN_PHONE_DIGITS = 7
 _EMAIL_RE = re.compile(r"[a-z0-9][a-z0-9._+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)+")
 
 
-def _letter_prefix(words: list[str], run: NumberRun, lex: Lexicon) -> str:
-    """Spelled letters just before a number ("a b 1 2 3 4" -> "AB")."""
-    letters: list[str] = []
-    i = run.first - 1
-    while i >= 0:
-        w = words[i]
-        if w in lex.fillers:
-            i -= 1
-            continue
-        if len(w) == 1 and w.isascii() and w.isalpha():
-            letters.append(w)
-            i -= 1
-            continue
-        break
-    letters.reverse()
-    if len(letters) == 1 and letters[0] in lex.single_letter_words:
-        return ""
-    return "".join(letters).upper()
+def _letters_around(normalized: str, run: NumberRun, lex: Lexicon, caps: frozenset[str]) -> tuple[str, str]:
+    """Letters spelled right before the number ("j d 4 5 1 9 3", "ジェーピー 7 3 0 5 9") and a
+    capital letter right after it ("A 4 4 1 7 R"): the parts of an alphanumeric order id."""
+    if lex.numbers.scan:
+        before, after = normalized[: run.first], normalized[run.end :]
+    else:
+        words = normalized.split()
+        before, after = " ".join(words[: run.first]), " ".join(words[run.end :])
+    prefix = spelled_prefix(before, lex, caps)
+    nxt = after.split()[:1]
+    suffix = nxt[0] if nxt and len(nxt[0]) == 1 and nxt[0] in caps and nxt[0] not in ("i", "a") else ""
+    return prefix, suffix.upper()
 
 
 def _has(patterns: Iterable[Any], tokens: list[str], text: str) -> bool:
@@ -131,11 +126,13 @@ def extract_product_hint(tokens: list[str], text: str, lex: Lexicon) -> str | No
 
 
 def extract_slots(
-    normalized: str, tokens: list[str], lex: Lexicon, *, expecting: str | None, email_lexicons: Iterable[Lexicon]
+    normalized: str, tokens: list[str], lex: Lexicon, *, expecting: str | None, email_lexicons: Iterable[Lexicon],
+    caps: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
+    """Order id, phone, e-mail and product hint. ``caps``: the letter groups the ASR wrote in
+    capitals (:func:`normalize.acronyms`), which spell an order-id prefix before a number."""
     slots: dict[str, Any] = {}
     runs = number_runs(normalized, lex)
-    words = normalized.split()
     phone_ctx = expecting == "phone" or _has(lex.phone_words, tokens, normalized)
     email = extract_email(normalized, email_lexicons)
     if email:
@@ -154,7 +151,8 @@ def extract_slots(
         if r.alnum:
             cand = r.digits if sum(c.isdigit() for c in r.digits) >= 2 and len(r.digits) >= 4 else None
         elif len(r.digits) >= min_len and (r.written or r.words >= 2):
-            cand = (_letter_prefix(words, r, lex) if not lex.numbers.scan else "") + r.digits
+            prefix, suffix = _letters_around(normalized, r, lex, caps)
+            cand = prefix + r.digits + (suffix if prefix else "")
         else:
             cand = None
         if cand and (best is None or len(cand) > len(best)):
