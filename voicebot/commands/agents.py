@@ -16,8 +16,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add.add_argument("--name", help="display name (default: the id)")
     add.add_argument("--languages", required=True, help="ISO 639-1 codes, best first, e.g. es,en")
     add.add_argument("--skills", default="", help="e.g. returns,payments,vip")
-    add.add_argument("--timezone", default="UTC", help="IANA time zone, e.g. Europe/Madrid")
-    add.add_argument("--hours", default="9-17", help="local working hours START-END (default 9-17)")
+    add.add_argument("--timezone", default="UTC", help="IANA time zone of the agent's hours, e.g. Europe/Madrid (default UTC)")
+    add.add_argument("--hours", default="mon-fri 09:00-17:00",
+                     help='weekly shift in that time zone, e.g. "mon-fri 09:00-17:00; sat 10:00-14:00", "sun-thu 22:00-06:00" '
+                          '(overnight) or "24/7" (default mon-fri 09:00-17:00)')
     add.add_argument("--contact", help="phone number or SIP URI for voice transfers (default: desk only)")
     add.add_argument("--translation", action="store_true", help="takes calls in other languages through live translation")
     add.add_argument("--supervisor", action="store_true", help="may see every agent's calls")
@@ -43,17 +45,23 @@ def run(args: argparse.Namespace) -> int:
         if len(password) < 8:
             print("voicebot agents add: use a password of at least 8 characters", file=sys.stderr)
             return 2
-        start, _, end = args.hours.partition("-")
-        agent = Agent(id=args.id, name=args.name or args.id, languages=tuple(x for x in args.languages.split(",") if x),
-                      skills=tuple(x for x in args.skills.split(",") if x), timezone=args.timezone, hours=(int(start), int(end or 17)),
-                      contact=args.contact, translation=args.translation, supervisor=args.supervisor)
+        from voicebot.handoff.hours import ShiftError, normalize_shift
+
+        try:
+            agent = Agent(id=args.id, name=args.name or args.id, languages=tuple(x.strip() for x in args.languages.split(",") if x.strip()),
+                          skills=tuple(x.strip() for x in args.skills.split(",") if x.strip()), timezone=args.timezone,
+                          hours=normalize_shift(args.hours), contact=args.contact, translation=args.translation, supervisor=args.supervisor)
+        except ShiftError as exc:
+            print(f"voicebot agents add: --hours {args.hours!r} / --timezone {args.timezone!r}: {exc}", file=sys.stderr)
+            return 2
         accounts.add(agent, password, role="supervisor" if args.supervisor else "agent")
-        print(f"agent {args.id} saved ({', '.join(agent.languages)})")
+        print(f"agent {args.id} saved ({', '.join(agent.languages)}; {agent.schedule.summary()})")
         return 0
     lister = getattr(accounts, "list_agents", None) or getattr(accounts, "agents", None)
     if lister is None:
         print("listing is not supported by this accounts store", file=sys.stderr)
         return 2
     for agent in lister():
-        print(f"{agent.id:16} {','.join(agent.languages):10} {agent.timezone:20} {'supervisor' if agent.supervisor else ''}")
+        print(f"{agent.id:16} {','.join(agent.languages):10} {agent.timezone:20} {agent.hours:28} {','.join(agent.skills):16} "
+              f"{'supervisor' if agent.supervisor else ''}".rstrip())
     return 0

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .routing import Agent
+from .routing import Agent, agent_from_dict
 
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}  # OWASP's minimum for scrypt
 SCHEMA = """
@@ -110,10 +110,7 @@ class Accounts:
         row = self.db.execute("SELECT role, profile FROM agents WHERE id=?", (agent_id,)).fetchone()
         if row is None:
             return None
-        d = json.loads(row[1])
-        for k in ("languages", "skills", "hours", "days"):
-            d[k] = tuple(d[k])
-        return User(agent_id, row[0], Agent(**d))
+        return User(agent_id, row[0], agent_from_dict(json.loads(row[1])))
 
     def update_profile(self, agent: Agent) -> None:
         with self._lock, self.db:

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from voicebot.dialogue.api import Transfer
 from voicebot.logs import get_logger
 
+from .hours import say_when
 from .routing import (
     Agent,
     Decision,
@@ -61,6 +62,22 @@ class CallHandle(Protocol):
         """The dialogue takes the caller again."""
 
     async def end(self, reason: str) -> None: ...
+
+    # Optional (``getattr``): ``note(what, **data)`` records a hand-off step on the call (the call
+    # record's actions, the widget's state); ``say_as_agent(text, language, agent_name)`` speaks an
+    # agent's typed line so the call record and the widget show it as the agent's, not the bot's;
+    # ``voice`` False for a call with no audio from the caller (a typed web session: no voicemail).
+
+
+def note(handle: CallHandle, what: str, **data: Any) -> None:
+    """Tell the call about a hand-off step (offered, accepted, left_queue, no_agent ...), where the channel records them."""
+    fn = getattr(handle, "note", None)
+    if fn is None:
+        return
+    try:
+        fn(what, **data)
+    except Exception:  # the record missing a step must not break the hand-off
+        log.exception("hand-off step not noted on the call", extra={"call_id": handle.call_id, "what": what})
 
 
 @dataclass(frozen=True)
@@ -128,7 +145,11 @@ class HandoffBridge:
             if fut is not None and not fut.done():
                 fut.set_result(event["agent_id"])
         elif kind == "agent_text":
-            await handle.say(event["spoken"], event["language"])
+            speak_as = getattr(handle, "say_as_agent", None)
+            if speak_as is not None and event.get("agent_name"):
+                await speak_as(event["spoken"], event["language"], event["agent_name"])
+            else:
+                await handle.say(event["spoken"], event["language"])
         elif kind == "release":
             await self._release(call_id, event.get("back_to_bot", False), event.get("reason", "agent_ended"))
 
@@ -147,23 +168,49 @@ class HandoffBridge:
         decision = route(req, await self.state.agents(), self.now(), self.stats.options(self.options.routing))
         ticket.queue, ticket.wait_s = decision.queue, decision.wait_s
         ticket.translated = decision.kind == "agent_translated"
-        ticket.log("routed", decision=decision.kind, agents=list(decision.agents), wait_s=decision.wait_s)
+        ticket.log("routed", decision=decision.kind, agents=list(decision.agents), wait_s=decision.wait_s, reason=decision.reason)
         if decision.kind in ("callback", "voicemail"):
-            if self.voicemail is not None and self.voicemail.wanted(decision.kind):
-                return await self._voicemail(handle, ticket)
-            ticket.state = decision.kind
-            await self.state.put_ticket(ticket)
-            await self._publish("ticket", ticket)
-            text, lang = caller_message(decision.kind, language)
-            await handle.say(text, lang)
-            self.handles.pop(call_id, None)
-            return ticket
+            return await self._nobody(handle, ticket, decision)
+        note(handle, "queued", queue=decision.queue, wait_s=decision.wait_s, translated=ticket.translated)
         text, lang = caller_message(decision.kind, language, wait_s=decision.wait_s)
         await handle.say(text, lang)
         await self.state.put_ticket(ticket)
         self._accepted[call_id] = asyncio.get_running_loop().create_future()
         self._tasks[call_id] = asyncio.create_task(self._offer(handle, ticket, decision, req), name=f"handoff-{call_id}")
         return ticket
+
+    async def _nobody(self, handle: CallHandle, ticket: Ticket, decision: Decision) -> Ticket:
+        """Nobody can take the call now: a voicemail, a callback request, or the bot keeps helping —
+        said to the caller with when the team is back, noted on the call, and logged with the reason."""
+        now = self.now()
+        instead = self._instead(handle, decision.kind)
+        next_open = decision.next_open.isoformat(timespec="minutes") if decision.next_open else None
+        ticket.next_open = next_open
+        ticket.log("no_agent", reason=decision.reason, instead=instead, next_open=next_open)
+        log.info(f"{decision.reason}: {instead} instead", extra={
+            "call_id": ticket.call_id, "queue": decision.queue, "next_open": next_open, "instead": instead, "channel": handle.channel})
+        note(handle, "no_agent", queue=decision.queue, instead=instead, next_open=next_open, why=decision.reason)
+        back = ""
+        if decision.next_open is not None:
+            when, _ = say_when(decision.next_open, now, ticket.language)
+            back = " " + caller_message("back_at", ticket.language, when=when)[0]
+        if instead == "voicemail":
+            return await self._voicemail(handle, ticket)
+        ticket.state = "callback" if instead == "callback" else "returned"
+        await self.state.put_ticket(ticket)
+        await self._publish("ticket", ticket)
+        text, lang = caller_message("callback" if instead == "callback" else "closed_bot", ticket.language)
+        await handle.say(text + back, lang)
+        self.handles.pop(ticket.call_id, None)
+        await handle.back_to_bot()  # nobody will pick up this call: the bot keeps helping meanwhile
+        return ticket
+
+    def _instead(self, handle: CallHandle, kind: str) -> str:
+        """What happens for a caller nobody can take now: ``voicemail``, ``callback`` or ``bot``."""
+        can_record = getattr(handle, "voice", True) and self.voicemail is not None
+        if can_record and self.voicemail.wanted(kind):
+            return "voicemail"
+        return "callback" if kind == "callback" else "bot"
 
     async def _voicemail(self, handle: CallHandle, ticket: Ticket) -> Ticket:
         """Outside hours: the caller leaves a message, or (recording not allowed for them) a callback request."""
@@ -192,6 +239,8 @@ class HandoffBridge:
                 return
             t.state, t.offered_to = ("offered", agent_id) if agent_id else ("queued", None)
             t.log("offered" if agent_id else "queued", agent=agent_id)
+            if agent_id:
+                note(handle, "offered", agent=agent_id, agent_name=await self._name(agent_id))
             await self.state.put_ticket(t)
             self.marks[call_id].setdefault("offered", time.monotonic())
             await self._publish("ticket", t)
@@ -210,6 +259,7 @@ class HandoffBridge:
                     return await self._connect(handle, t)
                 return
             t.log("offer_timeout", agent=agent_id)
+            note(handle, "offer_timeout", agent=agent_id)
             await self.state.put_ticket(t)
             log.info("agent did not answer", extra={"call_id": call_id, "agent": agent_id})
             req = replace(req, exclude=frozenset(tried))
@@ -217,6 +267,7 @@ class HandoffBridge:
             if len(tried) >= self.options.max_offers or decision.kind not in ("agent", "agent_translated", "queue"):
                 t.state = "returned"
                 t.log("back_to_bot", after=sorted(tried))
+                note(handle, "returned", reason="no_answer", tried=sorted(tried))
                 await self.state.put_ticket(t)
                 await self._publish("ticket", t)
                 text, lang = caller_message("back_to_bot", ticket.language)
@@ -242,8 +293,12 @@ class HandoffBridge:
         self.marks[call_id]["accepted"] = time.monotonic()
         agent = await self.state.get_agent(t.agent_id or "")
         assert agent is not None, "accepted by an unknown agent"
+        note(handle, "accepted", agent=agent.id, agent_name=agent.name)
         voice = bool(agent.contact) and await handle.connect_voice(agent)
         t.mode = "voice" if voice else "relay"
+        t.agent_name = agent.name
+        note(handle, "bridged", agent=agent.id, agent_name=agent.name, mode=t.mode,
+             translated=t.translated and t.language not in agent.languages, language=agent.working_language(t.language))
         if not voice:
             text, lang = caller_message("connected", t.language, name=agent.name)
             await handle.say(text, lang)
@@ -270,12 +325,13 @@ class HandoffBridge:
         t = await self.state.get_ticket(call_id)
         if t is None or t.agent_id != agent.id or t.state != "bridged":
             raise PermissionError("this call is not yours or no longer live")
-        lang = agent.languages[0] if agent.languages else "en"
+        lang = agent.working_language(t.language)  # a Spanish-speaking agent types Spanish to a Spanish caller
         tr = await self.translator.text(text, lang, t.language)
         spoken, note = (tr.text, tr.notice) if tr.text else (text, tr.notice)
         line = {"role": "agent", "text": text, "language": lang, "spoken": spoken, "note": note, "t": time.time()}
         await self._append(t, line)
-        await self.state.publish({"type": "agent_text", "call_id": call_id, "spoken": spoken, "language": t.language})
+        await self.state.publish({"type": "agent_text", "call_id": call_id, "spoken": spoken, "language": t.language,
+                                  "agent_id": agent.id, "agent_name": agent.name})
         return line
 
     async def release(self, call_id: str, agent: Agent, back_to_bot: bool) -> None:
@@ -302,6 +358,7 @@ class HandoffBridge:
                 self.stats.add(time.monotonic() - self.marks[call_id]["bridged"])
         t.state = "returned" if back_to_bot else "ended"
         t.log(reason, back_to_bot=back_to_bot)
+        note(handle, "returned" if back_to_bot else "ended", reason=reason, agent=t.agent_id)
         await self.state.put_ticket(t)
         await self._publish("ticket", t)
         if back_to_bot:
@@ -319,7 +376,7 @@ class HandoffBridge:
         if t is None or t.state not in LIVE_STATES or not text:
             return
         agent = await self.state.get_agent(t.agent_id) if t.agent_id else None
-        target = agent.languages[0] if agent and agent.languages else "en"
+        target = agent.working_language(language) if agent else language  # no agent yet: the desk shows it as said
         tr = await self.translator.text(text, language, target)
         await self._append(t, {"role": "caller", "text": text, "language": language, "translation": tr.text if tr.text != text else None,
                                "note": tr.notice, "t": time.time()})
@@ -330,12 +387,14 @@ class HandoffBridge:
         task = self._tasks.pop(call_id, None)
         if task is not None and task is not asyncio.current_task():
             task.cancel()
-        self.handles.pop(call_id, None)
+        handle = self.handles.pop(call_id, None)
         t = await self.state.get_ticket(call_id)
         if t is None:
             return
         if t.state in OPEN_STATES:
             t.state = "abandoned"
+            if handle is not None:  # before anyone accepted: the call record says the caller left the queue
+                note(handle, "left_queue", queue=t.queue, offered_to=t.offered_to)
         elif t.state in ("accepted", "bridged"):
             t.state = "ended"
             if t.agent_id:
@@ -355,6 +414,10 @@ class HandoffBridge:
     async def _publish(self, kind: str, t: Ticket) -> None:
         await self.state.publish({"type": kind, "call_id": t.call_id, "agent_id": t.agent_id, "offered_to": t.offered_to,
                                   "state": t.state, "queue": t.queue, "language": t.language})
+
+    async def _name(self, agent_id: str) -> str:
+        agent = await self.state.get_agent(agent_id)
+        return agent.name if agent else agent_id
 
     def timings(self, call_id: str) -> dict[str, float]:
         """Seconds from the request: offered (on the desk), accepted, bridged."""

@@ -90,6 +90,15 @@ class TwilioHandle:
             return
         await self.output.speak(text, language)
 
+    async def say_as_agent(self, text: str, language: str, agent_name: str) -> None:
+        if self.left_stream or self.output.sender.closed:
+            log.info("not spoken: the call left the media stream", extra={"call_id": self.call_id, "text": text})
+            return
+        await self.output.relay.speak(text, language, agent_name)
+
+    def note(self, what: str, **data: Any) -> None:
+        self.output.relay.note(what, **data)
+
     async def hold(self, ticket: Ticket) -> bool:
         agents = [await self.output.bridge.state.get_agent(a) for a in ticket.history[-1].get("agents", [])]
         first: Agent | None = agents[0] if agents else None

@@ -8,11 +8,30 @@ imports so ``voicebot.config`` stays cheap to load.
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator
 
 from voicebot.config_types import CsvTuple, Flag, Section, Seconds, validate_section
+from voicebot.schedule import Schedule
+
+from .hours import schedule_from_text
+
+
+def _queues(value: Any) -> Any:
+    """From the environment: a JSON object ``{"es": "mon-fri 09:00-17:00 Europe/Madrid", ...}``."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return json.loads(text) if text else {}
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"write a JSON object of queue name -> hours, e.g. {{\"es\": \"mon-fri 09:00-17:00 Europe/Madrid\"}} ({exc})") from None
+    return value
+
+
+# Business hours: a schedule mapping (timezone, mon..sun, holidays) or a shift text with its zone last.
+Hours = Annotated[Schedule, BeforeValidator(schedule_from_text)]
 
 
 class VoicemailOptions(Section):
@@ -87,6 +106,19 @@ class HandoffOptions(Section):
     talk_ice_servers: CsvTuple = ()  # stun:/turn: URLs for desks outside the bot's network
     talk_media_timeout_s: Seconds = 10.0  # no audio from the agent's browser this long: the agent has left the call
     voicemail: VoicemailOptions = Field(default_factory=VoicemailOptions)
+    # Business hours of every queue (holidays included): outside them no call is offered to agents
+    # and callers get a voicemail, a callback or the bot. None: a queue is open whenever one of its
+    # agents is on shift (each agent's own hours, ``voicebot agents add --hours``).
+    # E.g. {timezone: Europe/Madrid, sat: "10:00-14:00", holidays: [2026-12-25]} or "mon-fri 09:00-18:00 Europe/Madrid".
+    hours: Hours | None = None
+    # Hours of single queues, by name: a language ("es"), a skill ("returns") or both ("es:returns").
+    queues: Annotated[dict[str, Hours], BeforeValidator(_queues)] = Field(default_factory=dict)
+
+    def routing(self) -> Any:
+        """The routing options these settings give (offer timeout, queue hours)."""
+        from .routing import RoutingOptions
+
+        return RoutingOptions(offer_timeout_s=self.offer_timeout_s, hours=self.hours, queue_hours=dict(self.queues))
 
     def talk(self) -> Any:
         from .agent_media import TalkOptions

@@ -90,10 +90,15 @@ class Relay:
             self.state.activity.end(frame.turn_id)  # the muted turn needs no more work
         return True
 
-    async def speak(self, text: str, language: str) -> None:
-        """Speak ``text`` through the call's own TTS (the frame travels upstream to the TTS stage)."""
+    async def speak(self, text: str, language: str, agent_name: str | None = None) -> None:
+        """Speak ``text`` through the call's own TTS (the frame travels upstream to the TTS stage).
+
+        The ``bot_reply`` event says who the words are from: ``speaker`` "agent" (an agent's typed
+        line, with ``agent_name``) or "handoff" (the bridge's own line); neither is a dialogue
+        intent, so none is given (analytics count the dialogue's intents only)."""
         self._turns += 1
-        self.state.emit("bot_reply", turn_id=self._turns, text=text, language=language, intent="handoff", agent=True)
+        speaker = {"speaker": "agent", "agent_name": agent_name} if agent_name else {"speaker": "handoff"}
+        self.state.emit("bot_reply", turn_id=self._turns, text=text, language=language, agent=True, **speaker)
         await self.output.push_frame(BotReplyFrame(DialogueReply(text=text, language=language), turn_id=self._turns),
                                      FrameDirection.UPSTREAM)
 
@@ -122,6 +127,11 @@ class Relay:
         while node is not None and not isinstance(node, CallInput):
             node = getattr(node, "previous", None)
         return node
+
+    def note(self, what: str, **data: Any) -> None:
+        """A hand-off step as an ``action`` event (``action="handoff"``): the call record and the widget see it."""
+        if not self.state.ended:
+            self.state.emit("action", action="handoff", reason=what, **{k: v for k, v in data.items() if v is not None})
 
     def agent_voice(self) -> AgentVoice:
         """Start mixing the agent's voice into the output (one per call; :meth:`AgentVoice.close` stops it)."""
@@ -197,11 +207,23 @@ class RelayHandle:
         self.caller_number = ctx.caller_number
         self.left_path = False  # the bot left the media path (REFER, Dial): nothing more is spoken
 
+    voice = True  # the caller's audio reaches the bot (a voicemail can be taken)
+
     async def say(self, text: str, language: str) -> None:
         if self.left_path or self.relay.state.ended:
             log.info("not spoken: the bot has left the call", extra={"call_id": self.call_id, "text": text})
             return
         await self.relay.speak(text, language)
+
+    async def say_as_agent(self, text: str, language: str, agent_name: str) -> None:
+        """An agent's typed reply, spoken by the bot and recorded as the agent's."""
+        if self.left_path or self.relay.state.ended:
+            log.info("not spoken: the bot has left the call", extra={"call_id": self.call_id, "text": text})
+            return
+        await self.relay.speak(text, language, agent_name)
+
+    def note(self, what: str, **data: Any) -> None:
+        self.relay.note(what, **data)
 
     async def hold(self, ticket: Ticket) -> bool:
         return False  # the bot keeps the line and has told the caller the wait

@@ -37,7 +37,6 @@ from .auth import Accounts, AuthError, User
 from .bridge import BridgeOptions, HandoffBridge
 from .context import build_card
 from .options import HandoffOptions
-from .routing import RoutingOptions
 from .state import HandoffState, Ticket, make_state
 
 log = get_logger(__name__)
@@ -73,7 +72,7 @@ def service_for(runtime: Any, options: HandoffOptions | None = None) -> HandoffS
         raw = getattr(runtime.settings, "handoff", None)
         opts = options or (raw if isinstance(raw, HandoffOptions) else validate_section(HandoffOptions, raw or {}, "handoff."))
         state = make_state(opts.state_url)
-        bridge = HandoffBridge(state, BridgeOptions(routing=RoutingOptions(offer_timeout_s=opts.offer_timeout_s)))
+        bridge = HandoffBridge(state, BridgeOptions(routing=opts.routing()))
         accounts = Accounts(Path(runtime.settings.home) / "handoff.sqlite3", opts.session_ttl_s)
         svc = HandoffService(state, bridge, accounts, opts)
         runtime.handoff = svc

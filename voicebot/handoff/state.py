@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
-from .routing import Agent
+from .routing import Agent, agent_from_dict
 
 TicketState = Literal["queued", "offered", "accepted", "bridged", "ended", "abandoned", "returned", "callback", "voicemail"]
 OPEN_STATES = ("queued", "offered")
@@ -34,9 +34,11 @@ class Ticket:
     state: TicketState = "queued"
     offered_to: str | None = None
     agent_id: str | None = None
+    agent_name: str | None = None  # who took it, as the caller and QA see them
     mode: str = ""  # "voice" (Dial/REFER/WebRTC) or "relay" (agent types, the bot speaks)
     translated: bool = False
     wait_s: float | None = None
+    next_open: str | None = None  # nobody on shift: when someone next is (ISO, the queue's or agent's zone)
     created_at: float = field(default_factory=time.time)
     history: list[dict[str, Any]] = field(default_factory=list)
     transcript: list[dict[str, Any]] = field(default_factory=list)  # live lines after the hand-off
@@ -57,10 +59,7 @@ def agent_to_json(agent: Agent) -> str:
 
 
 def agent_from_json(text: str | bytes) -> Agent:
-    d = json.loads(text)
-    for key in ("languages", "skills", "hours", "days"):
-        d[key] = tuple(d[key])
-    return Agent(**d)
+    return agent_from_dict(json.loads(text))
 
 
 class HandoffState(Protocol):

@@ -87,7 +87,7 @@ def compute(calls: list[CallRecord], turns: list[TurnRecord], actions: list[Acti
         a.interruptions_per_call[c.interruptions] += 1
     for t in turns:
         a.turns += 1
-        if t.intent and t.intent not in IGNORED_INTENTS:
+        if t.intent and t.intent not in IGNORED_INTENTS and t.speaker is None and t.intent != "handoff":  # agents' lines are no intents
             a.intents[t.intent] += 1
         for stage, ms in stage_latencies(t).items():
             a.latencies.setdefault(stage, []).append(ms)

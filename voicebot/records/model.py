@@ -56,6 +56,10 @@ class TurnRecord:
     slots: dict[str, Any] = field(default_factory=dict)
     sentiment: str | None = None
     complete: bool = False  # the bot finished (or was cut off); False = stored mid-turn
+    # Who spoke the "bot" side: None = the bot's dialogue; "agent" = an agent's line (typed on the
+    # desk, spoken by the bot) with ``agent_name``; "handoff" = the bridge's own line ("connected with Ana").
+    speaker: str | None = None
+    agent_name: str | None = None
 
     @property
     def response_ms(self) -> float | None:
@@ -117,6 +121,10 @@ class CallFilter:
     intent: str | None = None
     channel: str | None = None
     ids: tuple[str, ...] | None = None  # only these calls (what a desk agent may see); None: any
+    search: str | None = None  # words in a transcript, a caller number or id, an order id (case-insensitive)
+    handoff_reason: str | None = None
+    agent: str | None = None  # calls this agent took (their id or display name)
+    interruptions: int | None = None  # calls with exactly this many barge-ins (the analytics chart's bars)
     limit: int = 200
     offset: int = 0
 

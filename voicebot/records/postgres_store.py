@@ -41,6 +41,7 @@ class PostgresRecordStore(SqlRecordStore):
             self._conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
             try:
                 self._run([(s, ()) for s in ddl("postgresql")])
+                self._add_columns()
                 if not self._query("SELECT version FROM schema_version"):
                     self._run([("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))])
             finally:

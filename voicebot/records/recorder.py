@@ -86,6 +86,32 @@ def infer_outcome(turns: list[TurnRecord], actions: list[ActionRecord], end_reas
     return "resolved_by_bot" if answered[-1].intent in _CLOSING_INTENTS else "abandoned"
 
 
+# Hand-off steps (``action`` events with ``action="handoff"``, see voicebot.handoff.bridge.note)
+# after which the caller was with a person, or was still waiting for one.
+_REACHED = {"accepted", "bridged"}
+_WAITING = {"queued", "offered", "offer_timeout", "left_queue"}
+
+
+def handoff_outcome(outcome: str, reason: str | None, turns: list[TurnRecord], actions: list[ActionRecord],
+                    errors: int) -> tuple[str, str | None]:
+    """The outcome of a call handed to people, from what the hand-off did (pure).
+
+    The channel says ``handed_off`` as soon as the dialogue transfers; the hand-off's steps say
+    what followed: an agent took the call (handed off), the caller hung up while still waiting
+    (``abandoned``, reason ``left_queue``), a callback was promised (handed off), or nobody
+    could take it and the bot went on (the outcome of the rest of the call)."""
+    steps = [a for a in actions if a.kind == "handoff"]
+    if outcome != "handed_off" or not steps or any(a.name in _REACHED for a in steps):
+        return outcome, reason
+    last = steps[-1]
+    if last.name in _WAITING:
+        return "abandoned", "left_queue"
+    if last.name == "no_agent" and last.data.get("instead") == "callback":
+        return outcome, reason
+    rest = [a for a in actions if a.kind != "transfer"]  # the transfer found nobody: judge the call by the rest
+    return infer_outcome(turns, rest, reason, errors), reason
+
+
 def recording_path(root: Path, call_id: str, started_at: float) -> Path:
     day = datetime.fromtimestamp(started_at, tz=UTC)
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", call_id)[:120] or "call"
@@ -293,6 +319,8 @@ class CallRecorder:
             self._save_turn(turn)
         reason = reason or self._end_reason
         final = outcome or self._end_outcome or infer_outcome(self.turns.turns, self.actions, reason, self._errors)
+        if outcome is None:
+            final, reason = handoff_outcome(final, reason, self.turns.turns, self.actions, self._errors)
         self._submit(self._close_wav)
         # the call lasted at least as long as its audio timeline (also right under a frozen test clock)
         ended_at = max(self.options.clock(), self.started_at + self._last_t_ms / 1000.0)

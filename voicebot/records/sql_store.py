@@ -21,7 +21,7 @@ _UPDATABLE = {"caller", "language", "handoff_reason", "dev_models", "pipeline", 
 _TURN_COLS = (
     "call_id", "idx", "caller_speech_start_ms", "caller_speech_end_ms", "asr_final_ms", "bot_reply_ms", "bot_first_audio_ms",
     "bot_speech_end_ms", "interrupted", "caller_text", "caller_language", "caller_dtmf", "bot_text", "bot_text_heard", "intent",
-    "slots", "sentiment", "complete",
+    "slots", "sentiment", "complete", "speaker", "agent_name",
 )  # fmt: skip
 
 _VM_COLS = ("call_id", "created_at", "duration_s", "path", "sample_rate", "language", "caller", "channel", "queue", "transcript",
@@ -36,6 +36,11 @@ def _dumps(value: Any) -> str:
 
 def _loads(text: str | None) -> dict[str, Any]:
     return json.loads(text) if text else {}
+
+
+def _like_escape(text: str) -> str:
+    """``text`` matched literally inside a LIKE pattern (``%`` and ``_`` are the caller's, not wildcards)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class SqlRecordStore(ABC):
@@ -60,6 +65,16 @@ class SqlRecordStore(ABC):
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self._run([(sql, params)], fetch=True)
+
+    def _add_columns(self) -> None:
+        """ALTER TABLE for the columns :data:`~voicebot.records.schema.ADDED_COLUMNS` a store made by an older version lacks."""
+        from voicebot.records.schema import ADDED_COLUMNS
+
+        for table, column, kind in ADDED_COLUMNS:
+            try:
+                self._query(f"SELECT {column} FROM {table} WHERE 1 = 0")
+            except Exception:  # noqa: BLE001 - sqlite3 and psycopg raise their own "no such column"
+                self._write((f"ALTER TABLE {table} ADD COLUMN {column} {kind}", ()))
 
     # -- writes ---------------------------------------------------------------------------
     def create_call(self, call: CallRecord) -> None:
@@ -91,7 +106,8 @@ class SqlRecordStore(ABC):
         t = turn
         values = (t.call_id, t.index, t.caller_speech_start_ms, t.caller_speech_end_ms, t.asr_final_ms, t.bot_reply_ms,
                   t.bot_first_audio_ms, t.bot_speech_end_ms, int(t.interrupted), t.caller_text, t.caller_language,
-                  t.caller_dtmf, t.bot_text, t.bot_text_heard, t.intent, _dumps(t.slots), t.sentiment, int(t.complete))  # fmt: skip
+                  t.caller_dtmf, t.bot_text, t.bot_text_heard, t.intent, _dumps(t.slots), t.sentiment, int(t.complete),
+                  t.speaker, t.agent_name)  # fmt: skip
         self._write((f"INSERT INTO turns ({cols}) VALUES ({marks}) ON CONFLICT (call_id, idx) DO UPDATE SET {updates}", values))
 
     def add_events(self, call_id: str, events: list[tuple[int, CallEvent]]) -> None:
@@ -216,6 +232,27 @@ class SqlRecordStore(ABC):
         if f.intent:
             clauses.append("EXISTS (SELECT 1 FROM turns t WHERE t.call_id = c.id AND t.intent = ?)")
             params.append(f.intent)
+        if f.handoff_reason:
+            clauses.append("c.handoff_reason = ?")
+            params.append(f.handoff_reason)
+        if f.interruptions is not None:
+            clauses.append("(SELECT COUNT(*) FROM turns t WHERE t.call_id = c.id AND t.interrupted = 1) = ?")
+            params.append(int(f.interruptions))
+        if f.agent:
+            # the agent who took the call: the hand-off's "bridged" step names them (id and display name)
+            clauses.append("EXISTS (SELECT 1 FROM actions a WHERE a.call_id = c.id AND a.kind = 'handoff' AND a.name = 'bridged' "
+                           "AND (LOWER(a.data) LIKE ? ESCAPE '\\' OR LOWER(a.data) LIKE ? ESCAPE '\\'))")
+            who = _like_escape(f.agent.lower())
+            params.extend([f'%"agent": "{who}"%', f'%"agent_name": "{who}"%'])
+        if f.search and f.search.strip():
+            # words of a transcript (either side), a caller number or id, an order id (slots, keypad digits, notes)
+            like = f"%{_like_escape(f.search.strip().lower())}%"
+            fields = ("t.caller_text", "t.bot_text", "t.slots", "t.caller_dtmf")
+            turn_match = " OR ".join(f"LOWER({col}) LIKE ? ESCAPE '\\'" for col in fields)
+            clauses.append(f"(LOWER(COALESCE(c.caller, '')) LIKE ? ESCAPE '\\' OR LOWER(c.id) LIKE ? ESCAPE '\\' "
+                           f"OR EXISTS (SELECT 1 FROM turns t WHERE t.call_id = c.id AND ({turn_match})) "
+                           f"OR EXISTS (SELECT 1 FROM actions a WHERE a.call_id = c.id AND LOWER(a.data) LIKE ? ESCAPE '\\'))")
+            params.extend([like] * (3 + len(fields)))
         if f.ids is not None:
             clauses.append(f"c.id IN ({', '.join('?' * len(f.ids))})" if f.ids else "1 = 0")
             params.extend(f.ids)
@@ -224,11 +261,12 @@ class SqlRecordStore(ABC):
     @staticmethod
     def _turn(row: tuple) -> TurnRecord:
         (call_id, idx, s0, s1, asr, reply, first, end, interrupted, ctext, clang, dtmf, btext, heard, intent, slots, sentiment,
-         complete) = row  # fmt: skip
+         complete, speaker, agent_name) = row  # fmt: skip
         return TurnRecord(call_id=call_id, index=int(idx), caller_speech_start_ms=s0, caller_speech_end_ms=s1, asr_final_ms=asr,
                           bot_reply_ms=reply, bot_first_audio_ms=first, bot_speech_end_ms=end, interrupted=bool(interrupted),
                           caller_text=ctext, caller_language=clang, caller_dtmf=dtmf or "", bot_text=btext, bot_text_heard=heard,
-                          intent=intent, slots=_loads(slots), sentiment=sentiment, complete=bool(complete))  # fmt: skip
+                          intent=intent, slots=_loads(slots), sentiment=sentiment, complete=bool(complete), speaker=speaker,
+                          agent_name=agent_name)  # fmt: skip
 
     def turns(self, call_id: str) -> list[TurnRecord]:
         rows = self._query(f"SELECT {', '.join(_TURN_COLS)} FROM turns WHERE call_id = ? ORDER BY idx", (call_id,))

@@ -37,6 +37,7 @@ class SqliteRecordStore(SqlRecordStore):
     def _migrate(self) -> None:
         stmts: list[Statement] = [(s, ()) for s in ddl("sqlite")]
         self._run(stmts)
+        self._add_columns()
         if not self._query("SELECT version FROM schema_version"):
             self._run([("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))])
 

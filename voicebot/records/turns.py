@@ -134,7 +134,10 @@ class TurnAssembler:
         d = ev.data
         cur.bot_text = str(d.get("text") or "")
         cur.bot_reply_ms = ev.t_ms
-        cur.intent = d.get("intent") or cur.intent
+        cur.speaker = d.get("speaker") or ("handoff" if d.get("agent") else None)
+        cur.agent_name = d.get("agent_name") if cur.speaker == "agent" else None
+        if cur.speaker is None:  # an agent's or the bridge's line is no dialogue intent
+            cur.intent = d.get("intent") or cur.intent
         cur.slots = dict(d.get("slots") or cur.slots)
         cur.sentiment = d.get("sentiment") or cur.sentiment
         if d.get("language"):
