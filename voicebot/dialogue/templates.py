@@ -18,6 +18,7 @@ from .nlu_types import LANGUAGES
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 TEMPLATES_FILE = Path(__file__).parent / "templates.yaml"
+WEB_CHANNELS = ("webrtc", "websocket")  # the in-app widget
 
 _EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")
 # How each language writes a day and month when spoken by TTS.
@@ -47,6 +48,12 @@ class Templates:
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of template name -> {{language: text}}")
         return cls({str(k): {str(lang): str(t) for lang, t in (v or {}).items()} for k, v in data.items()}, str(path))
+
+    def for_channel(self, key: str, channel: str | None) -> str:
+        """The template to use on ``channel``: ``<key>_web`` in the in-app widget where one is written
+        (a text box there, not a phone keypad), else ``key``."""
+        web = f"{key}_web"
+        return web if channel in WEB_CHANNELS and web in self.table else key
 
     def render(self, key: str, lang: str, **values: Any) -> str:
         try:

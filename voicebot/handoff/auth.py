@@ -112,6 +112,10 @@ class Accounts:
             return None
         return User(agent_id, row[0], agent_from_dict(json.loads(row[1])))
 
+    def get(self, agent_id: str) -> User | None:
+        """The account of ``agent_id`` (its stored profile), or None."""
+        return self._user(agent_id)
+
     def update_profile(self, agent: Agent) -> None:
         with self._lock, self.db:
             self.db.execute("UPDATE agents SET profile=? WHERE id=?", (_agent_json(agent), agent.id))

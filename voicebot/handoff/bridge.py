@@ -328,7 +328,8 @@ class HandoffBridge:
         lang = agent.working_language(t.language)  # a Spanish-speaking agent types Spanish to a Spanish caller
         tr = await self.translator.text(text, lang, t.language)
         spoken, note = (tr.text, tr.notice) if tr.text else (text, tr.notice)
-        line = {"role": "agent", "text": text, "language": lang, "spoken": spoken, "note": note, "t": time.time()}
+        line = {"role": "agent", "agent_id": agent.id, "agent_name": agent.name, "text": text, "language": lang, "spoken": spoken,
+                "note": note, "t": time.time()}
         await self._append(t, line)
         await self.state.publish({"type": "agent_text", "call_id": call_id, "spoken": spoken, "language": t.language,
                                   "agent_id": agent.id, "agent_name": agent.name})

@@ -32,6 +32,7 @@ class InappHandle(RelayHandle):
     def __init__(self, relay: Relay, call: Any) -> None:
         super().__init__(relay, call.ctx.channel)
         self.call = call
+        self.voice = not getattr(call, "text_only", False)  # a typed session leaves no voicemail
 
     async def back_to_bot(self) -> None:
         await super().back_to_bot()

@@ -33,9 +33,11 @@ from voicebot.logs import get_logger
 from voicebot.web_guard import SignInThrottle, json_api_guard, request_origin
 
 from .agent_media import AgentMedia, TalkRefused
+from .agent_routes import add_agent_routes
 from .auth import Accounts, AuthError, User
 from .bridge import BridgeOptions, HandoffBridge
 from .context import build_card
+from .coverage import shift_status
 from .options import HandoffOptions
 from .state import HandoffState, Ticket, make_state
 
@@ -107,7 +109,8 @@ def visible(user: User, t: Ticket) -> bool:
 
 def _summary(t: Ticket) -> dict[str, Any]:
     return {"call_id": t.call_id, "state": t.state, "language": t.language, "queue": t.queue, "channel": t.channel,
-            "offered_to": t.offered_to, "agent_id": t.agent_id, "wait_s": t.wait_s, "created_at": t.created_at,
+            "offered_to": t.offered_to, "agent_id": t.agent_id, "agent_name": t.agent_name, "wait_s": t.wait_s,
+            "next_open": t.next_open, "created_at": t.created_at,
             "reason": t.context.get("reason"), "summary": t.context.get("summary", ""), "translated": t.translated}
 
 
@@ -127,6 +130,10 @@ def make_router(runtime: Any) -> APIRouter:
     @router.get("/desk/desk.js")
     async def desk_js() -> FileResponse:
         return FileResponse(STATIC / "desk.js", media_type="text/javascript")
+
+    @router.get("/desk/shifts.js")
+    async def shifts_js() -> FileResponse:
+        return FileResponse(STATIC / "shifts.js", media_type="text/javascript")
 
     @router.post("/handoff/api/login", dependencies=guarded)
     async def login(request: Request) -> Response:
@@ -173,9 +180,13 @@ def make_router(runtime: Any) -> APIRouter:
 
     @router.get("/handoff/api/me")
     async def me(user: User = Depends(require_user)) -> dict[str, Any]:
-        a = await svc().state.get_agent(user.id) or user.agent
+        s = svc()
+        a = await s.state.get_agent(user.id) or user.agent
         return {"id": user.id, "name": a.name, "role": user.role, "languages": list(a.languages), "status": a.status,
-                "load": a.load, "translation": a.translation}
+                "load": a.load, "translation": a.translation, "skills": list(a.skills),
+                **shift_status(a, s.bridge.now(), s.bridge.options.routing)}
+
+    add_agent_routes(router, svc, require_user, guarded, runtime.settings)
 
     @router.post("/handoff/api/status", dependencies=guarded)
     async def status(request: Request, user: User = Depends(require_user)) -> dict[str, Any]:
@@ -214,7 +225,7 @@ def make_router(runtime: Any) -> APIRouter:
         s = svc()
         t = await _ticket_for(user, call_id)
         a = await s.state.get_agent(user.id) or user.agent
-        c = await build_card(call_id, t.context, t.language, a.languages[0] if a.languages else "en", s.bridge.translator)
+        c = await build_card(call_id, t.context, t.language, a.working_language(t.language), s.bridge.translator)
         return {"ticket": _summary(t), "card": c.to_dict(), "live": t.transcript, "history": t.history}
 
     @router.post("/handoff/api/calls/{call_id}/accept", dependencies=guarded)

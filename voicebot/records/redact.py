@@ -182,7 +182,7 @@ class RecordingPolicy:
     disabled_prefixes: tuple[str, ...] = field(default_factory=tuple)
 
     def allows(self, ctx: CallContext) -> bool:
-        if not self.enabled or ctx.channel in self.disabled_channels:
-            return False
+        if not self.enabled or ctx.channel in self.disabled_channels or ctx.extra.get("mode") == "text":
+            return False  # a typed in-app session has no audio to record
         number = (ctx.caller_number or "").replace(" ", "")
         return not any(number.startswith(p.replace(" ", "")) for p in self.disabled_prefixes if p)

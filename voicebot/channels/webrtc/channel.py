@@ -216,10 +216,11 @@ class WebSocketOutput(_HandoffMixin, CallOutput):
             asyncio.ensure_future(self._send_bytes(audio))
 
 
-def call_context(call_id: str, claims: SessionClaims, kind: Literal["webrtc", "websocket"], origin: str | None) -> CallContext:
+def call_context(call_id: str, claims: SessionClaims, kind: Literal["webrtc", "websocket"], origin: str | None,
+                 mode: Literal["voice", "text"] = "voice") -> CallContext:
     """The token's customer and language go to the dialogue (greet by name, orders without asking)."""
     return CallContext(call_id=call_id, channel=kind, customer_id=claims.customer_id, customer_name=claims.customer_name,
-                       language=claims.language, extra={"origin": origin, "token_id": claims.token_id})
+                       language=claims.language, extra={"origin": origin, "token_id": claims.token_id, "mode": mode})
 
 
 class InappCall:
@@ -246,6 +247,8 @@ class InappCall:
         self._early: list[bytes] = []
         self.caller_audio_taps: list[Callable[[bytes], None]] = []  # 16 kHz caller audio, for an agent's desk
         self.state_name = "connecting"
+        self.text_only = ctx.extra.get("mode") == "text"  # typed session: no microphone, no audio either way
+        self._held: str | None = None  # a hand-off state the bot's own states must not replace (see _follow)
 
     def _make_transport(self, state: CallState) -> CallTransport:
         self.input = InappInput(state)
@@ -266,13 +269,35 @@ class InappCall:
     def _on_event(self, ev: CallEvent) -> None:
         for msg in event_messages(ev):
             if msg["type"] == "state":
-                if self.state_name == "transferred" and msg["state"] in ("listening", "bot_speaking"):
-                    continue  # the agent's turn now; the bot's states no longer apply
+                if not self._follow(msg):
+                    continue
                 self.state_name = msg["state"]
             try:
                 self.send(msg)
             except Exception:  # noqa: BLE001 - the page is gone: the call ends through its own path
                 log.debug("in-app message not sent", extra={"call_id": self.call_id, "kind": msg["type"]})
+
+    def _follow(self, msg: dict[str, Any]) -> bool:
+        """Does the widget's state follow this state message? While a person has (or is about to
+        have) the caller, or a voicemail is being taken, the bot's own listening/speaking states
+        would hide that; a hand-off step that gives the caller back to the bot lifts the hold."""
+        state = msg["state"]
+        if msg.get("back_to_bot"):
+            self._held = None
+        elif state in ("transferred", "agent"):
+            self._held = state
+        elif state == "no_agent":
+            self._held = state if msg.get("instead") == "voicemail" else None
+        elif state in ("listening", "bot_speaking") and self._held:
+            return False
+        return True
+
+    async def run_text_clock(self, step_s: float = 0.1) -> None:
+        """A typed session has no caller audio to time the call by: its clock is the time since it began."""
+        started = time.monotonic()
+        while not self.done.is_set():
+            self.state.advance_audio((time.monotonic() - started) * 1000)
+            await asyncio.sleep(step_s)
 
     def _on_transfer(self, action: Transfer) -> None:
         self.input.to_agent_only = True

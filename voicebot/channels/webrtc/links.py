@@ -185,6 +185,7 @@ class WebSocketLink:
         self._transcriber = transcriber
         self._out: asyncio.Queue[bytes | dict | None] = asyncio.Queue(maxsize=2000)
         self._rate = 16000
+        self.text_only = False
 
     def send(self, msg: dict[str, Any]) -> None:
         with contextlib.suppress(asyncio.QueueFull):
@@ -236,25 +237,31 @@ class WebSocketLink:
             log.warning("in-app websocket refused", extra={"code": exc.code, "origin": origin})
             return
         self._rate = msg["sample_rate"]
-        ctx = call_context(new_call_id("ws"), claims, "websocket", origin)
+        self.text_only = msg["mode"] == "text"
+        ctx = call_context(new_call_id("ws"), claims, "websocket", origin, msg["mode"])
         self.call = InappCall(self.runtime, ctx, self.send,
-                              lambda state, call: WebSocketOutput(state, self.send_bytes, self.send, lambda: None),
+                              lambda state, call: WebSocketOutput(state, self._no_audio if self.text_only else self.send_bytes, self.send,
+                                                                  lambda: None),
                               spec=self._spec, transcriber=self._transcriber)
         self.live.add(self)
-        self.send({"type": "call", "call_id": ctx.call_id, "channel": "websocket", "sample_rate": 16000})
-        log.info("in-app call (websocket)", extra={"call_id": ctx.call_id, "origin": origin, "customer": claims.customer_id})
+        self.send({"type": "call", "call_id": ctx.call_id, "channel": "websocket", "sample_rate": 16000, "mode": msg["mode"]})
+        log.info("in-app call (websocket)", extra={"call_id": ctx.call_id, "origin": origin, "customer": claims.customer_id,
+                                                   "mode": msg["mode"]})
         writer = asyncio.create_task(self._writer())
         run = asyncio.create_task(self.call.run())
         reader = asyncio.create_task(self._read())
+        clock = asyncio.create_task(self.call.run_text_clock()) if self.text_only else None
         try:
             await asyncio.wait({run, reader}, return_when=asyncio.FIRST_COMPLETED)
             if not run.done():
                 await asyncio.wait({run}, timeout=15)
         finally:
             reader.cancel()
+            if clock is not None:
+                clock.cancel()
             if not run.done():
                 run.cancel()
-            for t in (reader, run):
+            for t in (reader, run, *([clock] if clock else [])):
                 with contextlib.suppress(BaseException):
                     await t
             with contextlib.suppress(asyncio.QueueFull):
@@ -266,13 +273,18 @@ class WebSocketLink:
                 await self.ws.close()
             self.live.finish(self, summarize(self.call))
 
+    async def _no_audio(self, pcm: bytes) -> None:
+        """A typed session: the bot's audio goes nowhere (the page shows its captions)."""
+
     async def _read(self) -> None:
-        """Caller audio and messages until the page hangs up, the socket drops, or audio stops."""
+        """Caller audio and messages until the page hangs up, the socket drops, or audio stops
+        (a typed session: until nothing is typed for ``text_idle_timeout_s``)."""
+        timeout = self.options.text_idle_timeout_s if self.text_only else self.options.media_timeout_s
         while not self.call.done.is_set():
             try:
-                message = await asyncio.wait_for(self.ws.receive(), self.options.media_timeout_s)
+                message = await asyncio.wait_for(self.ws.receive(), timeout)
             except TimeoutError:
-                await self.call.end("media_timeout")
+                await self.call.end("idle_timeout" if self.text_only else "media_timeout")
                 return
             except Exception:  # noqa: BLE001 - a browser's bad input or a dead socket must not end the server
                 await self.call.end("connection_lost")
@@ -281,6 +293,9 @@ class WebSocketLink:
                 await self.call.end("connection_lost")
                 return
             data = message.get("bytes")
+            if data is not None and self.text_only:
+                self.send(error_message("malformed", "this is a typed session: send text messages, not audio"))
+                continue
             if data is not None:
                 if len(data) % 2 or len(data) > self.MAX_FRAME_BYTES:
                     self.send(error_message("malformed", f"audio frames must be 16-bit PCM of at most {self.MAX_FRAME_BYTES} bytes"))

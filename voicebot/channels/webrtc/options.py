@@ -32,6 +32,7 @@ class InappOptions(Section):
     media_timeout_s: Seconds = 10.0  # no audio from the browser this long (network dropped): the call ends
     connect_timeout_s: Seconds = 30.0  # WebRTC not connected this long after the answer: the call ends
     ws_start_timeout_s: Seconds = 10.0  # WebSocket fallback: the `start` message must come within this
+    text_idle_timeout_s: Seconds = 900.0  # a typed session (no microphone) ends after this long with nothing typed
     # Host candidates aiortc offers (tests: ("127.0.0.1",), as aioice skips loopback). Empty: aioice's own choice.
     ice_addresses: CsvTuple = ()
     ice_servers: CsvTuple = ()  # e.g. stun:stun.example:3478; empty: host candidates only

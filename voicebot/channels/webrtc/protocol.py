@@ -3,10 +3,13 @@
 Browser -> server (data channel, or WebSocket text frames):
   ``{"type": "text", "text": "..."}`` typed instead of spoken; ``{"type": "hangup"}``;
   ``{"type": "ping"}``; WebSocket only: ``{"type": "start", "token": "...", "sample_rate": 16000}``
-  first, then binary frames of 16-bit mono PCM at that rate.
+  first, then binary frames of 16-bit mono PCM at that rate; or ``{"type": "start", "token": "...",
+  "mode": "text"}``: a typed session (no microphone, no audio either way, captions only).
 Server -> browser:
   ``{"type": "call", "call_id": ...}``, ``{"type": "state", "state": listening|bot_speaking|transferred|ended, ...}``,
-  ``{"type": "caption", "who": caller|bot, "text": ..., "turn_id": ..., "final": bool}``,
+  ``{"type": "caption", "who": caller|bot|agent, "text": ..., "turn_id": ..., "final": bool, "name": agent's name}``,
+  ``{"type": "state", "state": "agent", "agent_name": ...}`` (a person took the call),
+  ``{"type": "state", "state": "no_agent", "instead": voicemail|callback|bot, "next_open": ISO or null}``,
   ``{"type": "error", "code": ..., "message": ...}``, WebSocket only ``{"type": "clear"}`` (drop queued bot audio)
   and binary frames of bot audio (16-bit mono PCM at 16 kHz).
 """
@@ -127,7 +130,10 @@ def parse_client_message(raw: bytes | str) -> dict[str, Any]:
         rate = data.get("sample_rate", 16000)
         if rate not in WS_RATES:
             raise BadMessage("malformed", f"sample_rate must be one of {WS_RATES}")
-        return {"type": "start", "token": _str(data, "token"), "sample_rate": rate}
+        mode = data.get("mode", "voice")
+        if mode not in ("voice", "text"):
+            raise BadMessage("malformed", "mode must be 'voice' or 'text'")
+        return {"type": "start", "token": _str(data, "token"), "sample_rate": rate, "mode": mode}
     raise BadMessage("unknown_type", f"unknown message type {kind!r}")
 
 
@@ -142,6 +148,9 @@ def event_messages(ev: CallEvent) -> list[dict[str, Any]]:
         return [{"type": "caption", "who": "caller", "text": d["text"], "turn_id": d.get("turn_id"), "final": True,
                  "typed": bool(d.get("typed")), "language": d.get("language")}]
     if ev.kind == "bot_reply" and d.get("text"):
+        if d.get("speaker") == "agent":  # an agent's typed line: shown as theirs, by name
+            return [{"type": "caption", "who": "agent", "name": d.get("agent_name"), "text": d["text"], "turn_id": d.get("turn_id"),
+                     "final": False, "language": d.get("language")}]
         return [{"type": "caption", "who": "bot", "text": d["text"], "turn_id": d.get("turn_id"), "final": False,
                  "language": d.get("language")}]
     if ev.kind == "bot_speech_start":
@@ -154,6 +163,23 @@ def event_messages(ev: CallEvent) -> list[dict[str, Any]]:
         return out
     if ev.kind == "action" and d.get("kind") == "transfer":
         return [{"type": "state", "state": "transferred", "queue": d.get("queue")}]
+    if ev.kind == "action" and d.get("action") == "handoff":
+        return _handoff_messages(d)
     if ev.kind == "call_end":
         return [{"type": "state", "state": "ended", "reason": d.get("reason"), "outcome": d.get("outcome")}]
+    return []
+
+
+def _handoff_messages(d: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the widget shows for a hand-off step (voicebot.handoff.bridge.note)."""
+    step = d.get("reason")
+    if step == "queued":
+        return [{"type": "state", "state": "transferred", "queue": d.get("queue"), "wait_s": d.get("wait_s")}]
+    if step == "bridged":
+        return [{"type": "state", "state": "agent", "agent_name": d.get("agent_name"), "translated": bool(d.get("translated"))}]
+    if step == "no_agent":
+        return [{"type": "state", "state": "no_agent", "instead": d.get("instead"), "next_open": d.get("next_open"),
+                 "queue": d.get("queue")}]
+    if step == "returned":  # nobody answered, or the agent sent the caller back: the bot again
+        return [{"type": "state", "state": "listening", "back_to_bot": True}]
     return []

@@ -81,6 +81,7 @@ class Flow:
         return self.res.today()
 
     def say(self, key: str, **values: Any) -> str:
+        key = self.res.templates.for_channel(key, self.state.call.channel)
         text = self.res.templates.render(key, self.lang, shop=self.res.shop_name, **values)
         self.out.parts.append(text)
         return text

@@ -11,7 +11,10 @@ async function api(path, body) {
   return {ok: r.ok, status: r.status, data};
 }
 function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; }
-function showLogin(msg) { $("app").classList.add("hidden"); $("login").classList.remove("hidden"); $("loginError").textContent = msg || ""; }
+function showLogin(msg) {
+  $("app").classList.add("hidden"); $("login").classList.remove("hidden");
+  $("loginError").textContent = msg || (nextPage() ? "Sign in to see the QA pages." : "");
+}
 
 async function start() {
   const r = await api("me");
@@ -21,7 +24,14 @@ async function start() {
   $("langs").value = me.languages.join(",");
   $("status").value = me.status === "offline" ? "available" : me.status;
   connect();
+  window.dispatchEvent(new Event("desk:signedin"));
   await refreshQueue();
+}
+
+// Sent here to sign in by another page (the QA pages: /desk?next=/qa/...): back there afterwards, same site only.
+function nextPage() {
+  const next = new URLSearchParams(location.search).get("next") || "";
+  return /^\/qa(\/|\?|$)/.test(next) ? next : null;
 }
 
 function connect() {
@@ -33,6 +43,7 @@ function connect() {
       await refreshQueue(); if (current === ev.call_id) await openCall(ev.call_id);
     }
     else if (ev.type === "line" && ev.call_id === current) addLine(ev.line);
+    else if (ev.type === "presence") window.dispatchEvent(new Event("desk:presence"));
     else if (ev.type === "talk" && ev.state === "ended" && ev.call_id === talk.callId && talk.pc) {
       endTalk(ev.reason && ev.reason.startsWith("agent_") && ev.reason !== "agent_hung_up_talk" ? "lost" : "ended",
               ev.reason && ev.reason.startsWith("agent_") && ev.reason !== "agent_hung_up_talk" ? TALK_TEXT.lost : TALK_TEXT.call_over);
@@ -60,9 +71,12 @@ async function refreshQueue() {
   }
 }
 
+let callLabels = {caller: "Caller", bot: "Bot"};
 function addLine(l) {
   const t = $("transcript"), d = el("div", "", "line " + l.role);
-  d.appendChild(el("span", l.role, "who"));
+  // the agent's own lines by their name; the caller and the bot by the card's labels
+  const who = l.role === "agent" ? (l.agent_name || (me && me.name) || "Agent") : (callLabels[l.role] || l.role);
+  d.appendChild(el("span", who, "who"));
   d.appendChild(el("span", l.text));
   if (l.translation) d.appendChild(el("span", l.translation, "tr"));
   if (l.spoken && l.spoken !== l.text) d.appendChild(el("span", "spoken: " + l.spoken, "tr"));
@@ -86,7 +100,9 @@ async function openCall(id) {
   const add = (k, v) => { dl.appendChild(el("dt", k)); dl.appendChild(el("dd", v)); };
   const c = card.caller || {};
   add(L.caller, [c.name, c.number].filter(Boolean).join(" · ") || L.unknown);
-  add(L.language, card.caller_language + (card.caller_language !== card.agent_language ? ` → ${card.agent_language}` : ""));
+  callLabels = {caller: L.caller, bot: "Bot"};
+  add(L.language, card.caller_language + (card.caller_language !== card.agent_language
+    ? ` → ${card.agent_language} (translated where this bot can; see the notice)` : " (you speak it: no translation)"));
   add(L.orders, card.orders.join(", ") || L.none);
   add(L.intents, card.intents.join(", ") || L.none);
   add(L.sentiment, card.sentiment);
@@ -107,6 +123,8 @@ $("loginForm").onsubmit = async (e) => {
   const r = await fetch("/handoff/api/login", {method: "POST", headers: {"Content-Type": "application/json"},
     body: JSON.stringify({id: $("agentId").value, password: $("password").value}), credentials: "same-origin"});
   if (!r.ok) { $("loginError").textContent = (await r.json()).error || "sign in failed"; return; }
+  const next = nextPage();
+  if (next) { location.assign(next); return; }
   await start();
 };
 $("saveStatus").onclick = () => api("status", {status: $("status").value, languages: $("langs").value.split(",")});

@@ -5,34 +5,121 @@
  *   <script src="https://BOT/widget.js" data-server="https://BOT" data-token-url="/voicebot/token"
  *           data-target="#voicebot"></script>
  * data-token-url is the shop's own endpoint (behind its login) returning {"token": "..."}.
- * Optional: data-transport="auto|webrtc|websocket", data-lang="en|de|es|fr" (labels).
+ * Optional: data-transport="auto|webrtc|websocket"; data-lang="es" (labels and errors; default: the
+ * token's language, else the page's <html lang>, else the browser's); data-mode="text" (a chat box only).
+ * Typing works without a voice call too (no microphone, or permission denied): a typed session
+ * over the WebSocket path, the bot's replies shown as text.
  *
- * States: idle, connecting, listening, bot_speaking, transferred, ended, error.
+ * States: idle, connecting, listening, bot_speaking, transferred, agent (a person has the call),
+ * no_agent (nobody on shift: what happens instead is shown), ended, error.
  */
 (function () {
   "use strict";
 
+  /* Every label and message in the caller's language (the page's, the token's, or data-lang).
+   * Languages without a table here fall back to English. {name}, {when}, {min}: filled in. */
   var LABELS = {
     en: { idle: "Talk to us", connecting: "Connecting…", listening: "Listening — speak now", bot_speaking: "Assistant speaking",
-          transferred: "Connecting you to a colleague — stay on the line", ended: "Call ended", error: "Something went wrong",
-          start: "Start voice call", end: "End call", again: "Call again", type: "Type instead of speaking…", send: "Send",
-          you: "You", bot: "Assistant",
+          typing: "Assistant is replying…", text: "Chat with the assistant — type below",
+          transferred: "Connecting you to a colleague — stay on the line", agent: "Connected with {name}", agent_default: "Colleague",
+          no_agent: "Nobody from our team is available right now", ended: "Call ended", error: "Something went wrong",
+          start: "Start voice call", end: "End call", end_chat: "End chat", again: "Call again", type: "Type your message…", send: "Send",
+          you: "You", bot: "Assistant", wait: "Estimated wait: about {min} min.", translated: "Their messages are translated for you automatically.",
+          back: "Our team is back {when}.", instead_voicemail: "Please leave a message after the tone, then press End call.",
+          instead_callback: "We will call you back during opening hours.", instead_bot: "The assistant keeps helping you meanwhile.",
+          text_instead: "You can still type your question below.",
           mic_denied: "Microphone access was denied. Allow the microphone for this site in the browser's settings (the icon in the address bar), then try again.",
           mic_missing: "No microphone was found. Connect one, or use a device with a microphone, then try again.",
           mic_busy: "The microphone is in use by another application. Close it and try again.",
           insecure: "Voice calls need a secure page (https) and a browser with microphone support.",
-          lost: "The connection was lost. Check your network and call again.",
-          refused: "The call could not start: " },
-    de: { idle: "Mit uns sprechen", connecting: "Verbinde…", listening: "Ich höre zu — bitte sprechen", bot_speaking: "Assistent spricht",
-          transferred: "Sie werden mit einem Kollegen verbunden — bitte bleiben Sie dran", ended: "Anruf beendet", error: "Etwas ist schiefgelaufen",
-          start: "Sprachanruf starten", end: "Auflegen", again: "Erneut anrufen", type: "Oder hier tippen…", send: "Senden", you: "Sie", bot: "Assistent" },
+          lost: "The connection was lost. Check your network and try again.", refused: "The call could not start: ",
+          busy: "All our lines are busy. Please try again in a minute.", token: "Your session has expired. Please reload the page.",
+          origin: "This page may not start calls with the assistant.", unreachable: "The assistant cannot be reached right now. Please try again later." },
     es: { idle: "Hable con nosotros", connecting: "Conectando…", listening: "Le escucho — hable ahora", bot_speaking: "El asistente habla",
-          transferred: "Le paso con un compañero — no cuelgue", ended: "Llamada finalizada", error: "Algo salió mal",
-          start: "Iniciar llamada", end: "Colgar", again: "Llamar de nuevo", type: "O escriba aquí…", send: "Enviar", you: "Usted", bot: "Asistente" },
+          typing: "El asistente está respondiendo…", text: "Chat con el asistente — escriba abajo",
+          transferred: "Le paso con un compañero — no cuelgue", agent: "Conectado con {name}", agent_default: "Compañero",
+          no_agent: "Ahora no hay nadie de nuestro equipo disponible", ended: "Llamada finalizada", error: "Algo salió mal",
+          start: "Iniciar llamada", end: "Colgar", end_chat: "Terminar chat", again: "Llamar de nuevo", type: "Escriba su mensaje…", send: "Enviar",
+          you: "Usted", bot: "Asistente", wait: "Espera estimada: unos {min} min.", translated: "Sus mensajes se le traducen automáticamente.",
+          back: "Nuestro equipo vuelve {when}.", instead_voicemail: "Deje su mensaje después de la señal y pulse Colgar.",
+          instead_callback: "Le llamaremos en horario de atención.", instead_bot: "Mientras tanto, el asistente sigue ayudándole.",
+          text_instead: "Puede escribir su consulta abajo.",
+          mic_denied: "Se ha denegado el acceso al micrófono. Permita el micrófono para este sitio en la configuración del navegador (el icono de la barra de direcciones) e inténtelo de nuevo.",
+          mic_missing: "No se ha encontrado ningún micrófono. Conecte uno o use un dispositivo con micrófono e inténtelo de nuevo.",
+          mic_busy: "Otra aplicación está usando el micrófono. Ciérrela e inténtelo de nuevo.",
+          insecure: "Las llamadas de voz necesitan una página segura (https) y un navegador con micrófono.",
+          lost: "Se ha perdido la conexión. Compruebe su red e inténtelo de nuevo.", refused: "No se pudo iniciar la llamada: ",
+          busy: "Todas nuestras líneas están ocupadas. Inténtelo de nuevo en un minuto.", token: "Su sesión ha caducado. Vuelva a cargar la página.",
+          origin: "Esta página no puede iniciar llamadas con el asistente.", unreachable: "Ahora no se puede contactar con el asistente. Inténtelo más tarde." },
+    de: { idle: "Mit uns sprechen", connecting: "Verbinde…", listening: "Ich höre zu — bitte sprechen", bot_speaking: "Assistent spricht",
+          typing: "Der Assistent antwortet…", text: "Chat mit dem Assistenten — unten tippen",
+          transferred: "Sie werden mit einem Kollegen verbunden — bitte bleiben Sie dran", agent: "Verbunden mit {name}", agent_default: "Kollege",
+          no_agent: "Gerade ist niemand aus unserem Team erreichbar", ended: "Anruf beendet", error: "Etwas ist schiefgelaufen",
+          start: "Sprachanruf starten", end: "Auflegen", end_chat: "Chat beenden", again: "Erneut anrufen", type: "Nachricht eingeben…", send: "Senden",
+          you: "Sie", bot: "Assistent", wait: "Geschätzte Wartezeit: etwa {min} Min.", translated: "Die Nachrichten werden automatisch für Sie übersetzt.",
+          back: "Unser Team ist {when} wieder da.", instead_voicemail: "Bitte sprechen Sie nach dem Ton eine Nachricht und drücken Sie dann Auflegen.",
+          instead_callback: "Wir rufen Sie während der Öffnungszeiten zurück.", instead_bot: "Der Assistent hilft Ihnen in der Zwischenzeit weiter.",
+          text_instead: "Sie können Ihre Frage unten eintippen.",
+          mic_denied: "Der Zugriff auf das Mikrofon wurde verweigert. Erlauben Sie das Mikrofon für diese Seite in den Browsereinstellungen (Symbol in der Adressleiste) und versuchen Sie es erneut.",
+          mic_missing: "Es wurde kein Mikrofon gefunden. Schließen Sie eines an oder nutzen Sie ein Gerät mit Mikrofon.",
+          mic_busy: "Das Mikrofon wird von einer anderen Anwendung verwendet. Schließen Sie sie und versuchen Sie es erneut.",
+          insecure: "Sprachanrufe brauchen eine sichere Seite (https) und einen Browser mit Mikrofon.",
+          lost: "Die Verbindung wurde unterbrochen. Prüfen Sie Ihr Netzwerk und versuchen Sie es erneut.", refused: "Der Anruf konnte nicht starten: ",
+          busy: "Alle Leitungen sind belegt. Bitte versuchen Sie es in einer Minute erneut.", token: "Ihre Sitzung ist abgelaufen. Bitte laden Sie die Seite neu.",
+          origin: "Diese Seite darf keine Anrufe mit dem Assistenten starten.", unreachable: "Der Assistent ist gerade nicht erreichbar. Bitte versuchen Sie es später." },
     fr: { idle: "Parlez-nous", connecting: "Connexion…", listening: "Je vous écoute", bot_speaking: "L'assistant parle",
-          transferred: "Je vous passe un collègue — restez en ligne", ended: "Appel terminé", error: "Un problème est survenu",
-          start: "Démarrer l'appel", end: "Raccrocher", again: "Rappeler", type: "Ou écrivez ici…", send: "Envoyer", you: "Vous", bot: "Assistant" }
+          typing: "L'assistant répond…", text: "Discussion avec l'assistant — écrivez ci-dessous",
+          transferred: "Je vous passe un collègue — restez en ligne", agent: "En ligne avec {name}", agent_default: "Collègue",
+          no_agent: "Personne de notre équipe n'est disponible pour le moment", ended: "Appel terminé", error: "Un problème est survenu",
+          start: "Démarrer l'appel", end: "Raccrocher", end_chat: "Terminer", again: "Rappeler", type: "Écrivez votre message…", send: "Envoyer",
+          you: "Vous", bot: "Assistant", wait: "Attente estimée : environ {min} min.", translated: "Ses messages vous sont traduits automatiquement.",
+          back: "Notre équipe est de retour {when}.", instead_voicemail: "Laissez un message après le bip, puis appuyez sur Raccrocher.",
+          instead_callback: "Nous vous rappellerons pendant les heures d'ouverture.", instead_bot: "En attendant, l'assistant continue de vous aider.",
+          text_instead: "Vous pouvez écrire votre question ci-dessous.",
+          mic_denied: "L'accès au micro a été refusé. Autorisez le micro pour ce site dans les réglages du navigateur (l'icône de la barre d'adresse), puis réessayez.",
+          mic_missing: "Aucun micro n'a été trouvé. Branchez-en un ou utilisez un appareil avec micro, puis réessayez.",
+          mic_busy: "Le micro est utilisé par une autre application. Fermez-la et réessayez.",
+          insecure: "Les appels vocaux nécessitent une page sécurisée (https) et un navigateur avec micro.",
+          lost: "La connexion a été perdue. Vérifiez votre réseau et réessayez.", refused: "L'appel n'a pas pu démarrer : ",
+          busy: "Toutes nos lignes sont occupées. Réessayez dans une minute.", token: "Votre session a expiré. Rechargez la page.",
+          origin: "Cette page ne peut pas démarrer d'appel avec l'assistant.", unreachable: "L'assistant est injoignable pour le moment. Réessayez plus tard." },
+    pt: { idle: "Fale connosco", connecting: "A ligar…", listening: "Estou a ouvir — pode falar", bot_speaking: "O assistente está a falar",
+          typing: "O assistente está a responder…", text: "Conversa com o assistente — escreva abaixo",
+          transferred: "Vou passá-lo a um colega — não desligue", agent: "Ligado a {name}", agent_default: "Colega",
+          no_agent: "Neste momento ninguém da nossa equipa está disponível", ended: "Chamada terminada", error: "Algo correu mal",
+          start: "Iniciar chamada", end: "Desligar", end_chat: "Terminar conversa", again: "Ligar de novo", type: "Escreva a sua mensagem…", send: "Enviar",
+          you: "Você", bot: "Assistente", wait: "Espera estimada: cerca de {min} min.", translated: "As mensagens são traduzidas automaticamente.",
+          back: "A nossa equipa volta {when}.", instead_voicemail: "Deixe uma mensagem depois do sinal e carregue em Desligar.",
+          instead_callback: "Ligaremos de volta no horário de atendimento.", instead_bot: "Entretanto, o assistente continua a ajudá-lo.",
+          text_instead: "Pode escrever a sua pergunta abaixo.",
+          mic_denied: "O acesso ao microfone foi recusado. Permita o microfone para este site nas definições do navegador (o ícone na barra de endereço) e tente de novo.",
+          mic_missing: "Não foi encontrado nenhum microfone. Ligue um ou use um dispositivo com microfone e tente de novo.",
+          mic_busy: "O microfone está a ser usado por outra aplicação. Feche-a e tente de novo.",
+          insecure: "As chamadas de voz precisam de uma página segura (https) e de um navegador com microfone.",
+          lost: "A ligação perdeu-se. Verifique a rede e tente de novo.", refused: "Não foi possível iniciar a chamada: ",
+          busy: "Todas as linhas estão ocupadas. Tente de novo daqui a um minuto.", token: "A sua sessão expirou. Recarregue a página.",
+          origin: "Esta página não pode iniciar chamadas com o assistente.", unreachable: "O assistente não está acessível agora. Tente mais tarde." },
+    it: { idle: "Parla con noi", connecting: "Connessione…", listening: "Ti ascolto — parla pure", bot_speaking: "L'assistente sta parlando",
+          typing: "L'assistente sta rispondendo…", text: "Chat con l'assistente — scrivi qui sotto",
+          transferred: "Ti passo un collega — resta in linea", agent: "In linea con {name}", agent_default: "Collega",
+          no_agent: "Al momento nessuno del nostro team è disponibile", ended: "Chiamata terminata", error: "Qualcosa è andato storto",
+          start: "Avvia chiamata", end: "Riaggancia", end_chat: "Chiudi chat", again: "Richiama", type: "Scrivi il tuo messaggio…", send: "Invia",
+          you: "Tu", bot: "Assistente", wait: "Attesa stimata: circa {min} min.", translated: "I suoi messaggi vengono tradotti automaticamente.",
+          back: "Il nostro team torna {when}.", instead_voicemail: "Lascia un messaggio dopo il segnale, poi premi Riaggancia.",
+          instead_callback: "Ti richiameremo durante l'orario di apertura.", instead_bot: "Nel frattempo l'assistente continua ad aiutarti.",
+          text_instead: "Puoi scrivere la tua domanda qui sotto.",
+          mic_denied: "L'accesso al microfono è stato negato. Consenti il microfono per questo sito nelle impostazioni del browser (l'icona nella barra degli indirizzi) e riprova.",
+          mic_missing: "Nessun microfono trovato. Collegane uno o usa un dispositivo con microfono, poi riprova.",
+          mic_busy: "Il microfono è usato da un'altra applicazione. Chiudila e riprova.",
+          insecure: "Le chiamate vocali richiedono una pagina sicura (https) e un browser con microfono.",
+          lost: "La connessione si è interrotta. Controlla la rete e riprova.", refused: "Impossibile avviare la chiamata: ",
+          busy: "Tutte le linee sono occupate. Riprova tra un minuto.", token: "La sessione è scaduta. Ricarica la pagina.",
+          origin: "Questa pagina non può avviare chiamate con l'assistente.", unreachable: "L'assistente non è raggiungibile ora. Riprova più tardi." }
   };
+  // Server refusal codes -> the label that explains them (the server's own message is English, for logs).
+  var CODES = { busy: "busy", expired: "token", token_used: "token", bad_signature: "token", missing: "token", malformed: "error",
+                wrong_origin: "origin", call_not_found: "lost", bad_sdp: "error", too_large: "error", no_start: "error" };
+  var HELD = { transferred: 1, agent: 1 };  // hand-off states the bot's own listening/speaking states must not replace
 
   var CSS = [
     ".vbw{font:15px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1d2330;background:#fff;border:1px solid #dde2ea;",
@@ -57,6 +144,11 @@
     ".vbw-cap{padding:6px 10px;border-radius:10px;max-width:88%;font-size:14px}",
     ".vbw-cap b{display:block;font-size:11px;font-weight:600;opacity:.7}",
     ".vbw-cap.caller{align-self:flex-end;background:#e8efff}.vbw-cap.bot{align-self:flex-start;background:#f1f3f6}",
+    ".vbw-cap.agent{align-self:flex-start;background:#e6f6ea}",
+    ".vbw-note{font-size:13px;color:#5b4500;background:#fff6d6;border-radius:8px;padding:6px 9px;margin-top:10px;display:none}",
+    ".vbw[data-state=agent] .vbw-dot{background:#26a05a}.vbw[data-state=no_agent] .vbw-dot{background:#e0a100}",
+    ".vbw[data-state=agent] .vbw-btn,.vbw[data-state=no_agent] .vbw-btn{background:#d93a3a}",
+    ".vbw[data-mode=text][data-state=listening] .vbw-btn,.vbw[data-mode=text][data-state=bot_speaking] .vbw-btn{background:#8a94a6;box-shadow:none}",
     ".vbw-form{display:flex;gap:6px;margin-top:12px}",
     ".vbw-form input{flex:1;min-width:0;border:1px solid #cfd6e2;border-radius:8px;padding:7px 9px;font:inherit}",
     ".vbw-form button{border:none;border-radius:8px;padding:7px 12px;background:#eef1f6;font:inherit;cursor:pointer}",
@@ -68,21 +160,44 @@
 
   function el(tag, cls, text) { var e = document.createElement(tag); if (cls) e.className = cls; if (text) e.textContent = text; return e; }
 
+  function pickLang(wanted) {
+    var tries = [wanted, document.documentElement.getAttribute("lang"), navigator.language];
+    for (var i = 0; i < tries.length; i++) {
+      var code = (tries[i] || "").toLowerCase().slice(0, 2);
+      if (LABELS[code]) return code;
+    }
+    return "en";
+  }
+
+  /* The language a session token was issued for (its claims are readable; only the server can check them). */
+  function tokenLang(token) {
+    try {
+      var b = (token || "").split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      return JSON.parse(decodeURIComponent(escape(atob(b + "===".slice((b.length + 3) % 4))))).lang || null;
+    } catch (e) { return null; }
+  }
+
   function Widget(root, opts) {
     this.opts = opts || {};
     this.server = (this.opts.server || "").replace(/\/$/, "");
-    this.lang = LABELS[this.opts.lang] ? this.opts.lang : "en";
-    this.L = function (k) { return (LABELS[this.lang] && LABELS[this.lang][k]) || LABELS.en[k] || k; };
+    this.lang = pickLang(this.opts.lang);
     this.state = "idle";
-    this.stats = { states: [], botVoicedMs: 0, botPeakRms: 0, captions: [], callId: null, transport: null, errors: [] };
+    this.mode = null;  // "voice" or "text" while a session is live
+    this.held = null;  // a hand-off state shown until the caller is back with the bot
+    this.stats = { states: [], botVoicedMs: 0, botPeakRms: 0, captions: [], callId: null, transport: null, errors: [], agent: null, noAgent: null };
     this.captionsByTurn = {};
     this._build(root);
     this._set("idle");
   }
 
+  Widget.prototype.L = function (k, values) {
+    var text = (LABELS[this.lang] && LABELS[this.lang][k]) || LABELS.en[k] || k;
+    return text.replace(/\{(\w+)\}/g, function (_, name) { return values && values[name] != null ? values[name] : ""; });
+  };
+
   Widget.prototype._build = function (root) {
     if (!document.getElementById("vbw-style")) { var s = el("style"); s.id = "vbw-style"; s.textContent = CSS; document.head.appendChild(s); }
-    var w = el("div", "vbw"); w.setAttribute("role", "region"); w.setAttribute("aria-label", "Voice assistant");
+    var w = el("div", "vbw"); w.setAttribute("role", "region"); w.setAttribute("lang", this.lang);
     var top = el("div", "vbw-top");
     this.btn = el("button", "vbw-btn"); this.btn.type = "button";
     var info = el("div"); this.stateEl = el("div", "vbw-state"); this.stateEl.setAttribute("aria-live", "polite");
@@ -90,34 +205,59 @@
     info.appendChild(this.stateEl); info.appendChild(this.sub);
     top.appendChild(this.btn); top.appendChild(info);
     this.msg = el("div", "vbw-msg"); this.msg.setAttribute("role", "alert");
+    this.note = el("div", "vbw-note"); this.note.setAttribute("role", "status");
     this.caps = el("div", "vbw-caps"); this.caps.setAttribute("aria-live", "polite");
     this.form = el("form", "vbw-form");
-    this.input = el("input"); this.input.type = "text"; this.input.maxLength = 500; this.input.placeholder = this.L("type");
-    this.input.setAttribute("aria-label", this.L("type"));
-    this.sendBtn = el("button", null, this.L("send")); this.sendBtn.type = "submit";
+    this.input = el("input"); this.input.type = "text"; this.input.maxLength = 500;
+    this.sendBtn = el("button"); this.sendBtn.type = "submit";
     this.form.appendChild(this.input); this.form.appendChild(this.sendBtn);
-    w.appendChild(top); w.appendChild(this.msg); w.appendChild(this.caps); w.appendChild(this.form);
+    w.appendChild(top); w.appendChild(this.msg); w.appendChild(this.note); w.appendChild(this.caps); w.appendChild(this.form);
     this.audio = el("audio"); this.audio.autoplay = true; w.appendChild(this.audio);
     root.appendChild(w); this.root = w;
+    if (this.opts.mode === "text") this.btn.style.display = "none";  // a text-only widget: no voice button at all
     var self = this;
     this.btn.addEventListener("click", function () { self.toggle(); });
     this.form.addEventListener("submit", function (ev) { ev.preventDefault(); self.sendText(self.input.value); });
+    this._labels();
   };
 
-  Widget.prototype._set = function (state, message) {
-    if (this.state === "transferred" && (state === "listening" || state === "bot_speaking")) return;
+  /* (Re)writes every fixed label: at start, and when the token says the caller's language. */
+  Widget.prototype._labels = function () {
+    this.root.setAttribute("lang", this.lang);
+    this.root.setAttribute("aria-label", this.L("bot"));
+    this.input.placeholder = this.L("type"); this.input.setAttribute("aria-label", this.L("type"));
+    this.sendBtn.textContent = this.L("send");
+  };
+
+  Widget.prototype._setLang = function (lang) {
+    if (!lang || !LABELS[lang] || lang === this.lang) return;
+    this.lang = lang; this._labels(); this._set(this.state);
+  };
+
+  Widget.prototype._stateText = function (state, m) {
+    if (state === "agent") return this.L("agent", { name: (m && m.agent_name) || this.stats.agent || this.L("agent_default") });
+    if (state === "bot_speaking" && this.mode === "text") return this.L("typing");
+    if (state === "listening" && this.mode === "text") return this.L("text");
+    return this.L(state);
+  };
+
+  Widget.prototype._set = function (state, message, m) {
+    if (this.held && (state === "listening" || state === "bot_speaking")) return;  // a person has (or is about to have) the caller
     this.state = state; this.stats.states.push(state);
     this.root.setAttribute("data-state", state);
+    if (this.mode) this.root.setAttribute("data-mode", this.mode);
     var dot = '<span class="vbw-dot"></span>';
-    this.stateEl.innerHTML = dot; this.stateEl.appendChild(document.createTextNode(this.L(state)));
-    var live = state === "connecting" || state === "listening" || state === "bot_speaking" || state === "transferred";
+    this.stateEl.innerHTML = dot; this.stateEl.appendChild(document.createTextNode(this._stateText(state, m)));
+    var live = state === "connecting" || state === "listening" || state === "bot_speaking" || state === "transferred" || state === "agent" || state === "no_agent";
     this.btn.innerHTML = live ? HANG : MIC;
-    this.btn.setAttribute("aria-label", live ? this.L("end") : (state === "idle" ? this.L("start") : this.L("again")));
-    this.sub.textContent = live ? this.L("end") : (state === "idle" ? this.L("start") : this.L("again"));
-    var canType = state === "listening" || state === "bot_speaking" || state === "transferred";
-    this.input.disabled = !canType; this.sendBtn.disabled = !canType;
-    if (message !== undefined) { this.msg.textContent = message; this.stats.errors.push(message); }
+    var action = live ? (this.mode === "text" ? this.L("end_chat") : this.L("end")) : (state === "idle" ? this.L("start") : this.L("again"));
+    this.btn.setAttribute("aria-label", action); this.sub.textContent = action;
+    var busy = state === "connecting";
+    this.input.disabled = busy; this.sendBtn.disabled = busy;  // typing works with or without a voice call
+    if (message !== undefined) { this.msg.textContent = message; if (message) this.stats.errors.push(message); }
   };
+
+  Widget.prototype._notice = function (text) { this.note.textContent = text || ""; this.note.style.display = text ? "block" : "none"; };
 
   Widget.prototype.toggle = function () {
     if (this.state === "idle" || this.state === "ended" || this.state === "error") this.start();
@@ -125,11 +265,12 @@
   };
 
   Widget.prototype._caption = function (m) {
-    this.stats.captions.push({ who: m.who, text: m.text });
+    this.stats.captions.push({ who: m.who, text: m.text, name: m.name || null });
     var key = m.who + ":" + m.turn_id, node = m.turn_id != null ? this.captionsByTurn[key] : null;
     if (!node) {
-      node = el("div", "vbw-cap " + (m.who === "caller" ? "caller" : "bot"));
-      node.appendChild(el("b", null, m.who === "caller" ? this.L("you") : this.L("bot")));
+      node = el("div", "vbw-cap " + (m.who === "caller" ? "caller" : m.who === "agent" ? "agent" : "bot"));
+      var who = m.who === "caller" ? this.L("you") : m.who === "agent" ? (m.name || this.L("agent_default")) : this.L("bot");
+      node.appendChild(el("b", null, who));
       node.appendChild(el("span"));
       this.caps.appendChild(node);
       if (m.turn_id != null) this.captionsByTurn[key] = node;
@@ -138,21 +279,55 @@
     this.caps.scrollTop = this.caps.scrollHeight;
   };
 
-  Widget.prototype._onMessage = function (m) {
-    if (!m || typeof m !== "object") return;
-    if (m.type === "call") { this.stats.callId = m.call_id; if (this.state === "connecting") this._set("listening"); }
-    else if (m.type === "state") { if (m.state === "ended") this._ended(); else this._set(m.state); }
-    else if (m.type === "caption") this._caption(m);
-    else if (m.type === "clear") this._clearPlayback();
-    else if (m.type === "error") this.stats.errors.push(m.code + ": " + m.message);
+  /* "on Monday 09:00" in the caller's language and their own time zone, from the server's ISO time. */
+  Widget.prototype._when = function (iso) {
+    var at = new Date(iso); if (isNaN(at)) return "";
+    try { return new Intl.DateTimeFormat(this.lang, { weekday: "long", hour: "2-digit", minute: "2-digit" }).format(at); }
+    catch (e) { return at.toLocaleString(); }
   };
 
+  Widget.prototype._handoff = function (m) {
+    if (m.state === "agent") {
+      this.held = "agent"; this.stats.agent = m.agent_name || null;
+      this._notice(m.translated ? this.L("translated") : "");
+    } else if (m.state === "transferred") {
+      this.held = "transferred";
+      this._notice(m.wait_s ? this.L("wait", { min: Math.max(1, Math.round(m.wait_s / 60)) }) : "");
+    } else if (m.state === "no_agent") {
+      this.stats.noAgent = { instead: m.instead, nextOpen: m.next_open };
+      var instead = m.instead === "voicemail" && this.mode !== "text" ? "voicemail" : m.instead === "callback" ? "callback" : "bot";
+      this.held = instead === "voicemail" ? "no_agent" : null;
+      this._notice([m.next_open ? this.L("back", { when: this._when(m.next_open) }) : "", this.L("instead_" + instead)].join(" ").trim());
+    }
+    if (m.back_to_bot) { this.held = null; this._notice(""); }
+  };
+
+  Widget.prototype._onMessage = function (m) {
+    if (!m || typeof m !== "object") return;
+    if (m.type === "call") { this.stats.callId = m.call_id; if (this.state === "connecting") this._set("listening"); this._ready(); }
+    else if (m.type === "state") {
+      if (m.state === "ended") { this._ended(); return; }
+      if (m.state === "agent" || m.state === "transferred" || m.state === "no_agent" || m.back_to_bot) this._handoff(m);
+      this._set(m.state, undefined, m);
+    }
+    else if (m.type === "caption") this._caption(m);
+    else if (m.type === "clear") this._clearPlayback();
+    else if (m.type === "error") {
+      this.stats.errors.push(m.code + ": " + m.message);
+      if (this.state === "connecting") this._fail(this._refusal(m.code));
+    }
+  };
+
+  Widget.prototype._refusal = function (code) { return this.L(CODES[code] || "error"); };
+
   Widget.prototype._token = function () {
-    var o = this.opts;
-    if (o.token) return Promise.resolve(typeof o.token === "function" ? o.token() : o.token);
-    var body = typeof o.tokenBody === "function" ? o.tokenBody() : (o.tokenBody || {});
-    return fetch(o.tokenUrl, { method: "POST", credentials: "include", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
-      .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error((j.error && j.error.message) || ("token endpoint answered " + r.status)); return j.token; }); });
+    var o = this.opts, self = this;
+    var got = o.token ? Promise.resolve(typeof o.token === "function" ? o.token() : o.token) : fetch(o.tokenUrl, {
+      method: "POST", credentials: "include", headers: { "content-type": "application/json" },
+      body: JSON.stringify(typeof o.tokenBody === "function" ? o.tokenBody() : (o.tokenBody || {})) })
+      .then(function (r) { return r.json().then(function (j) { if (!r.ok) { var e = new Error((j.error && j.error.message) || ("token endpoint answered " + r.status)); e.code = j.error && j.error.code; throw e; } return j.token; }); },
+            function () { var e = new Error("token endpoint unreachable"); e.code = "unreachable"; throw e; });
+    return got.then(function (token) { self._setLang(tokenLang(token)); return token; });
   };
 
   Widget.prototype._micError = function (err) {
@@ -160,15 +335,22 @@
     if (n === "NotAllowedError" || n === "SecurityError" || n === "PermissionDeniedError") return this.L("mic_denied");
     if (n === "NotFoundError" || n === "DevicesNotFoundError" || n === "OverconstrainedError") return this.L("mic_missing");
     if (n === "NotReadableError" || n === "TrackStartError") return this.L("mic_busy");
-    return this.L("mic_missing") + " (" + (n || err) + ")";
+    return this.L("mic_missing");
+  };
+
+  /* A refusal before the session ran: the label for its code (the server's English message goes to stats only). */
+  Widget.prototype._startFailed = function (e) {
+    this.stats.errors.push("start failed: " + (e && e.message ? e.message : e));
+    this._fail(e && e.code === "unreachable" ? this.L("unreachable") : e && e.code ? this._refusal(e.code) : this.L("refused") + this.L("unreachable"));
   };
 
   Widget.prototype.start = function () {
     var self = this;
     this._teardown();
-    this.caps.innerHTML = ""; this.captionsByTurn = {};
+    this.caps.innerHTML = ""; this.captionsByTurn = {}; this.held = null; this._notice("");
+    this.mode = "voice";
     this._set("connecting", "");
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { this._fail(this.L("insecure")); return Promise.resolve(); }
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { this._noMic(this.L("insecure")); return Promise.resolve(); }
     var transport = this.opts.transport || "auto";
     if (transport === "auto" && typeof RTCPeerConnection === "undefined") transport = "websocket";
     var constraints = { audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, channelCount: 1 } };
@@ -178,13 +360,34 @@
       return self._token().then(function (token) {
         self.stats.transport = transport === "websocket" ? "websocket" : "webrtc";
         return transport === "websocket" ? self._startWs(token) : self._startRtc(token).catch(function (e) {
-          if (transport !== "auto" || self.state !== "connecting") throw e;
+          if (transport !== "auto" || self.state !== "connecting" || e.refused) throw e;
           self.stats.errors.push("webrtc failed, falling back: " + e.message); self.stats.transport = "websocket";
           return self._startWs(token);
         });
       });
-    }, function (err) { self._fail(self._micError(err)); })
-      .catch(function (e) { self._fail(self.L("refused") + (e && e.message ? e.message : e)); });
+    }, function (err) { self._noMic(self._micError(err)); })
+      .catch(function (e) { self._startFailed(e); });
+  };
+
+  /* No microphone (missing, denied, insecure page): say why, in the caller's language, and keep the text box. */
+  Widget.prototype._noMic = function (message) {
+    this.stats.micError = message;
+    this._fail(message + " " + this.L("text_instead"));
+  };
+
+  /* A typed session over the WebSocket path: no microphone, no audio, the bot's replies as captions. */
+  Widget.prototype.startText = function (first) {
+    var self = this;
+    this._teardown();
+    this.caps.innerHTML = ""; this.captionsByTurn = {}; this.held = null; this._notice("");
+    this.mode = "text"; this.stats.transport = "text"; this._pending = first ? [first] : [];
+    this._set("connecting", "");
+    return this._token().then(function (token) { return self._openWs(token, "text"); }).catch(function (e) { self._startFailed(e); });
+  };
+
+  Widget.prototype._ready = function () {
+    var queued = this._pending || []; this._pending = [];
+    for (var i = 0; i < queued.length; i++) this._send({ type: "text", text: queued[i] });
   };
 
   Widget.prototype._startRtc = function (token) {
@@ -209,10 +412,9 @@
         return fetch(self.server + "/inapp/offer", { method: "POST", headers: { "content-type": "application/json" },
           body: JSON.stringify({ token: token, sdp: pc.localDescription.sdp, type: pc.localDescription.type }) });
       })
-      .then(function (r) { return r.json().then(function (j) { if (!r.ok) { var e = new Error((j.error && j.error.message) || ("server answered " + r.status)); e.refused = true; throw e; } return j; }); })
+      .then(function (r) { return r.json().then(function (j) { if (!r.ok) { var e = new Error((j.error && j.error.message) || ("server answered " + r.status)); e.refused = true; e.code = j.error && j.error.code; throw e; } return j; }); })
       .then(function (answer) { self.pcId = answer.pc_id; self.stats.callId = answer.call_id; return pc.setRemoteDescription({ sdp: answer.sdp, type: answer.type }); })
-      .then(function () { if (self.state === "connecting") self._set("listening"); })
-      .catch(function (e) { if (e.refused) { self._fail(self.L("refused") + e.message); return; } throw e; });
+      .then(function () { if (self.state === "connecting") self._set("listening"); });
   };
 
   Widget.prototype._gathered = function (pc, ms) {
@@ -230,35 +432,43 @@
   Widget.prototype._startWs = function (token) {
     var self = this;
     var ctx = new AudioContext({ sampleRate: 16000 }); this.ctx = ctx; this.playAt = 0; this.sources = [];
-    var url = (this.server || location.origin).replace(/^http/, "ws") + "/inapp/ws";
     return ctx.audioWorklet.addModule(URL.createObjectURL(new Blob([WORKLET], { type: "text/javascript" }))).then(function () {
-      return new Promise(function (resolve, reject) {
-        var ws = new WebSocket(url); ws.binaryType = "arraybuffer"; self.ws = ws;
-        var opened = false, buf = [], bufLen = 0;
-        ws.onopen = function () {
-          opened = true;
-          ws.send(JSON.stringify({ type: "start", token: token, sample_rate: 16000 }));
-          var src = ctx.createMediaStreamSource(self.mic), node = new AudioWorkletNode(ctx, "vbw-capture");
-          node.port.onmessage = function (ev) {  // 20 ms frames of 16-bit PCM
-            buf.push(new Int16Array(ev.data)); bufLen += ev.data.byteLength / 2;
-            if (bufLen >= 320 && ws.readyState === 1) {
-              var out = new Int16Array(bufLen), off = 0; buf.forEach(function (b) { out.set(b, off); off += b.length; });
-              ws.send(out.buffer); buf = []; bufLen = 0;
-            }
-          };
-          src.connect(node); self.captureNode = node;
-          self._analyse(function () { self.playGain = ctx.createGain(); self.playGain.connect(ctx.destination); return self.playGain; }, ctx);
-          resolve();
+      return self._openWs(token, "voice", function (ws) {
+        var buf = [], bufLen = 0;
+        var src = ctx.createMediaStreamSource(self.mic), node = new AudioWorkletNode(ctx, "vbw-capture");
+        node.port.onmessage = function (ev) {  // 20 ms frames of 16-bit PCM
+          buf.push(new Int16Array(ev.data)); bufLen += ev.data.byteLength / 2;
+          if (bufLen >= 320 && ws.readyState === 1) {
+            var out = new Int16Array(bufLen), off = 0; buf.forEach(function (b) { out.set(b, off); off += b.length; });
+            ws.send(out.buffer); buf = []; bufLen = 0;
+          }
         };
-        ws.onmessage = function (ev) {
-          if (typeof ev.data === "string") { try { var m = JSON.parse(ev.data); } catch (e) { return; } self._onMessage(m); if (m.type === "error" && self.state === "connecting") self._fail(self.L("refused") + m.message); return; }
-          self._play(new Int16Array(ev.data));
-        };
-        ws.onclose = function () {
-          if (!opened) reject(new Error("the voice server could not be reached"));
-          else if (self.ws === ws && self.state !== "ended" && self.state !== "error") self._fail(self.L("lost"));
-        };
+        src.connect(node); self.captureNode = node;
+        self._analyse(function () { self.playGain = ctx.createGain(); self.playGain.connect(ctx.destination); return self.playGain; }, ctx);
       });
+    });
+  };
+
+  /* The WebSocket path: a voice call's PCM fallback (``mode`` "voice") or a typed session ("text"). */
+  Widget.prototype._openWs = function (token, mode, onOpen) {
+    var self = this, url = (this.server || location.origin).replace(/^http/, "ws") + "/inapp/ws";
+    return new Promise(function (resolve, reject) {
+      var ws = new WebSocket(url); ws.binaryType = "arraybuffer"; self.ws = ws;
+      var opened = false;
+      ws.onopen = function () {
+        opened = true;
+        ws.send(JSON.stringify(mode === "text" ? { type: "start", token: token, mode: "text" } : { type: "start", token: token, sample_rate: 16000 }));
+        if (onOpen) onOpen(ws);
+        resolve();
+      };
+      ws.onmessage = function (ev) {
+        if (typeof ev.data === "string") { try { var m = JSON.parse(ev.data); } catch (e) { return; } self._onMessage(m); return; }
+        if (mode !== "text") self._play(new Int16Array(ev.data));
+      };
+      ws.onclose = function () {
+        if (!opened) { var e = new Error("the voice server could not be reached"); e.code = "unreachable"; reject(e); }
+        else if (self.ws === ws && self.state !== "ended" && self.state !== "error") self._fail(self.L("lost"));
+      };
     });
   };
 
@@ -300,9 +510,13 @@
     return false;
   };
 
+  /* Typed text goes into the live call or chat; with none (no microphone, or not started) it opens a typed session. */
   Widget.prototype.sendText = function (text) {
     text = (text || "").trim(); if (!text) return;
-    if (this._send({ type: "text", text: text })) this.input.value = "";
+    if (this._send({ type: "text", text: text })) { this.input.value = ""; return; }
+    if (this.state === "connecting") { (this._pending = this._pending || []).push(text); this.input.value = ""; return; }
+    this.input.value = "";
+    this.startText(text);
   };
 
   Widget.prototype.hangup = function () {
@@ -311,7 +525,11 @@
     this._ended();
   };
 
-  Widget.prototype._ended = function () { if (this.state !== "error") this._set("ended"); var self = this; setTimeout(function () { self._teardown(); }, 300); };
+  Widget.prototype._ended = function () {
+    this.held = null;
+    if (this.state !== "error") this._set("ended");
+    var self = this; setTimeout(function () { self._teardown(); }, 300);
+  };
 
   Widget.prototype._fail = function (message) { this._set("error", message); this._teardown(); };
 
@@ -338,7 +556,8 @@
       var root = target ? document.querySelector(target) : null;
       if (!root) { root = document.createElement("div"); document.body.appendChild(root); }
       api.mount(root, { server: script.getAttribute("data-server") || "", tokenUrl: script.getAttribute("data-token-url"),
-        transport: script.getAttribute("data-transport") || "auto", lang: script.getAttribute("data-lang") || "en" });
+        transport: script.getAttribute("data-transport") || "auto", lang: script.getAttribute("data-lang") || null,
+        mode: script.getAttribute("data-mode") || null });
     };
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot); else boot();
   }
