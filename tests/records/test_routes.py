@@ -52,6 +52,9 @@ def test_pages_need_the_desk_login(seeded: RecordStore) -> None:
     anon = TestClient(app)
     for path in ("/qa", "/qa/analytics", "/qa/calls/es-1", "/qa/calls/es-1/recording.wav", "/qa/calls/es-1/scenario.zip"):
         assert anon.get(path).status_code == 401, path
+    # a browser asking for a page is sent to the desk's sign-in, and back here afterwards
+    page = anon.get("/qa/calls/es-1?x=1", headers={"Accept": "text/html,application/xhtml+xml"}, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/desk?next=%2Fqa%2Fcalls%2Fes-1%3Fx%3D1"
     assert anon.post("/qa/calls/es-1/turns/1/annotations", data={"note": "x"}).status_code == 401
     assert anon.get("/metrics").status_code == 200  # Prometheus has no desk login (configurable)
     app2 = FastAPI()
@@ -78,13 +81,14 @@ def test_list_and_filters(client: TestClient) -> None:
         assert r.status_code == 200, r.text
         return [part.split('"')[0] for part in r.text.split('data-call="')[1:]]
 
-    assert len(ids()) == 8 and "qa-lead" in client.get("/qa").text
+    assert len(ids()) == 10 and "qa-lead" in client.get("/qa").text
     assert sorted(ids(language="de")) == ["de-1", "de-2"]
-    assert sorted(ids(outcome="handed_off")) == ["de-2", "en-2", "es-1", "es-2"]
+    assert sorted(ids(outcome="handed_off")) == ["de-2", "en-2", "es-1", "es-2", "es-3"]
+    assert "es-4" in ids(outcome="abandoned")  # left the queue before anyone accepted: not "handed off"
     assert ids(intent="cancel_order") == ["fr-1"]
     assert sorted(ids(channel="twilio")) == ["en-1", "en-2", "en-3", "es-1"]
-    today = time.strftime("%Y-%m-%d", time.gmtime(NOW))
-    assert "es-1" in ids(date_from=today, date_to=today) and "de-2" not in ids(date_from=today)
+    day = time.strftime("%Y-%m-%d", time.gmtime(NOW - 3600))  # es-1 began an hour ago (yesterday, just after midnight)
+    assert "es-1" in ids(date_from=day, date_to=day) and "de-2" not in ids(date_from=day)
     assert client.get("/qa", params={"date_from": "yesterday"}).status_code == 400
     assert client.get("/qa", params={"outcome": "<script>"}).status_code == 400
 
@@ -128,12 +132,12 @@ def test_analytics_and_metrics(client: TestClient) -> None:
     page = client.get("/qa/analytics", params={"days": 7}).text
     for chart in ("calls-per-day", "resolution-per-day", "handoff-reasons", "top-intents", "latency", "interruptions"):
         assert f'id="{chart}"' in page
-    assert 'data-label="caller_asked" data-value="2"' in page  # es-1 and de-2
+    assert 'data-label="caller asked" data-value="4"' in page  # es-1, de-2 and the two web calls
     assert client.get("/qa/analytics", params={"days": 0}).status_code == 400
     text = client.get("/metrics").text
     samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line and not line.startswith("#")}
     assert samples['voicebot_calls{window="24h",channel="twilio",language="es",outcome="handed_off"}'] == 1
-    assert samples['voicebot_handoffs{window="24h",reason="caller_asked"}'] == 1
+    assert samples['voicebot_handoffs{window="24h",reason="caller_asked"}'] == 3  # es-1, es-3, es-4
     assert samples['voicebot_turn_latency_ms_count{window="24h",stage="response"}'] >= 3
     assert samples["voicebot_calls_open"] == 0
     assert "# TYPE voicebot_turn_latency_ms summary" in text
@@ -146,3 +150,49 @@ def test_make_router_takes_a_store_and_the_desk_dependency(seeded: RecordStore) 
     assert c.get("/qa").status_code == 401
     c.cookies.set("desk", "qa-lead")
     assert c.get("/qa/calls/es-1").status_code == 200
+
+
+def test_search_over_transcripts_numbers_and_order_ids(client: TestClient) -> None:
+    def ids(q: str, **more: str) -> list[str]:
+        r = client.get("/qa", params={"q": q, **more})
+        assert r.status_code == 200, r.text
+        return sorted(part.split('"')[0] for part in r.text.split('data-call="')[1:])
+
+    assert ids("45712") == ["en-1", "es-1", "es-3"]  # said (en-1, es-3) and in the order slot the bot filled (es-1)
+    assert ids("CANCELAR") == [] and ids("annuler") == ["fr-1"]  # words of either side, any case
+    assert ids("+34612345678") == ["es-1"] and ids("+34 612 345 678") == ["es-1"]  # the caller's whole number (stored redacted)
+    assert ids("+3461") == ["es-1"]  # or its start
+    assert ids("customer-es-4") == ["es-4"]  # an in-app customer id
+    assert ids("100%") == [] and ids("mi_pedido") == [] and ids("mi pedido") == ["es-3"]  # LIKE wildcards are matched literally
+    assert ids("45712", language="es") == ["es-1", "es-3"]
+    assert ids("", agent="maría") == ["es-3"] and ids("", agent="maria") == ["es-3"]  # who took the call: name or id
+    assert ids("", handoff_reason="caller_asked") == ["de-2", "es-1", "es-3", "es-4"]
+
+
+def test_call_page_says_who_took_the_call_and_when(client: TestClient) -> None:
+    page = client.get("/qa/calls/es-3").text
+    assert "Taken by María" in page and 'id="accepted-at"' in page
+    start = NOW - 2 * 3600
+    accepted = time.strftime("%H:%M:%S", time.gmtime(start + 9.8))
+    assert f'<span id="accepted-at">{accepted}</span>' in page
+    assert '<b class="speaker">María (agent):</b> Lo reviso ahora mismo.' in page  # the agent's line, by name
+    assert '<b class="speaker">Hand-off:</b> Ya está conectado con María.' in page
+    assert "Bot:</b> Lo reviso" not in page
+    assert "Offered to María" in page and "Connected with María (types, the bot speaks)" in page
+    assert "{&#34;" not in page and '{"' not in page.split("<script>")[0]  # actions and events as words, not JSON
+    assert "checked" not in page  # no QA box ticked in advance
+    left = client.get("/qa/calls/es-4").text
+    assert "No agent took this call." in left and "The caller left the queue before anyone accepted" in left
+    assert "left queue" in left  # the end reason
+
+
+def test_handoff_lines_are_no_intents_and_charts_open_their_calls(client: TestClient) -> None:
+    page = client.get("/qa/analytics", params={"days": 7}).text
+    intents = page.split('id="top-intents"')[1].split("</svg>")[0]
+    assert "handoff" not in intents
+    assert 'href="/qa?' in intents and "intent=human_agent" in intents
+    reasons = page.split('id="handoff-reasons"')[1].split("</svg>")[0]
+    assert "handoff_reason=caller_asked" in reasons
+    per_day = page.split('id="calls-per-day"')[1].split("</svg>")[0]
+    day = time.strftime("%Y-%m-%d", time.gmtime(NOW - 3600))
+    assert f"date_from={day}&amp;date_to={day}&amp;language=es" in per_day

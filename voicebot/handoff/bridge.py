@@ -359,7 +359,7 @@ class HandoffBridge:
                 self.stats.add(time.monotonic() - self.marks[call_id]["bridged"])
         t.state = "returned" if back_to_bot else "ended"
         t.log(reason, back_to_bot=back_to_bot)
-        note(handle, "returned" if back_to_bot else "ended", reason=reason, agent=t.agent_id)
+        note(handle, "returned" if back_to_bot else "ended", reason=reason, agent=t.agent_id, agent_name=t.agent_name)
         await self.state.put_ticket(t)
         await self._publish("ticket", t)
         if back_to_bot:

@@ -24,6 +24,7 @@ VAD_FRAME_MS = 20
 # caller is told in a language most callers follow rather than in a machine translation).
 MESSAGES: dict[str, dict[str, str]] = {
     "en": {
+        "prompt_web": "Our team is not available right now. Please leave a message after the tone, and press End call when you are done.",
         "prompt": "Our team is not available right now. Please leave a message after the tone. "
                   "Press the hash key or hang up when you are done.",
         "thanks": "Thank you, we have your message and will get back to you. Goodbye.",
@@ -34,6 +35,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                                   "Please call again during opening hours. Goodbye.",
     },
     "es": {
+        "prompt_web": "Nuestro equipo no está disponible ahora. Deje su mensaje después de la señal y pulse Colgar cuando termine.",
         "prompt": "Nuestro equipo no está disponible ahora. Deje su mensaje después de la señal. "
                   "Pulse la tecla almohadilla o cuelgue cuando termine.",
         "thanks": "Gracias, hemos recibido su mensaje y le responderemos. Adiós.",
@@ -44,6 +46,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                                   "Llame de nuevo en horario de atención. Adiós.",
     },
     "de": {
+        "prompt_web": "Unser Team ist gerade nicht erreichbar. Bitte sprechen Sie nach dem Ton eine Nachricht und drücken Sie Auflegen, wenn Sie fertig sind.",
         "prompt": "Unser Team ist gerade nicht erreichbar. Bitte hinterlassen Sie nach dem Ton eine Nachricht. "
                   "Drücken Sie die Rautetaste oder legen Sie auf, wenn Sie fertig sind.",
         "thanks": "Vielen Dank, wir haben Ihre Nachricht und melden uns bei Ihnen. Auf Wiederhören.",
@@ -54,6 +57,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                                   "aufnehmen. Bitte rufen Sie während der Öffnungszeiten wieder an. Auf Wiederhören.",
     },
     "fr": {
+        "prompt_web": "Notre équipe n'est pas disponible. Laissez un message après le bip, puis appuyez sur Raccrocher quand vous avez terminé.",
         "prompt": "Notre équipe n'est pas disponible. Laissez un message après le bip. "
                   "Appuyez sur la touche dièse ou raccrochez quand vous avez terminé.",
         "thanks": "Merci, nous avons bien reçu votre message et vous recontacterons. Au revoir.",
@@ -66,9 +70,14 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
-def voicemail_message(key: str, language: str | None) -> tuple[str, str]:
-    """``(text, language)`` of a voicemail line; languages without a table fall back to English."""
+WEB_CHANNELS = ("webrtc", "websocket")  # the in-app widget: an End call button, no keypad
+
+
+def voicemail_message(key: str, language: str | None, channel: str | None = None) -> tuple[str, str]:
+    """``(text, language)`` of a voicemail line (its web wording in the widget); languages without a table fall back to English."""
     lang = language if language in MESSAGES else "en"
+    if channel in WEB_CHANNELS and f"{key}_web" in MESSAGES[lang]:
+        key = f"{key}_web"
     return MESSAGES[lang][key], lang
 
 

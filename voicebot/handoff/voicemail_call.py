@@ -264,7 +264,7 @@ class VoicemailTake:
             await self.refuse()
             return None
         assert self.line is not None and self.watch is not None
-        text, lang = voicemail_message("prompt", self.ticket.language)
+        text, lang = voicemail_message("prompt", self.ticket.language, self.ticket.channel)
         await self._say(text, lang)
         if not self.watch.ended:
             await self._beep()

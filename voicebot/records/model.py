@@ -28,6 +28,7 @@ class CallRecord:
     instance: str | None = None  # the bot process that ran it (fleet recovery marks only its own)
     turn_count: int = 0
     interruptions: int = 0
+    agent: str | None = None  # the agent who took the call (display name), from its hand-off steps
 
 
 @dataclass
@@ -122,6 +123,7 @@ class CallFilter:
     channel: str | None = None
     ids: tuple[str, ...] | None = None  # only these calls (what a desk agent may see); None: any
     search: str | None = None  # words in a transcript, a caller number or id, an order id (case-insensitive)
+    search_callers: tuple[str, ...] = ()  # with ``search``: caller values that also match (a number as stored, redacted)
     handoff_reason: str | None = None
     agent: str | None = None  # calls this agent took (their id or display name)
     interruptions: int | None = None  # calls with exactly this many barge-ins (the analytics chart's bars)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -45,6 +45,7 @@ class QaOptions:
     metrics_window_s: float = 86400.0
     page_size: int = 100
     default_days: int = 14
+    sign_in_path: str = "/desk"  # where a browser without a desk session is sent (with ?next= back here)
 
 
 def user_name(user: Any) -> str | None:
@@ -89,7 +90,8 @@ def make_qa_router(store: RecordStore, require_user: Callable[..., Any], options
     opts = options or QaOptions()
     p = opts.prefix
     router = APIRouter()
-    qa = APIRouter(prefix=p, dependencies=[Depends(require_user)])
+    signed_in = _redirect_to_sign_in(require_user, opts.sign_in_path)
+    qa = APIRouter(prefix=p, dependencies=[Depends(signed_in)])
 
     def call_or_404(call_id: str, user: Any):  # type: ignore[no-untyped-def]
         allowed = scope(user)
@@ -100,41 +102,45 @@ def make_qa_router(store: RecordStore, require_user: Callable[..., Any], options
         return call
 
     @qa.get("", response_class=HTMLResponse)
-    def list_calls(request: Request, user: Any = Depends(require_user)) -> str:
+    def list_calls(request: Request, user: Any = Depends(signed_in)) -> str:
         q = request.query_params
-        form = {k: q.get(k, "") for k in ("date_from", "date_to", "language", "outcome", "intent", "channel")}
+        form = {k: q.get(k, "").strip()[:200] for k in ("q", "date_from", "date_to", "language", "outcome", "intent", "channel",
+                                                         "handoff_reason", "agent", "interruptions")}
         until = _day(form["date_to"], "date_to")
         try:
             offset = max(0, int(q.get("offset", "0")))
+            barge_ins = int(form["interruptions"]) if form["interruptions"] else None
         except ValueError:
-            raise HTTPException(400, "offset must be a whole number") from None
+            raise HTTPException(400, "offset and interruptions must be whole numbers") from None
         if form["outcome"] and form["outcome"] not in OUTCOMES:
             raise HTTPException(400, f"outcome must be one of {', '.join(OUTCOMES)}")
         allowed = scope(user)
         flt = CallFilter(since=_day(form["date_from"], "date_from"), until=until + 86400 if until is not None else None,
                          language=form["language"] or None, outcome=form["outcome"] or None, intent=form["intent"] or None,
                          channel=form["channel"] or None, ids=None if allowed is None else tuple(sorted(allowed)),
-                         limit=opts.page_size, offset=offset)  # fmt: skip
+                         search=form["q"] or None, search_callers=_stored_number(form["q"]), handoff_reason=form["handoff_reason"] or None, agent=form["agent"] or None,
+                         interruptions=barge_ins, limit=opts.page_size, offset=offset)  # fmt: skip
         return pages.list_page(store.list_calls(flt), form, p, user_name(user), opts.page_size, offset)
 
     @qa.get("/analytics", response_class=HTMLResponse)
-    def analytics(days: int = opts.default_days, user: Any = Depends(require_user)) -> str:
+    def analytics(days: int = opts.default_days, user: Any = Depends(signed_in)) -> str:
         if scope(user) is not None:  # figures over every call (and its turns' texts) are for supervisors
             raise HTTPException(403, "analytics over all calls are for supervisors")
         if not 1 <= days <= 366:
             raise HTTPException(400, "days must be between 1 and 366")
         since = time.time() - days * 86400
         figures = compute(store.list_calls(CallFilter(since=since, limit=1_000_000)), store.all_turns(since=since), store.all_actions(since=since))
-        return pages.analytics_page(figures, days, p, user_name(user))
+        since_day = datetime.fromtimestamp(since, tz=UTC).strftime("%Y-%m-%d")  # the list page's filter for the same window
+        return pages.analytics_page(figures, days, p, user_name(user), since_day)
 
     @qa.get("/calls/{call_id}", response_class=HTMLResponse)
-    def call_page(call_id: str, user: Any = Depends(require_user)) -> str:
+    def call_page(call_id: str, user: Any = Depends(signed_in)) -> str:
         call = call_or_404(call_id, user)
         return pages.call_page(call, store.turns(call_id), store.events(call_id), store.actions(call_id), store.annotations(call_id),
                                store.recording(call_id), p, user_name(user))  # fmt: skip
 
     @qa.get("/calls/{call_id}/recording.wav")
-    def recording(call_id: str, user: Any = Depends(require_user)) -> FileResponse:
+    def recording(call_id: str, user: Any = Depends(signed_in)) -> FileResponse:
         call_or_404(call_id, user)
         rec = store.recording(call_id)
         if rec is None or not Path(rec.path).is_file():
@@ -142,7 +148,7 @@ def make_qa_router(store: RecordStore, require_user: Callable[..., Any], options
         return FileResponse(rec.path, media_type="audio/wav", filename=f"{call_id}.wav")
 
     @qa.post("/calls/{call_id}/turns/{turn_index}/annotations")
-    async def annotate(call_id: str, turn_index: int, request: Request, user: Any = Depends(require_user)) -> Response:
+    async def annotate(call_id: str, turn_index: int, request: Request, user: Any = Depends(signed_in)) -> Response:
         refuse_cross_site(request)
         body = (await request.body()).decode("utf-8", "replace")
         fields = parse_qs(body, keep_blank_values=True)
@@ -162,7 +168,7 @@ def make_qa_router(store: RecordStore, require_user: Callable[..., Any], options
         return RedirectResponse(f"{p}/calls/{call_id}#turn-{turn_index}", status_code=303)
 
     @qa.get("/calls/{call_id}/scenario.zip")
-    def scenario(call_id: str, user: Any = Depends(require_user)) -> Response:
+    def scenario(call_id: str, user: Any = Depends(signed_in)) -> Response:
         call_or_404(call_id, user)
         with tempfile.TemporaryDirectory(prefix="voicebot-export-") as tmp:
             export_scenario(store, call_id, tmp)
@@ -185,6 +191,38 @@ def make_qa_router(store: RecordStore, require_user: Callable[..., Any], options
     router.add_api_route(opts.metrics_path, metrics, methods=["GET"], dependencies=deps, response_class=PlainTextResponse)
     router.include_router(qa)
     return router
+
+
+def _stored_number(query: str) -> tuple[str, ...]:
+    """A whole phone number searched for, as the records store it (numbers are kept redacted: ``+3461*****78``)."""
+    from voicebot.records.redact import RedactionOptions, Redactor
+
+    compact = query.replace(" ", "").replace("-", "")
+    if not compact.lstrip("+").isdigit() or len(compact) < 8:
+        return ()
+    masked = Redactor(RedactionOptions()).caller_identity(compact)
+    return tuple(dict.fromkeys(x for x in (compact, masked) if x))
+
+
+def _redirect_to_sign_in(require_user: Callable[..., Any], sign_in_path: str) -> Callable[..., Any]:
+    """``require_user``, except that a browser asking for a page without a desk session is sent to
+    the sign-in page (``/desk?next=<this page>``) instead of getting the JSON refusal."""
+    import inspect
+
+    async def signed_in(request: Request) -> Any:
+        try:
+            kwargs = {"request": request} if "request" in inspect.signature(require_user).parameters else {}
+            user = require_user(**kwargs)
+            return await user if inspect.isawaitable(user) else user
+        except HTTPException as exc:
+            wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")
+            if exc.status_code != 401 or not wants_page:
+                raise
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise HTTPException(303, "sign in to the agent desk first",
+                                headers={"Location": f"{sign_in_path}?{urlencode({'next': target})}"}) from None
+
+    return signed_in
 
 
 def make_router(source: Any, require_user: Callable[..., Any] | None = None, options: QaOptions | None = None) -> APIRouter:

@@ -38,6 +38,12 @@ def _loads(text: str | None) -> dict[str, Any]:
     return json.loads(text) if text else {}
 
 
+def _agent_name(data: str | None) -> str | None:
+    """The agent of a call's ``bridged`` hand-off step (its display name, else its id)."""
+    d = _loads(data)
+    return d.get("agent_name") or d.get("agent") or None
+
+
 def _like_escape(text: str) -> str:
     """``text`` matched literally inside a LIKE pattern (``%`` and ``_`` are the caller's, not wildcards)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -200,7 +206,9 @@ class SqlRecordStore(ABC):
     _CALL_SELECT = (
         "SELECT c.id, c.channel, c.caller, c.language, c.started_at, c.ended_at, c.outcome, c.end_reason, c.handoff_reason, "
         "c.dev_models, c.pipeline, c.instance, (SELECT COUNT(*) FROM turns t WHERE t.call_id = c.id), "
-        "(SELECT COUNT(*) FROM turns t WHERE t.call_id = c.id AND t.interrupted = 1) FROM calls c"
+        "(SELECT COUNT(*) FROM turns t WHERE t.call_id = c.id AND t.interrupted = 1), "
+        "(SELECT a.data FROM actions a WHERE a.call_id = c.id AND a.kind = 'handoff' AND a.name = 'bridged' ORDER BY a.seq DESC LIMIT 1) "
+        "FROM calls c"
     )
 
     @staticmethod
@@ -208,7 +216,7 @@ class SqlRecordStore(ABC):
         return CallRecord(id=row[0], channel=row[1], caller=row[2], language=row[3], started_at=float(row[4]),
                           ended_at=None if row[5] is None else float(row[5]), outcome=row[6], end_reason=row[7],
                           handoff_reason=row[8], dev_models=bool(row[9]), pipeline=row[10], instance=row[11],
-                          turn_count=int(row[12]), interruptions=int(row[13]))  # fmt: skip
+                          turn_count=int(row[12]), interruptions=int(row[13]), agent=_agent_name(row[14]))  # fmt: skip
 
     def get_call(self, call_id: str) -> CallRecord | None:
         rows = self._query(self._CALL_SELECT + " WHERE c.id = ?", (call_id,))
@@ -249,10 +257,11 @@ class SqlRecordStore(ABC):
             like = f"%{_like_escape(f.search.strip().lower())}%"
             fields = ("t.caller_text", "t.bot_text", "t.slots", "t.caller_dtmf")
             turn_match = " OR ".join(f"LOWER({col}) LIKE ? ESCAPE '\\'" for col in fields)
-            clauses.append(f"(LOWER(COALESCE(c.caller, '')) LIKE ? ESCAPE '\\' OR LOWER(c.id) LIKE ? ESCAPE '\\' "
+            callers = "".join(" OR c.caller = ?" for _ in f.search_callers)
+            clauses.append(f"(LOWER(COALESCE(c.caller, '')) LIKE ? ESCAPE '\\' OR LOWER(c.id) LIKE ? ESCAPE '\\'{callers} "
                            f"OR EXISTS (SELECT 1 FROM turns t WHERE t.call_id = c.id AND ({turn_match})) "
                            f"OR EXISTS (SELECT 1 FROM actions a WHERE a.call_id = c.id AND LOWER(a.data) LIKE ? ESCAPE '\\'))")
-            params.extend([like] * (3 + len(fields)))
+            params.extend([like, like, *f.search_callers, *[like] * (1 + len(fields))])
         if f.ids is not None:
             clauses.append(f"c.id IN ({', '.join('?' * len(f.ids))})" if f.ids else "1 = 0")
             params.extend(f.ids)

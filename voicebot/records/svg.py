@@ -6,6 +6,7 @@ text as paths; these charts are a few kB of real text the browser scales and a t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 PALETTE = ("#2b6cb0", "#c05621", "#2f855a", "#b83280", "#6b46c1", "#c53030", "#2c7a7b", "#975a16", "#4a5568", "#d69e2e")
@@ -17,8 +18,14 @@ def _svg(width: int, height: int, title: str, body: list[str], chart_id: str) ->
             f'<text x="8" y="18" class="chart-title" font-size="14" font-weight="bold">{escape(title)}</text>{"".join(body)}</svg>')  # fmt: skip
 
 
-def hbar_chart(chart_id: str, title: str, items: list[tuple[str, float]], unit: str = "", width: int = 520) -> str:
-    """Horizontal bars, one per (label, value), largest first as given."""
+def _linked(href: str | None, element: str) -> str:
+    """``element`` as a link to ``href`` (the calls behind a bar), or as it is."""
+    return f'<a href="{escape(href)}" class="drill">{element}</a>' if href else element
+
+
+def hbar_chart(chart_id: str, title: str, items: list[tuple[str, float]], unit: str = "", width: int = 520,
+               links: list[str] | None = None) -> str:
+    """Horizontal bars, one per (label, value), largest first as given; ``links[i]`` opens the calls behind bar i."""
     row, left, top = 24, 170, 30
     height = top + row * max(1, len(items)) + 10
     top_value = max((v for _, v in items), default=0) or 1
@@ -28,15 +35,18 @@ def hbar_chart(chart_id: str, title: str, items: list[tuple[str, float]], unit: 
     for i, (label, value) in enumerate(items):
         y = top + i * row
         w = (width - left - 60) * value / top_value
+        bar = (f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" fill="{PALETTE[0]}" data-label="{escape(str(label))}" '
+               f'data-value="{value:g}"/>')  # fmt: skip
         body.append(f'<text x="{left - 6}" y="{y + 15}" font-size="12" text-anchor="end">{escape(str(label))}</text>'
-                    f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" fill="{PALETTE[0]}" data-label="{escape(str(label))}" '
-                    f'data-value="{value:g}"/><text x="{left + w + 4:.1f}" y="{y + 15}" font-size="12">{value:g}{escape(unit)}</text>')  # fmt: skip
+                    f'{_linked(links[i] if links else None, bar)}<text x="{left + w + 4:.1f}" y="{y + 15}" font-size="12">{value:g}{escape(unit)}</text>')  # fmt: skip
     return _svg(width, height, title, body, chart_id)
 
 
 def grouped_bars(chart_id: str, title: str, groups: list[str], series: dict[str, list[float | None]], unit: str = "",
-                 y_max: float | None = None, width: int = 720, height: int = 260) -> str:  # fmt: skip
-    """Vertical bars: one group per x label (a day), one bar per series (a language)."""
+                 y_max: float | None = None, width: int = 720, height: int = 260,
+                 link: Callable[[str, str], str] | None = None) -> str:  # fmt: skip
+    """Vertical bars: one group per x label (a day), one bar per series (a language); ``link(group, series)``
+    opens the calls behind a bar."""
     left, right, top, bottom = 44, 110, 30, 36
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for vs in series.values() for v in vs if v is not None]
@@ -60,9 +70,10 @@ def grouped_bars(chart_id: str, title: str, groups: list[str], series: dict[str,
                 continue
             h = max(1.5, plot_h * v / top_value)  # a zero still shows that there were calls
             shown = f"{v:.0%}" if unit == "%" else f"{v:g}"
-            body.append(f'<rect x="{x0 + si * bar_w:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w - 1:.1f}" height="{h:.1f}" '
-                        f'fill="{PALETTE[si % len(PALETTE)]}" data-group="{escape(group)}" data-series="{escape(name)}" data-value="{v:g}">'
-                        f"<title>{escape(group)} {escape(name)}: {shown}</title></rect>")  # fmt: skip
+            bar = (f'<rect x="{x0 + si * bar_w:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w - 1:.1f}" height="{h:.1f}" '
+                   f'fill="{PALETTE[si % len(PALETTE)]}" data-group="{escape(group)}" data-series="{escape(name)}" data-value="{v:g}">'
+                   f"<title>{escape(group)} {escape(name)}: {shown}</title></rect>")  # fmt: skip
+            body.append(_linked(link(group, name) if link else None, bar))
     for si, name in enumerate(series):
         y = top + 6 + si * 16
         body.append(f'<rect x="{width - right + 12}" y="{y}" width="10" height="10" fill="{PALETTE[si % len(PALETTE)]}"/>'
