@@ -267,7 +267,7 @@ class HandoffBridge:
             if len(tried) >= self.options.max_offers or decision.kind not in ("agent", "agent_translated", "queue"):
                 t.state = "returned"
                 t.log("back_to_bot", after=sorted(tried))
-                note(handle, "returned", reason="no_answer", tried=sorted(tried))
+                note(handle, "returned", why="no_answer", tried=sorted(tried))
                 await self.state.put_ticket(t)
                 await self._publish("ticket", t)
                 text, lang = caller_message("back_to_bot", ticket.language)
@@ -359,7 +359,7 @@ class HandoffBridge:
                 self.stats.add(time.monotonic() - self.marks[call_id]["bridged"])
         t.state = "returned" if back_to_bot else "ended"
         t.log(reason, back_to_bot=back_to_bot)
-        note(handle, "returned" if back_to_bot else "ended", reason=reason, agent=t.agent_id, agent_name=t.agent_name)
+        note(handle, "returned" if back_to_bot else "ended", why=reason, agent=t.agent_id, agent_name=t.agent_name)
         await self.state.put_ticket(t)
         await self._publish("ticket", t)
         if back_to_bot:

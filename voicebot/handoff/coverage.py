@@ -24,7 +24,8 @@ class QueueCoverage:
     hours: str | None  # the queue's hours, for people (None: follows the agents' shifts)
     on_shift: list[str] = field(default_factory=list)  # agents on shift and signed in (any status but offline)
     available: list[str] = field(default_factory=list)  # ... and free to take a call now
-    reason: str = ""  # why nobody takes calls now ("" when someone does)
+    reason: str = ""  # why nobody takes calls now ("" when someone does), as the log says it
+    why: str = ""  # the same for the desk, when it is more than "nobody on shift": the queue closed, agents signed out
     next_open: str | None = None  # ISO: when someone next is on shift for it
     next_open_text: str | None = None  # the same for people: "on Monday at 09:00 (Europe/Madrid)"
     instead: dict[str, str] = field(default_factory=dict)  # caller kind -> what they get now: voicemail | callback | bot
@@ -56,6 +57,7 @@ def queue_coverage(queue: str, agents: list[Agent], now: datetime, routing: Rout
                         sorted(a.name for a in on_shift if a.free))
     if not on_shift:
         cov.reason, next_open = closed_reason(language, queue, speakers, now, hours, is_open)
+        cov.why = "" if cov.reason.startswith(f"no agent on shift for queue {queue} until") else cov.reason
         cov.next_open = next_open.isoformat(timespec="minutes") if next_open else None
         cov.next_open_text = say_when(next_open, now, "en")[0] if next_open else None
         cov.instead = instead_of_agent(voicemail, takes_messages)

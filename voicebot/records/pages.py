@@ -97,7 +97,7 @@ def handoff_step(name: str, d: dict[str, Any]) -> str:
         return f"Call ended by {_who(d)}" if d.get("agent") else "Call ended"
     if name == "returned":
         return "Back to the bot: " + {"no_answer": "no agent answered", "agent_ended": "the agent sent the caller back",
-                                       "agent_left": "the agent's desk disconnected"}.get(str(d.get("reason")), words(d.get("reason")))
+                                       "agent_left": "the agent's desk disconnected"}.get(str(d.get("why")), words(d.get("why")))
     if name == "left_queue":
         return "The caller left the queue before anyone accepted"
     if name == "no_agent":

@@ -26,7 +26,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame
 
 from voicebot.audio.pcm import StreamResampler
-from voicebot.channels.base import PIPELINE_RATE, CallInput, CallOutput, CallTransport
+from voicebot.channels.base import CHUNK_MS, PIPELINE_RATE, CallInput, CallOutput, CallTransport
 from voicebot.dialogue.api import CallContext, Transfer
 from voicebot.events import CallEvent
 from voicebot.logs import get_logger
@@ -214,6 +214,30 @@ class WebSocketOutput(_HandoffMixin, CallOutput):
         audio = self._agent_resamplers[sample_rate](pcm)
         if audio:
             asyncio.ensure_future(self._send_bytes(audio))
+
+
+class TypedOutput(WebSocketOutput):
+    """A typed session's output: no audio leaves, and a reply counts as heard once it is ready.
+
+    The caller reads the caption the moment it arrives; pacing the reply at speaking speed
+    would only delay what follows it (a hand-off waits until the reply is "heard")."""
+
+    def __init__(self, state: CallState, send: SendMessage) -> None:
+        super().__init__(state, self._nowhere, send, lambda: None)
+
+    @staticmethod
+    async def _nowhere(pcm: bytes) -> None:
+        """The bot's audio has no listener here."""
+
+    async def _pace(self) -> None:
+        clock = self.state.clock
+        while True:
+            await clock.sleep_until(clock.now() + CHUNK_MS / 1000)
+            try:
+                while self._queue and not self._paused:
+                    await self.tick()
+            except Exception:
+                log.exception("typed-session tick failed", extra={"call_id": self.state.ctx.call_id})
 
 
 def call_context(call_id: str, claims: SessionClaims, kind: Literal["webrtc", "websocket"], origin: str | None,

@@ -17,6 +17,7 @@ from voicebot.logs import get_logger
 from .channel import (
     BotAudioTrack,
     InappCall,
+    TypedOutput,
     WebRTCOutput,
     WebSocketOutput,
     call_context,
@@ -240,8 +241,8 @@ class WebSocketLink:
         self.text_only = msg["mode"] == "text"
         ctx = call_context(new_call_id("ws"), claims, "websocket", origin, msg["mode"])
         self.call = InappCall(self.runtime, ctx, self.send,
-                              lambda state, call: WebSocketOutput(state, self._no_audio if self.text_only else self.send_bytes, self.send,
-                                                                  lambda: None),
+                              lambda state, call: TypedOutput(state, self.send) if self.text_only
+                              else WebSocketOutput(state, self.send_bytes, self.send, lambda: None),
                               spec=self._spec, transcriber=self._transcriber)
         self.live.add(self)
         self.send({"type": "call", "call_id": ctx.call_id, "channel": "websocket", "sample_rate": 16000, "mode": msg["mode"]})
@@ -272,9 +273,6 @@ class WebSocketLink:
             with contextlib.suppress(Exception):
                 await self.ws.close()
             self.live.finish(self, summarize(self.call))
-
-    async def _no_audio(self, pcm: bytes) -> None:
-        """A typed session: the bot's audio goes nowhere (the page shows its captions)."""
 
     async def _read(self) -> None:
         """Caller audio and messages until the page hangs up, the socket drops, or audio stops

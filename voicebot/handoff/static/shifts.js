@@ -30,9 +30,9 @@
       d.textContent = `Queue ${q.queue}: on shift ${q.on_shift.join(", ")}` + (q.available.length ? ` (free: ${q.available.join(", ")})` : " (all busy or away)");
       return d;
     }
-    const until = q.next_open_text ? ` until ${q.next_open_text}` : "";
-    d.appendChild(el("b", `Nobody on shift for queue ${q.queue}${until}.`));
-    d.appendChild(el("span", ` ${q.reason}.`));
+    const back = q.next_open_text ? ` — next on shift ${q.next_open_text}` : "";
+    d.appendChild(el("b", `Nobody on shift for queue ${q.queue}${back}.`));
+    if (q.why) d.appendChild(el("span", ` (${q.why})`));
     const i = q.instead || {};
     d.appendChild(el("div", `Meanwhile phone callers ${INSTEAD[i.phone] || i.phone} (without a known number: ${INSTEAD[i.phone_unknown_number] || i.phone_unknown_number}); ` +
       `web voice callers ${INSTEAD[i.web_voice] || i.web_voice}; web chats ${INSTEAD[i.web_text] || i.web_text}.`));

@@ -347,7 +347,7 @@
   Widget.prototype.start = function () {
     var self = this;
     this._teardown();
-    this.caps.innerHTML = ""; this.captionsByTurn = {}; this.held = null; this._notice("");
+    this.caps.innerHTML = ""; this.captionsByTurn = {}; this.held = null; this._notice(""); this._pending = [];
     this.mode = "voice";
     this._set("connecting", "");
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { this._noMic(this.L("insecure")); return Promise.resolve(); }
@@ -396,6 +396,7 @@
     this.pc = pc;
     var dc = pc.createDataChannel("voicebot", { ordered: true }); this.dc = dc;
     dc.onmessage = function (ev) { try { self._onMessage(JSON.parse(ev.data)); } catch (e) { /* not ours */ } };
+    dc.onopen = function () { self._ready(); };  // text typed before the channel opened goes now
     this.mic.getAudioTracks().forEach(function (t) { pc.addTrack(t, self.mic); });
     pc.ontrack = function (ev) {
       var stream = ev.streams && ev.streams[0] ? ev.streams[0] : new MediaStream([ev.track]);
@@ -513,9 +514,9 @@
   /* Typed text goes into the live call or chat; with none (no microphone, or not started) it opens a typed session. */
   Widget.prototype.sendText = function (text) {
     text = (text || "").trim(); if (!text) return;
-    if (this._send({ type: "text", text: text })) { this.input.value = ""; return; }
-    if (this.state === "connecting") { (this._pending = this._pending || []).push(text); this.input.value = ""; return; }
     this.input.value = "";
+    if (this._send({ type: "text", text: text })) return;
+    if (this.pc || this.ws || this.state === "connecting") { (this._pending = this._pending || []).push(text); return; }  // sent once open
     this.startText(text);
   };
 
