@@ -148,7 +148,7 @@ def _check_roles(c: TestClient, listed) -> None:  # type: ignore[no-untyped-def]
         assert listed(c) == set() and c.get("/qa/calls/es-1").status_code == 404
         c.cookies.clear()
         assert login(c, "sue") == 200
-        assert len(listed(c)) == 8 and c.get("/qa/calls/en-1").status_code == 200 and c.get("/qa/analytics").status_code == 200
+        assert len(listed(c)) == 10 and c.get("/qa/calls/en-1").status_code == 200 and c.get("/qa/analytics").status_code == 200
 
 
 def test_qa_annotation_without_origin_or_referer_refused(tmp_path: Path, store) -> None:  # type: ignore[no-untyped-def]

@@ -180,6 +180,16 @@ def test_weekend_handoff_says_nobody_is_on_shift_and_until_when(app_server, chro
     steps = [(a.kind, a.name, a.data.get("instead")) for a in bot.runtime.records.store.actions(call_id)]
     assert ("handoff", "no_agent", "voicemail") in steps
     assert call.outcome == "abandoned"  # nobody took it and no message was left: not "handed off"
+
+    # María takes Saturdays from now on: she edits her own shift on the desk, and the desk agrees
+    row = desk.locator("#shifts tr[data-agent=maria]")
+    row.locator("input[name=hours]").fill("mon-sat 09:00-17:00")
+    row.locator("button").click()
+    desk.wait_for_selector("#shifts tr[data-agent=maria] .shift.on")
+    assert desk.locator("#shifts tr[data-agent=maria] .shift").inner_text() == "On shift now, until today at 17:00 (Europe/Madrid)"
+    desk.locator("#coverage .q.open[data-queue=en]").wait_for()
+    assert bot.svc.accounts.get("maria").agent.hours == "mon-sat 09:00-17:00"
+    desk.screenshot(path=str(shots / "desk-shift-edited.png"), full_page=True)
     browser.close()
 
 

@@ -371,14 +371,18 @@ class HandoffBridge:
             await handle.end(reason)
 
     # ---- the caller's side ---------------------------------------------------------------------
-    async def caller_said(self, call_id: str, text: str, language: str) -> None:
-        """A caller turn after the hand-off (relay mode): to the desk, translated where possible."""
+    async def caller_said(self, call_id: str, text: str, language: str, audio: Any = None) -> None:
+        """A caller turn after the hand-off (relay mode): to the desk, translated where possible —
+        for an agent who reads English, the caller's own speech (``audio``, 16 kHz) by Whisper."""
         t = await self.state.get_ticket(call_id)
         if t is None or t.state not in LIVE_STATES or not text:
             return
         agent = await self.state.get_agent(t.agent_id) if t.agent_id else None
         target = agent.working_language(language) if agent else language  # no agent yet: the desk shows it as said
         tr = await self.translator.text(text, language, target)
+        if tr.method == "none" and target == "en" and audio is not None and len(audio):
+            heard = await self.translator.speech_to_english(audio, language)
+            tr = heard if heard.text else replace(tr, notice=heard.notice or tr.notice)
         await self._append(t, {"role": "caller", "text": text, "language": language, "translation": tr.text if tr.text != text else None,
                                "note": tr.notice, "t": time.time()})
 

@@ -57,6 +57,8 @@ class Relay:
         self.active = False
         self._turns = RELAY_TURN_BASE
         self._subscribed = False
+        self._heard = HeardAudio()
+        self._turn_ms: dict[int, tuple[float, float]] = {}  # turn id -> its speech (call audio ms)
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -69,6 +71,10 @@ class Relay:
         if not self._subscribed:
             self._subscribed = True
             self.state.events.subscribe(self._on_event)
+            inp = self.caller_input()
+            if inp is not None:  # the caller's own audio of each turn, for speech translation (Whisper) on the desk
+                self._heard.starts_at(round(inp.received_ms * HeardAudio.RATE / 1000))
+                inp.audio_taps.append(self._heard.add)
 
     def stop(self) -> None:
         """The dialogue has the caller again."""
@@ -103,16 +109,21 @@ class Relay:
                                      FrameDirection.UPSTREAM)
 
     def _on_event(self, event: CallEvent) -> None:
+        if event.kind == "turn_end" and isinstance(event.data.get("turn_id"), int) and event.data.get("start_ms") is not None:
+            self._turn_ms[event.data["turn_id"]] = (float(event.data["start_ms"]), float(event.data.get("end_ms") or event.t_ms))
+            return
         if not (self.active and event.kind == "transcript" and event.data.get("text")):
             return
         text, lang = event.data["text"], event.data.get("language") or self.state.language or "en"
-        task = asyncio.get_running_loop().create_task(self._forward(text, lang))
+        span = None if event.data.get("typed") else self._turn_ms.pop(event.data.get("turn_id"), None)  # type: ignore[arg-type]
+        audio = self._heard.between(*span) if span else None
+        task = asyncio.get_running_loop().create_task(self._forward(text, lang, audio))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _forward(self, text: str, language: str) -> None:
+    async def _forward(self, text: str, language: str, audio: np.ndarray | None = None) -> None:
         try:
-            await self.bridge.caller_said(self.call_id, text, language)
+            await self.bridge.caller_said(self.call_id, text, language, audio=audio)
         except Exception:  # the desk missing a line must not end the call
             log.exception("caller line not relayed to the desk", extra={"call_id": self.call_id})
 
@@ -137,6 +148,38 @@ class Relay:
     def agent_voice(self) -> AgentVoice:
         """Start mixing the agent's voice into the output (one per call; :meth:`AgentVoice.close` stops it)."""
         return AgentVoice(self.output)
+
+
+class HeardAudio:
+    """The caller's last ``keep_s`` of audio at 16 kHz (from the input's taps), by call audio time."""
+
+    RATE = 16000
+
+    def __init__(self, keep_s: float = 30.0) -> None:
+        self._keep = int(keep_s * self.RATE) * 2
+        self._buf = bytearray()
+        self._start = 0  # sample index of _buf[0] since the call began
+
+    def starts_at(self, sample: int) -> None:
+        """The next audio added is the call's ``sample``-th (taps attached mid-call)."""
+        self._buf.clear()
+        self._start = sample
+
+    def add(self, pcm: bytes) -> None:
+        self._buf += pcm
+        extra = len(self._buf) - self._keep
+        if extra > 0:
+            extra -= extra % 2
+            del self._buf[:extra]
+            self._start += extra // 2
+
+    def between(self, start_ms: float, end_ms: float) -> np.ndarray | None:
+        """The caller's audio from ``start_ms`` to ``end_ms`` (None when it is no longer kept)."""
+        a = int(start_ms * self.RATE / 1000) - self._start
+        b = int(end_ms * self.RATE / 1000) - self._start
+        if a < 0 or b <= a:
+            return None
+        return np.frombuffer(bytes(self._buf[a * 2 : b * 2]), dtype="<i2").copy()
 
 
 SendAudio = Callable[[bytes], Awaitable[None]]

@@ -40,6 +40,7 @@ from .context import build_card
 from .coverage import shift_status
 from .options import HandoffOptions
 from .state import HandoffState, Ticket, make_state
+from .translate import TextTranslator
 
 log = get_logger(__name__)
 
@@ -74,7 +75,8 @@ def service_for(runtime: Any, options: HandoffOptions | None = None) -> HandoffS
         raw = getattr(runtime.settings, "handoff", None)
         opts = options or (raw if isinstance(raw, HandoffOptions) else validate_section(HandoffOptions, raw or {}, "handoff."))
         state = make_state(opts.state_url)
-        bridge = HandoffBridge(state, BridgeOptions(routing=opts.routing()))
+        bridge = HandoffBridge(state, BridgeOptions(routing=opts.routing()),
+                               translator=TextTranslator(whisper_provider=lambda: runtime.asr(runtime.spec())))
         accounts = Accounts(Path(runtime.settings.home) / "handoff.sqlite3", opts.session_ttl_s)
         svc = HandoffService(state, bridge, accounts, opts)
         runtime.handoff = svc

@@ -29,16 +29,20 @@ class Translation:
 
 
 class Translator(Protocol):
-    notice: str | None  # a standing notice for the desk (None when translation is complete)
+    @property
+    def notice(self) -> str | None:
+        """A standing notice for the desk (None when translation is complete)."""
 
     async def text(self, text: str, src: str, dst: str) -> Translation: ...
     async def speech_to_english(self, pcm16k: np.ndarray, src: str) -> Translation: ...
 
 
-NO_MT = ("No machine translation model is installed: only the bot's own lines and canned replies are translated. "
-         "Other text is shown as said.")
+NO_MT = ("Translation on this bot runs offline and is partial: the bot's own lines and the canned replies are translated "
+         "(a phrasebook); free text in other directions is shown as said, marked 'not translated' — it would need a "
+         "machine-translation model, which is not installed. Type to the caller in their language where you can.")
+WHISPER_NOTE = " The caller's speech is also translated into English by Whisper (whisper-base, on this machine)."
 DEV_MODEL = ("Speech translation needs a real Whisper model; this bot runs a random-weight DEV model, "
-             "so the caller's speech cannot be translated. Run `voicebot models pull whisper-base`.")
+             "so the caller's speech cannot be translated. Run `voicebot models install` (whisper-base).")
 
 # Canned agent replies, written in each language (a phrasebook, not a model).
 CANNED: dict[str, dict[str, str]] = {
@@ -107,12 +111,31 @@ def _template_rows() -> list[dict[str, str]]:
 
 
 class TextTranslator:
-    """Phrasebook first; otherwise honest pass-through. ``speech_to_english`` via Whisper when real."""
+    """Phrasebook first; otherwise honest pass-through. ``speech_to_english`` via Whisper when real.
 
-    def __init__(self, phrasebook: Phrasebook | None = None, whisper: Any = None) -> None:
+    ``whisper_provider`` gives the process's Whisper model when first needed (the call pipeline's,
+    already loaded), so a desk that never translates speech never loads one."""
+
+    def __init__(self, phrasebook: Phrasebook | None = None, whisper: Any = None, whisper_provider: Any = None) -> None:
         self.phrasebook = phrasebook or default_phrasebook()
-        self.whisper = whisper  # voicebot.asr.whisper.WhisperASR or None
-        self.notice = NO_MT
+        self._whisper = whisper  # voicebot.asr.whisper.WhisperASR or None
+        self._provider = whisper_provider
+
+    @property
+    def whisper(self) -> Any:
+        if self._whisper is None and self._provider is not None:
+            provider, self._provider = self._provider, None
+            try:
+                self._whisper = provider()
+            except Exception:  # noqa: BLE001 - no model: speech is not translated, and the notice says so
+                self._whisper = None
+        return self._whisper
+
+    @property
+    def notice(self) -> str:
+        """What the desk shows on a call whose caller and agent do not share a language."""
+        w = self.whisper
+        return NO_MT + (WHISPER_NOTE if w is not None and not getattr(w, "dev", False) else "")
 
     async def text(self, text: str, src: str, dst: str) -> Translation:
         if src == dst:
