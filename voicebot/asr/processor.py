@@ -23,7 +23,7 @@ class Transcriber:
 
     dev = False
 
-    def transcribe(self, pcm16k: np.ndarray, language: str | None) -> AsrResult:  # pragma: no cover - protocol
+    def transcribe(self, pcm16k: np.ndarray, language: str | None, prompt: str | None = None) -> AsrResult:  # pragma: no cover - protocol
         raise NotImplementedError
 
 
@@ -77,7 +77,7 @@ class ASRProcessor(FrameProcessor):
         locked = st.language if (st.language and not self.asr.dev) else None
         loop = asyncio.get_running_loop()
         try:
-            result: AsrResult = await loop.run_in_executor(self.executor, self.asr.transcribe, pcm, locked)
+            result: AsrResult = await loop.run_in_executor(self.executor, self.asr.transcribe, pcm, locked, st.asr_prompt(locked))
         except Exception as exc:  # a failing model must not kill the call: tell the dialogue nothing was heard
             log.exception("asr failed", extra={"call_id": st.ctx.call_id})
             st.emit("error", where="asr", message=str(exc), turn_id=frame.turn_id)

@@ -136,7 +136,7 @@ async def run_all(runtime: Runtime, scenarios: list[Scenario], opts: BenchOption
 
 async def _run_each(runtime: Runtime, scenarios: list[Scenario], opts: BenchOptions, *, variant: str, session_factory, spec, progress,
                     lines: dict[str, Any]) -> list[dict[str, Any]]:
-    synth = Synthesizer()
+    synth = Synthesizer(runtime.settings.models.dir)
     results: list[dict[str, Any]] = []
     for sc in scenarios:
         calls = [run_scenario(runtime, sc, opts, synth, variant=variant, call_id=f"{variant}-{sc.name}-{i}" if opts.concurrency > 1 else None,

@@ -68,6 +68,7 @@ class DialogueProcessor(FrameProcessor):
             return DialogueReply(text=FALLBACK, language="en", actions=(Transfer(reason="bot_error"),))
 
     async def _say(self, reply: DialogueReply, turn_id: int, dialogue_ms: float | None = None) -> None:
+        self.state.expect = getattr(reply, "expect", None)
         self.state.emit("bot_reply", turn_id=turn_id, text=reply.text, language=reply.language, intent=reply.intent,
                         slots=reply.slots, sentiment=reply.sentiment, dialogue_ms=None if dialogue_ms is None else round(dialogue_ms, 1),
                         actions=[a.kind for a in reply.actions])

@@ -224,6 +224,7 @@ class TurnTaker(FrameProcessor):
 
             pcm = resample(pcm, self.engine.rate, 16000)
         lang = self.state.language or self.state.ctx.language
+        prompt = self.state.asr_prompt(lang) if kind != "partial" else None  # a barge-in partial interrupts an answer: no bias
         activity_id = -((3 if kind == "transcript" else 1) * 10**6 + seq)  # a --fast replay waits for speculative work like any other
         self.state.activity.begin(activity_id)
         asr = asr or (self.transcriber if kind == "transcript" else self.partial_transcriber)
@@ -245,7 +246,7 @@ class TurnTaker(FrameProcessor):
                 if split:  # its verdict goes to the engine now, not behind the transcript ("incomplete" decides alone)
                     asyncio.run_coroutine_threadsafe(smart_turn_part(prob), loop)
             if want_text and self.transcriber is not None:
-                res = asr.transcribe(pcm, lang)
+                res = asr.transcribe(pcm, lang, prompt)
                 if asr is self.transcriber:  # a shorter window's words are not kept as the turn's transcript
                     self._spec_results[res.text] = res  # kept so the ASR stage need not decode it again
             return res, prob
