@@ -29,6 +29,7 @@ class CallState:
     ended: bool = False
     end_reason: str = ""
     outcome: str = ""
+    superseded: set[int] = field(default_factory=set)  # caller turns the caller went on from before the reply (not answered alone)
     expect: str | None = None  # what the bot's last reply asked for ("order_id", "yes_no", ...): biases the ASR
 
     def asr_prompt(self, language: str | None) -> str | None:
