@@ -124,6 +124,10 @@ class Settings:
     # names: enabled, instead_of_callback, max_s (120), end_silence_s (5), no_speech_s (15),
     # sample_rate (16000 | 8000), tone_hz, tone_ms, ...), e.g. VOICEBOT_HANDOFF__VOICEMAIL__MAX_S=60.
     handoff: dict[str, Any] = field(default_factory=dict)
+    # Outbound calls and campaigns (voicebot.outbound.options.OutboundOptions field names: enabled,
+    # channel (sip | twilio), caller_id, sip_target, max_concurrent, max_per_minute, call_hours,
+    # call_days, max_attempts, require_consent, callback_number, amd: {...}); validated there.
+    outbound: dict[str, Any] = field(default_factory=dict)
 
     @property
     def store_url(self) -> str:

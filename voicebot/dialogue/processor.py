@@ -7,8 +7,10 @@ once the reply has been heard (see :class:`voicebot.channels.base.CallOutput`).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
+from typing import Any
 
-from pipecat.frames.frames import Frame, InterruptionFrame, StartFrame
+from pipecat.frames.frames import DataFrame, Frame, InterruptionFrame, StartFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voicebot.dialogue.api import CallerTurn, DialogueReply, DialogueSession, Note
@@ -21,6 +23,15 @@ log = get_logger(__name__)
 FALLBACK = "Sorry, something went wrong on my side. Let me connect you to a colleague."
 
 
+@dataclass
+class DialogueCueFrame(DataFrame):
+    """Something happened on the call that the dialogue may answer without a caller turn (an
+    outbound call's answering-machine verdict, the beep). Sessions that do not know cues ignore it."""
+
+    name: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
 class DialogueProcessor(FrameProcessor):
     def __init__(self, state: CallState, session: DialogueSession, greet: bool = True, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -28,6 +39,7 @@ class DialogueProcessor(FrameProcessor):
         self.session = session
         self.greet = greet
         self._in_tts: set[int] = set()
+        self._cue_turns = 0  # replies to cues get turn ids -1, -2, ... (the turn taker counts up from 1)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -41,6 +53,13 @@ class DialogueProcessor(FrameProcessor):
             t0 = time.perf_counter()
             reply = await self._call(self.session.respond(turn))
             await self._say(reply, frame.turn_id, dialogue_ms=(time.perf_counter() - t0) * 1000)
+        elif isinstance(frame, DialogueCueFrame):
+            on_cue = getattr(self.session, "on_cue", None)
+            if on_cue is not None:
+                self._cue_turns += 1
+                turn_id = -self._cue_turns
+                self.state.activity.begin(turn_id)
+                await self._say(await self._call(on_cue(frame.name, frame.data)), turn_id=turn_id)
         elif isinstance(frame, PlaybackReportFrame):
             if frame.interrupted:
                 self.session.bot_was_interrupted(frame.heard_text)
