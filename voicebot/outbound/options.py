@@ -28,6 +28,8 @@ DEFAULT_RETRY_AFTER: dict[str, float] = {
     "unverified": 24 * 3600.0,  # could not confirm who answered
     "interrupted": 3600.0,  # this process stopped during the call
     "error": 3600.0,
+    "machine": 4 * 3600.0,  # an answering machine and leave_voicemail is off
+    "canceled": 3600.0,
 }
 
 

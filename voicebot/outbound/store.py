@@ -3,7 +3,8 @@ attempts, the do-not-call list and consents. Everything the scheduler decides is
 first, so a crash loses nothing and a restart sends nothing twice.
 
 The tables live beside the call records and share the record store's connection and its lock
-(``SqlRecordStore._run``: one transaction per call, ``?`` placeholders, either dialect), so a
+(``SqlRecordStore._run``: one transaction per call, ``?`` placeholders, either dialect; with
+``fetch`` every statement must return rows, hence the RETURNING clauses), so a
 fleet on PostgreSQL shares campaigns the way it shares calls. Their DDL is additive and runs on
 every start (``outbound_schema`` keeps the version for later migrations).
 
@@ -213,7 +214,7 @@ class OutboundStore:
         key = (t.campaign_id, t.customer_id, t.order_id)
         rows = self._run([
             ("UPDATE outbound_targets SET state = 'dialing', attempts = ?, last_at = ?, note = NULL "
-             "WHERE campaign_id = ? AND customer_id = ? AND order_id = ? AND state = 'pending' AND attempts = ?", (n, now, *key, t.attempts)),
+             "WHERE campaign_id = ? AND customer_id = ? AND order_id = ? AND state = 'pending' AND attempts = ? RETURNING order_id", (n, now, *key, t.attempts)),
             (f"INSERT INTO outbound_attempts ({_A_COLS}) SELECT ?, ?, ?, ?, ?, ?, ?, 'dialing', NULL, '{{}}', NULL, ?, ?, NULL, NULL "
              "WHERE EXISTS (SELECT 1 FROM outbound_targets WHERE campaign_id = ? AND customer_id = ? AND order_id = ? AND state = 'dialing' "
              "AND attempts = ?) ON CONFLICT (id) DO NOTHING RETURNING id", (aid, *key, n, t.phone, channel, instance, now, *key, n)),
@@ -272,7 +273,7 @@ class OutboundStore:
         target_state = "pending" if retry_at is not None else "done"
         rows = self._run([
             (f"UPDATE outbound_targets SET state = ?, outcome = ?, next_at = ?, note = NULL WHERE campaign_id = ? AND customer_id = ? "
-             f"AND order_id = ? AND attempts = ? AND EXISTS (SELECT 1 FROM outbound_attempts WHERE id = ? AND {open_})",
+             f"AND order_id = ? AND attempts = ? AND EXISTS (SELECT 1 FROM outbound_attempts WHERE id = ? AND {open_}) RETURNING order_id",
              (target_state, final_outcome or outcome, retry_at, *key, a.attempt_no, aid, *PROVISIONAL)),
             (f"UPDATE outbound_attempts SET state = 'ended', outcome = ?, detail = ?, ended_at = ? WHERE id = ? AND {open_} RETURNING id",
              (outcome, json.dumps({**a.detail, **detail}, sort_keys=True, default=str), now, aid, *PROVISIONAL)),
