@@ -26,9 +26,10 @@ FALLBACK = "Sorry, something went wrong on my side. Let me connect you to a coll
 @dataclass
 class DialogueCueFrame(DataFrame):
     """Something happened on the call that the dialogue may answer without a caller turn (an
-    outbound call's answering-machine verdict, the beep). Sessions that do not know cues ignore it."""
+    outbound call's answering-machine verdict, the beep). Sessions that do not know cues ignore it.
+    (``cue``, not ``name``: pipecat's frames already have a ``name``.)"""
 
-    name: str
+    cue: str
     data: dict[str, Any] = field(default_factory=dict)
 
 
@@ -59,7 +60,7 @@ class DialogueProcessor(FrameProcessor):
                 self._cue_turns += 1
                 turn_id = -self._cue_turns
                 self.state.activity.begin(turn_id)
-                await self._say(await self._call(on_cue(frame.name, frame.data)), turn_id=turn_id)
+                await self._say(await self._call(on_cue(frame.cue, frame.data)), turn_id=turn_id)
         elif isinstance(frame, PlaybackReportFrame):
             if frame.interrupted:
                 self.session.bot_was_interrupted(frame.heard_text)

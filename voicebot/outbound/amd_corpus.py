@@ -169,7 +169,7 @@ def _shared(rel: str) -> Path:
     return path
 
 
-def _first_words(rel: str, pcm: np.ndarray, timings: dict[str, list[dict]], n_words: int) -> np.ndarray:
+def opening_words(rel: str, pcm: np.ndarray, timings: dict[str, list[dict]], n_words: int) -> np.ndarray:
     """The opening of a real utterance: its first ``n_words`` words where word timings are known,
     else its first voiced stretch up to the first 200 ms pause, at most ANSWER_MAX_S."""
     words = timings.get(rel)
@@ -192,6 +192,22 @@ def _first_words(rel: str, pcm: np.ndarray, timings: dict[str, list[dict]], n_wo
             break
         end = i if voiced[i] else end
     return pcm[first * frame : (end + 1) * frame]
+
+
+def spoken_end(pcm: np.ndarray, rate: int, quiet_dbfs: float = -40.0, quiet_s: float = 1.0) -> int:
+    """Where a recording's speech ends: the start of its first second-long quiet after speech
+    began (+100 ms), so a click at the file's tail is not taken for more greeting."""
+    frame = rate // 50
+    levels = [20 * np.log10(max(1e-3, float(np.sqrt(np.mean(pcm[i : i + frame].astype(np.float64) ** 2)))) / 32768)
+              for i in range(0, len(pcm) - frame + 1, frame)]
+    started, quiet = False, 0
+    for i, level in enumerate(levels):
+        loud = level > quiet_dbfs
+        started = started or loud
+        quiet = 0 if loud else quiet + 1
+        if started and quiet * 0.02 >= quiet_s:
+            return min(len(pcm), (i - quiet + 1) * frame + rate // 10)
+    return len(pcm)
 
 
 def _word_timings() -> dict[str, list[dict]]:
@@ -223,8 +239,7 @@ def build(which: str, seed: int | None = None) -> list[Sample]:
                 out.append(Sample(f"{which}:greeting:{lang}:{gi}:{variant}", "machine", "synthetic_greeting", lang, line(np.concatenate(parts)), text, beep))
     if which == "evaluation":
         vm = load_audio(_shared(REAL_VOICEMAIL), RATE)
-        loud = np.flatnonzero(np.abs(vm.astype(np.int32)) > 1000)
-        spoken = vm[: loud[-1] + RATE // 10] if len(loud) else vm  # the beep follows the last word, not the file's tail
+        spoken = vm[: spoken_end(vm, RATE)]  # the beep follows the greeting's last word, not the file's tail
         for variant, beep in ((0, False), (1, True)):
             parts = [vm] if not beep else [spoken, silence(0.3), tone(1000.0, 0.5)]
             parts.append(silence(6.0))
@@ -235,7 +250,7 @@ def build(which: str, seed: int | None = None) -> list[Sample]:
         pcm = load_audio(_shared(rel), RATE)
         lang = rel.split("/")[0] if rel.split("/")[0] not in ("telephony",) else "en"
         for n_words in (1, 2):
-            opening = _first_words(rel, pcm, timings, n_words)
+            opening = opening_words(rel, pcm, timings, n_words)
             if len(opening) < RATE // 10 or (n_words == 2 and rel not in timings):
                 continue
             x = np.concatenate([silence(rng.uniform(0.1, 0.8)), opening, silence(5.0)])  # then the person waits for us

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .amd import AmdOptions
@@ -66,7 +65,6 @@ class OutboundOptions:
     identity: str = "name"  # name: "am I speaking with X?"; name_and_email: and the email on the account
     leave_voicemail: bool = True
     callback_number: str | None = None  # said in the voicemail ("call us back at ..."); none: "check your account"
-    pipeline: Path | None = None  # the call pipeline for outbound calls (default: settings.pipeline)
     amd: AmdOptions = field(default_factory=AmdOptions)
 
     def __post_init__(self) -> None:
@@ -122,8 +120,6 @@ def options_from_settings(settings: Any) -> OutboundOptions:
             value = {**DEFAULT_RETRY_AFTER, **{k: float(v) for k, v in value.items()}}
         elif key in ("call_hours", "call_days"):
             value = _tuple(value)
-        elif key == "pipeline":
-            value = Path(value) if value else None
         elif isinstance(default, bool):
             value = value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
         elif isinstance(default, int):
