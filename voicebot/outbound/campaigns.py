@@ -63,10 +63,11 @@ async def start(store: OutboundStore, orders: Any, name: str, rule: str, days: i
     targets, left_out = select(r, all_orders, customers, cases, today)
     targets = [t.__class__(**{**t.__dict__, "facts": {**t.facts, "rule_days": int(days)}}) for t in targets]
     added = await asyncio.to_thread(store.add_targets, name, targets, now)
-    await asyncio.to_thread(store.set_campaign, name, now, status="running", selected=len(targets))
+    keep = campaign.status if not created and campaign.status == "paused" else "running"  # starting again does not resume a pause
+    await asyncio.to_thread(store.set_campaign, name, now, status=keep, selected=len(targets))
     campaign = await asyncio.to_thread(store.campaign, name)
     assert campaign is not None
-    log.info("campaign started", extra={"campaign": name, "rule": rule, "days": days, "created": created, "selected": len(targets), "added": added})
+    log.info("campaign started", extra={"campaign": name, "rule": rule, "days": days, "new_campaign": created, "selected": len(targets), "added": added})
     return StartResult(campaign, created, len(targets), added, left_out)
 
 

@@ -92,7 +92,7 @@ class Outcomes:
             return ok
 
         ok = await asyncio.to_thread(write)
-        log.info("outbound attempt ended", extra={"attempt": attempt_id, "outcome": outcome, "recorded": ok, **(detail or {})})
+        log.info("outbound attempt ended", extra={"attempt": attempt_id, "outcome": outcome, "recorded": ok, "detail": detail or {}})
         return ok
 
     async def opt_out(self, phone: str, customer_id: str, reason: str) -> None:

@@ -5,6 +5,7 @@ and the supervisor's campaign pages under ``/outbound`` (behind the agent desk's
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -89,7 +90,8 @@ def make_pages_router(svc: OutboundService, require_user: Any) -> APIRouter:
         try:
             days = int(form.get("days", "2"))
             today = datetime.fromtimestamp(svc.clock.now(), UTC).date()
-            result = await campaigns.start(store, svc.orders, form.get("name", "").strip(), form.get("rule", ""), days,
+            orders = await asyncio.to_thread(lambda: svc.orders)
+            result = await campaigns.start(store, orders, form.get("name", "").strip(), form.get("rule", ""), days,
                                            form.get("channel", svc.options.channel), svc.clock.now(), today, by=_name(user))
         except ValueError as exc:  # CampaignError, CampaignConflict, a bad number
             return RedirectResponse(f"{PREFIX}?message={quote(str(exc))}", status_code=303)

@@ -39,7 +39,9 @@ class OutboundService:
 
     @property
     def orders(self) -> Any:
-        """The dialogue's order store (campaigns select from it; calls read it)."""
+        """The dialogue's order store (campaigns select from it; calls read it). Loads the
+        dialogue engine on first use: call it from a thread or after warm-up."""
+        self.check_pipeline()
         return self.runtime.dialogue(self.runtime.spec()).store
 
     def check_pipeline(self) -> None:
