@@ -30,7 +30,7 @@ class AmdOptions:
     """Asterisk AMD's parameters (same names, in ms), plus the beep and the message timing.
 
     Defaults: Asterisk's, except where the tuning set (voicebot/outbound/amd_eval.py, never the
-    evaluation set) chose otherwise: min_word_ms 120 (100), max_words 4 (2), silence -40 dBFS
+    evaluation set) chose otherwise: min_word_ms 80 (100), max_words 6 (2), silence -40 dBFS
     (-42), and the beep test (60 ms window, 90 % of the energy in one peak, 160 ms held).
 
     ``on_initial_silence``/``on_not_sure``: what nobody speaking for ``initial_silence_ms``, or
@@ -43,9 +43,9 @@ class AmdOptions:
     greeting_ms: float = 1500.0  # voiced time before the first long pause: longer is a machine
     after_greeting_silence_ms: float = 800.0  # the greeting was short and then this silent: a person
     total_analysis_ms: float = 5000.0  # no verdict by then: not sure
-    min_word_ms: float = 120.0  # a voiced run shorter than this is noise, not a word
+    min_word_ms: float = 80.0  # a voiced run shorter than this is noise, not a word
     between_words_silence_ms: float = 50.0  # silence that separates two words
-    max_words: int = 4  # this many words before a pause: a machine reading its greeting
+    max_words: int = 6  # this many words before a pause: a machine reading its greeting
     silence_threshold_dbfs: float = -40.0  # quieter frames are silence (Asterisk: 256 of 32768, -42 dBFS)
     on_initial_silence: str = "human"
     on_not_sure: str = "human"

