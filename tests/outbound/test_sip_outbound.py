@@ -187,3 +187,78 @@ async def test_a_number_that_is_not_one(bot, tmp_path):
     await dialer.place(plan.__class__(plan.attempt, bad))
     a = world.store.attempt(plan.attempt.id)
     assert a.outcome == "invalid_number" and "not a phone number" in a.detail["error"]
+
+
+async def test_a_real_phone_baresip_answers_and_hears_the_introduction(bot, tmp_path):
+    """baresip (a real SIP phone) answers by itself; its microphone is a real person's "hello"
+    and then silence; it hangs up when that recording ends. It records what it heard."""
+    require("baresip")
+    world, channel, dialer, port = bot
+    import numpy as np
+
+    from tests.sip.peers import rms_db
+    from voicebot.audio.g711 import ulaw_decode
+    from voicebot.audio.pcm import load_audio, write_wav
+
+    hello = np.frombuffer(ulaw_decode(hello_ulaw(tmp_path, tail_s=14).read_bytes()), "<i2")
+    mic = tmp_path / "mic.wav"
+    write_wav(mic, hello, 8000)
+    conf, rec = tmp_path / "phone", tmp_path / "phone-rec"
+    conf.mkdir()
+    rec.mkdir()
+    (conf / "config").write_text("\n".join([
+        "poll_method epoll", f"sip_listen 127.0.0.1:{port}", "net_interface 127.0.0.1", f"audio_source aufile,{mic}",
+        "audio_player alsa,null", "audio_alert alsa,null", "module_path /usr/lib/baresip/modules", "module g711.so", "module aufile.so",
+        "module alsa.so", "module sndfile.so", f"snd_path {rec}", "module_tmp account.so", "module_app menu.so", ""]))
+    (conf / "accounts").write_text("<sip:+447700900123@127.0.0.1>;regint=0;audio_codecs=PCMU;answermode=auto\n")
+    phone = await Proc.start("baresip", "-f", str(conf), "-t", "40")
+    try:
+        await phone.wait_for_line("baresip is ready", 15)
+        plan = world.plan("C001")
+        seen = {}
+        original = dialer.sip.make_bridge
+        dialer.sip.make_bridge = lambda call: seen.setdefault("bridge", original(call))
+        await dialer.place(plan)
+    finally:
+        await phone.stop()
+    session = seen["bridge"].session
+    assert [e.data["label"] for e in events(session, "amd")] == ["human"]
+    intro = next(e.data["text"] for e in events(session, "bot_reply") if e.data["text"])
+    assert "Am I speaking with Emma Thompson?" in intro
+    assert world.store.attempt(plan.attempt.id).outcome == "hung_up"  # the phone hung up without answering the question
+    heard = sorted(rec.glob("dump-*-dec.wav"))
+    assert heard, "baresip wrote no recording"
+    pcm = load_audio(heard[0], 8000).astype("<i2").tobytes()
+    loud = sum(rms_db(pcm[i : i + 320]) > -40 for i in range(0, len(pcm) - 320, 320)) * 0.02
+    assert loud >= 3.0, f"the phone heard only {loud:.1f} s of the bot"
+
+
+async def test_the_callee_talks_over_the_introduction_and_the_bot_stops(bot, tmp_path):
+    """Barge-in on an outbound call is the inbound call's: the person starts talking while the
+    bot introduces itself; the bot's audio stops and it asks again; 1 then confirms."""
+    world, channel, dialer, port = bot
+    import numpy as np
+
+    from voicebot.audio.g711 import ulaw_decode, ulaw_encode
+    from voicebot.audio.pcm import load_audio
+
+    from ..conftest import shared_audio
+
+    hello = np.frombuffer(ulaw_decode(hello_ulaw(tmp_path, tail_s=0.1).read_bytes()), "<i2")
+    talk = load_audio(shared_audio("telephony/spokenwoz_turn16_ch1.wav"), 8000)
+    audio = tmp_path / "talks-over.ulaw"
+    audio.write_bytes(ulaw_encode(np.concatenate([hello, np.zeros(int(3.5 * 8000), np.int16), talk, np.zeros(40 * 8000, np.int16)])))
+    media = f'<pause milliseconds="16000"/><nop><action><exec play_pcap_audio="{DTMF.format(1)}"/></action></nop><pause milliseconds="6000"/>'
+    phone = await sipp_uas(tmp_path, scenario(tmp_path, "callee.xml", RING_MS="300", AUDIO=str(audio), MEDIA=media, END="phone"), port)
+    plan = world.plan("C001")
+    seen = {}
+    original = dialer.sip.make_bridge
+    dialer.sip.make_bridge = lambda call: seen.setdefault("bridge", original(call))
+    await dialer.place(plan)
+    rc, out = await phone.wait(30)
+    assert rc == 0, out[-3000:]
+    session = seen["bridge"].session
+    stops = events(session, "bot_speech_stop")
+    assert stops and stops[0].data["interrupted"] is True and stops[0].data["heard_text"] != ""  # the introduction, cut short
+    assert events(session, "interruption")
+    assert world.store.attempt(plan.attempt.id).outcome == "reached"
