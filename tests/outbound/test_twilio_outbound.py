@@ -187,3 +187,33 @@ async def test_forged_or_replayed_webhooks_change_nothing(bot):
         assert r.status == 200 and ET.fromstring(await r.text()).find("Hangup") is not None
     assert world.store.attempt(plan.attempt.id).outcome == "reached"
     del url
+
+
+async def test_a_damage_follow_up_is_handed_to_the_agent_desk_like_an_inbound_call(bot, tmp_path):
+    world, svc, dialer, twilio, _ = bot
+    import time
+    from datetime import date
+
+    from voicebot.handoff.routes import service_for as handoff_service
+    from voicebot.outbound import campaigns
+
+    order = next(o for o in await world.orders.orders_for_customer("C001") if o.status == "delivered" and not o.final_sale)
+    case = await world.orders.create_case("damage_claim", order.id, {"skus": [i.sku for i in order.items]})
+    await campaigns.start(world.store, world.orders, "damage", "damage_case", 0, "twilio", time.time(), date.today())
+    t = world.store.target("damage", "C001", order.id)
+    assert t is not None and t.facts["case"] == case.reference
+    attempt = world.store.claim(t, "twilio", "test", time.time())
+    from voicebot.outbound.scheduler import CallPlan
+
+    twilio.callees[t.phone] = Callee("answer", audio=hello_ulaw(tmp_path, tail_s=5).read_bytes(), digits=[(6.0, "1"), (17.0, "1")],
+                                     hangup_after_s=40)
+    await dialer.place(CallPlan(attempt, t))
+    call = next(iter(twilio.calls.values()))
+    await asyncio.wait_for(call.done.wait(), 60)
+    await eventually(lambda: world.store.attempt(attempt.id).state == "ended", 15)
+    assert world.store.attempt(attempt.id).outcome == "handed_to_agent"
+    actions = world.runtime.records.store.actions(call.sid)
+    transfer = next(a for a in actions if a.kind == "transfer")
+    assert transfer.name == "outbound_follow_up"  # the record keeps the reason as the action's name
+    ticket = handoff_service(world.runtime).state._tickets[call.sid]  # the desk got it, with the verified customer and the order
+    assert ticket.context["caller"]["verified"] and order.id in ticket.context["orders"] and case.reference in " ".join(ticket.context["bot_said"])
