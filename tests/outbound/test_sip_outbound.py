@@ -262,3 +262,34 @@ async def test_the_callee_talks_over_the_introduction_and_the_bot_stops(bot, tmp
     assert stops and stops[0].data["interrupted"] is True and stops[0].data["heard_text"] != ""  # the introduction, cut short
     assert events(session, "interruption")
     assert world.store.attempt(plan.attempt.id).outcome == "reached"
+
+
+async def test_through_kamailio_in_front_of_the_bots(bot, tmp_path):
+    """kamailio fronts the bot processes (telephony/kamailio/kamailio.cfg): an INVITE from a bot
+    goes out to OUTBOUND_GW (here the customer's phone), not back to a bot; the dialog is
+    record-routed, so the bot's BYE after the voicemail goes through kamailio too."""
+    require("kamailio")
+    import asyncio
+
+    world, channel, dialer, port = bot
+    cfg = Path(__file__).resolve().parents[2] / "telephony" / "kamailio" / "kamailio.cfg"
+    kam_port = free_port()
+    ds_list = tmp_path / "dispatcher.list"
+    ds_list.write_text(f"1 sip:127.0.0.1:{channel.ua.port} 0 0\n")
+    kam = await Proc.start("kamailio", "-DD", "-E", "-f", str(cfg), "-P", str(tmp_path / "kam.pid"), "-m", "64", "-M", "8",
+                           "-A", f"LISTEN=udp:127.0.0.1:{kam_port}", "-A", f'DS_LIST="{ds_list}"', "-A", "DS_PING_S=1",
+                           "-A", f'OUTBOUND_GW="sip:127.0.0.1:{port}"')
+    audio, _, _ = voicemail_ulaw(tmp_path)
+    phone = await sipp_uas(tmp_path, scenario(tmp_path, "callee.xml", RING_MS="300", AUDIO=str(audio), MEDIA="", END="bot", TIMEOUT_MS="60000"), port)
+    try:
+        await asyncio.sleep(1.5)  # kamailio up and its first OPTIONS round answered (as tests/sip/test_kamailio.py)
+        assert kam.proc.returncode is None, "kamailio exited: check the config with kamailio -c"
+        world.options.sip_target = f"sip:{{number}}@127.0.0.1:{kam_port}"
+        plan = world.plan("C001")
+        await dialer.place(plan)
+        rc, out = await phone.wait(30)
+        assert rc == 0, out[-3000:]
+    finally:
+        await kam.stop()
+    assert world.store.attempt(plan.attempt.id).outcome == "voicemail_left"
+    assert world.store.attempt(plan.attempt.id).detail["uri"] == f"sip:+447700900123@127.0.0.1:{kam_port}"
