@@ -51,15 +51,22 @@ def features(samples: list[Sample]) -> dict[str, list[tuple[float, float | None]
     return {s.id: det.features(s.pcm) for s in samples}
 
 
-def run_one(sample: Sample, feats: list[tuple[float, float | None]], options: AmdOptions, words: bool = False) -> Outcome:
+Heard = dict[str, tuple[str, float]]  # sample id -> (what the ASR heard, audio ms it was known)
+
+
+def run_one(sample: Sample, feats: list[tuple[float, float | None]], options: AmdOptions, words: bool = False,
+            heard: Heard | None = None) -> Outcome:
     det = AnsweringMachineDetector(options, RATE)
     if options.beep_tonality > 1:  # a detector without the beep test (Asterisk's): the tones are just sound
         feats = [(level, None) for level, _ in feats]
-    words_at = _words_time(feats) if words and sample.text else None
+    text, words_at = sample.text, (_words_time(feats) if words and sample.text else None)
+    if heard is not None:
+        text, words_at = heard.get(sample.id, ("", None))  # type: ignore[assignment]
+        words_at = words_at if text else None
     for level, tone in feats:
         det.step(level, tone)
         if words_at is not None and det.state.heard_ms >= words_at:
-            det.hear_words(sample.text, sample.language)
+            det.hear_words(text, sample.language)
             words_at = None
         if det.verdict is not None and det.verdict.label == "machine" and det.ready_for_message is not None and words_at is None:
             break
@@ -70,20 +77,41 @@ def run_one(sample: Sample, feats: list[tuple[float, float | None]], options: Am
     return Outcome(sample, v.label if v else "none", v.reason if v else "", v.at_ms if v else 0.0, det.ready_for_message, det.ready_reason, beep_end)
 
 
-def _words_time(feats: list[tuple[float, float | None]]) -> float:
-    """When an ASR would have the greeting's first sentence: its first 700 ms pause, plus ASR time."""
+def _first_turn_end(feats: list[tuple[float, float | None]]) -> float:
+    """Where the callee's first turn ends for the pipeline: the start of its first 700 ms pause."""
     voiced = [lv > -42 and tone is None for lv, tone in feats]
     started, quiet = False, 0
     for i, v in enumerate(voiced):
         started = started or v
         quiet = 0 if v else quiet + 1
         if started and quiet * FRAME_MS >= 700:
-            return (i + 1) * FRAME_MS + WORDS_DELAY_MS - 700
+            return (i + 1 - quiet) * FRAME_MS
     return len(voiced) * FRAME_MS
 
 
-def run(samples: list[Sample], feats: dict[str, list], options: AmdOptions, words: bool = False) -> list[Outcome]:
-    return [run_one(s, feats[s.id], options, words) for s in samples]
+def _words_time(feats: list[tuple[float, float | None]]) -> float:
+    """When an ASR would have the greeting's first sentence: its first 700 ms pause, plus ASR time."""
+    return _first_turn_end(feats) + WORDS_DELAY_MS
+
+
+def asr_heard(samples: list[Sample], feats: dict[str, list], model_dir: Path) -> Heard:
+    """What a real Whisper (``model_dir``: voicebot's models folder layout) hears of each callee's
+    first turn, and when: the turn's end + 700 ms of end-of-turn silence + the decode time measured here."""
+    import numpy as np
+
+    from voicebot.asr.whisper import WhisperASR
+
+    asr = WhisperASR(model_dir, dev=False, cpu_threads=2)
+    out: Heard = {}
+    for s in samples:
+        end = _first_turn_end(feats[s.id])
+        r = asr.transcribe(np.frombuffer(s.pcm, "<i2")[: int(end * RATE / 1000)], s.language)
+        out[s.id] = (r.text, end + 700.0 + r.compute_s * 1000)
+    return out
+
+
+def run(samples: list[Sample], feats: dict[str, list], options: AmdOptions, words: bool = False, heard: Heard | None = None) -> list[Outcome]:
+    return [run_one(s, feats[s.id], options, words, heard) for s in samples]
 
 
 def rates(outcomes: list[Outcome]) -> dict[str, Any]:
@@ -144,8 +172,9 @@ def table(title: str, rows: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report(samples: list[Sample], feats: dict[str, list], options: AmdOptions, title: str, words: bool = False) -> tuple[str, dict[str, Any]]:
-    out = run(samples, feats, options, words)
+def report(samples: list[Sample], feats: dict[str, list], options: AmdOptions, title: str, words: bool = False,
+           heard: Heard | None = None) -> tuple[str, dict[str, Any]]:
+    out = run(samples, feats, options, words, heard)
     answer_like = [o for o in out if o.sample.source != "human_utterance"]
     parts = {"all (answer-like people)": rates(answer_like), "stress: whole utterances": rates([o for o in out if o.sample.source == "human_utterance"])}
     md = table(f"{title}: overall", parts)
@@ -160,13 +189,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m voicebot.outbound.amd_eval", description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, help="folder for results.json and README.md (printed when omitted)")
     ap.add_argument("--no-tune", action="store_true", help="measure the shipped defaults only")
+    ap.add_argument("--asr", type=Path, help="a real Whisper model folder (e.g. var/models/whisper-base): also measure with its words")
     args = ap.parse_args(argv)
     t0 = time.time()
     tuning, evaluation = build("tuning"), build("evaluation")
     feats = features(tuning) | features(evaluation)
     shipped = AmdOptions()
     md = (f"# Answering-machine detection: measured {time.strftime('%Y-%m-%d')}\n\n"
-          "Command: `nice python -m voicebot.outbound.amd_eval --out benchmarks/amd` (2 cores, no model: about a minute).\n\n"
+          "Command: `nice python -m voicebot.outbound.amd_eval --out benchmarks/amd --asr var/models/whisper-base` (2 cores; "
+          "without --asr no model is needed and it takes about a minute).\n\n"
           f"Tuning set ({len(tuning)} recordings): espeak-ng greetings in en es de fr ru zh ar (text set A), real people "
           "from TIMIT speaker 1, SpokenWOZ turns 6-16, picovoice en/es/de/fr, aishell, vivos R051-053 and three more English clips; "
           "noise clips 1-2. "
@@ -178,17 +209,24 @@ def main(argv: list[str] | None = None) -> int:
           "alone cannot tell a person talking 5 s without a pause from a greeting). Everything goes through an 8 kHz G.711 "
           "line with real background noise (SNR 20-35 dB). Machines are synthetic except the one real voicemail: treat the "
           "false-human rate as measured on espeak-ng voices. 'words' = what a perfect ASR would give once the greeting's first "
-          "sentence ends (an upper bound: the dev models give no words).\n\n")
+          "sentence ends (an upper bound: the dev models give no words); with --asr, what that Whisper model really transcribes "
+          "of the callee's first turn, known 700 ms after the turn's end plus the decode time measured on this machine.\n\n")
     result: dict[str, Any] = {"tuning_size": len(tuning), "evaluation_size": len(evaluation), "shipped": dataclasses.asdict(shipped)}
     if not args.no_tune:
         tuned, c = tune(tuning, feats)
         changed = {k: v for k, v in dataclasses.asdict(tuned).items() if v != dataclasses.asdict(shipped)[k]}
         result["tuned"], result["tuned_cost"] = dataclasses.asdict(tuned), c
         md += f"Grid-tuned on the tuning set (cost {c:.3f}); differs from the shipped defaults in: `{json.dumps(changed)}`\n\n"
-    for name, opts, words in (("shipped defaults, audio only", shipped, False), ("shipped defaults, audio + words (perfect ASR)", shipped, True),
-                              ("Asterisk AMD defaults, audio only", ASTERISK, False)):
+    runs: list[tuple[str, AmdOptions, bool, Heard | None]] = [
+        ("shipped defaults, audio only", shipped, False, None), ("shipped defaults, audio + words (perfect ASR)", shipped, True, None),
+        ("Asterisk AMD defaults, audio only", ASTERISK, False, None)]
+    if args.asr:
+        heard = asr_heard(tuning + evaluation, feats, args.asr)
+        result["asr_heard"] = heard
+        runs.insert(2, (f"shipped defaults, audio + words ({args.asr.name}, real weights)", shipped, False, heard))
+    for name, opts, words, heard_by in runs:
         for set_name, samples in (("tuning", tuning), ("evaluation", evaluation)):
-            text, data = report(samples, feats, opts, f"{set_name} set, {name}", words)
+            text, data = report(samples, feats, opts, f"{set_name} set, {name}", words, heard_by)
             md += "\n" + text
             result[f"{set_name} | {name}"] = data
     md += f"\n(run took {time.time() - t0:.0f} s)\n"
