@@ -65,7 +65,8 @@ def build_script(scenario: Scenario, synth: Synthesizer, line_rate: int = LINE_R
 
 def truths_of(script: CallerScript) -> list[TurnTruth]:
     return [TurnTruth(pt.index, pt.turn.when, None if pt.start_ms is None else pt.onset_ms, None if pt.start_ms is None else pt.speech_end_ms,
-                      barge_in=pt.turn.barge_in, expect_intent=pt.turn.expect_intent, text=pt.turn.text, anchor=pt.anchor)
+                      barge_in=pt.turn.barge_in, expect_intent=pt.turn.expect_intent, text=pt.turn.text, anchor=pt.anchor,
+                      voice=pt.clip.source)
             for pt in script.turns]
 
 

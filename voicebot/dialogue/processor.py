@@ -7,8 +7,10 @@ once the reply has been heard (see :class:`voicebot.channels.base.CallOutput`).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
+from typing import Any
 
-from pipecat.frames.frames import Frame, InterruptionFrame, StartFrame
+from pipecat.frames.frames import DataFrame, Frame, InterruptionFrame, StartFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voicebot.dialogue.api import CallerTurn, DialogueReply, DialogueSession, Note, Transfer
@@ -22,6 +24,16 @@ FALLBACK = "Sorry, something went wrong on my side. Let me connect you to a coll
 # Notes that record something done in the outside world: a turn whose reply did one of these is
 # never taken back when the caller turns out to have gone on speaking (it would be done twice).
 IRREVERSIBLE = frozenset({"claim_created", "investigation_opened", "order_cancelled", "refund_requested", "address_change_link_sent"})
+
+
+@dataclass
+class DialogueCueFrame(DataFrame):
+    """Something happened on the call that the dialogue may answer without a caller turn (an
+    outbound call's answering-machine verdict, the beep). Sessions that do not know cues ignore it.
+    (``cue``, not ``name``: pipecat's frames already have a ``name``.)"""
+
+    cue: str
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 class _Answered:
@@ -45,6 +57,7 @@ class DialogueProcessor(FrameProcessor):
         self.greet = greet
         self._in_tts: set[int] = set()
         self._last: _Answered | None = None  # the newest caller turn (answered, or held while the caller went on)
+        self._cue_turns = 0  # replies to cues get turn ids -1, -2, ... (the turn taker counts up from 1)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -55,6 +68,13 @@ class DialogueProcessor(FrameProcessor):
                 await self._say(await self._call(self.session.greet()), turn_id=0)
         elif isinstance(frame, CallerTextFrame):
             await self._respond(frame)
+        elif isinstance(frame, DialogueCueFrame):
+            on_cue = getattr(self.session, "on_cue", None)
+            if on_cue is not None:
+                self._cue_turns += 1
+                turn_id = -self._cue_turns
+                self.state.activity.begin(turn_id)
+                await self._say(await self._call(on_cue(frame.cue, frame.data)), turn_id=turn_id)
         elif isinstance(frame, PlaybackReportFrame):
             if frame.interrupted:
                 self.session.bot_was_interrupted(frame.heard_text)
