@@ -39,6 +39,7 @@ from voicebot.config_types import (
 )
 from voicebot.dialogue.engine import DialogueOptions
 from voicebot.handoff.options import HandoffOptions
+from voicebot.outbound.options import OutboundOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "VOICEBOT_"
@@ -201,6 +202,7 @@ class Settings(BaseSettings):
     inapp: InappOptions = Field(default_factory=InappOptions)
     dialogue: DialogueOptions = Field(default_factory=DialogueOptions)  # voicebot.dialogue.engine
     handoff: HandoffOptions = Field(default_factory=HandoffOptions)  # voicebot.handoff.options (incl. voicemail)
+    outbound: OutboundOptions = Field(default_factory=OutboundOptions)  # voicebot.outbound.options (campaigns, AMD)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: Any, init_settings: Any, *_: Any, **__: Any) -> tuple[Any, ...]:
