@@ -1,7 +1,7 @@
 """End to end: an in-app caller (the WebSocket fallback, driven by a Python client) types "agent";
 an English agent signed in to the desk (HTTP API + the desk's WebSocket) gets the offer,
-accepts, and types a reply that reaches the caller as bot speech (16 kHz PCM on the socket) and
-as a bot caption. The caller's typed line after the hand-off shows in the agent's live transcript.
+accepts, and types a reply that reaches the caller as speech (16 kHz PCM on the socket) and as
+the agent's caption, under her name (not the bot's). The caller's typed line after the hand-off shows in the agent's live transcript.
 
 Real parts: uvicorn with the in-app and desk routes, the call pipeline (minimal dialogue, espeak
 voice), the hand-off bridge with its in-process state. No oracle: the caller types.
@@ -149,6 +149,9 @@ async def test_inapp_caller_typing_agent_is_relayed_to_a_desk_agent(server):
             t = await svc.state.get_ticket(call_id)
             assert t.state == "bridged" and t.agent_id == "ann" and t.mode == "relay"
             assert any("Ann" in c for c in caller.captions("bot"))
+            # the widget leaves "connecting": a person has the call, by name
+            await wait(lambda: any(m.get("type") == "state" and m.get("state") == "agent" and m.get("agent_name") == "Ann"
+                                   for _, m in caller.messages), 5)
 
             # The caller types; the line reaches the agent's live transcript (and not the dialogue).
             await ws.send_str(json.dumps({"type": "text", "text": "Where is my refund?"}))
@@ -160,12 +163,14 @@ async def test_inapp_caller_typing_agent_is_relayed_to_a_desk_agent(server):
             t_say = loop.time()
             async with agent_http.post(f"http://{host}/handoff/api/calls/{call_id}/say", json={"text": AGENT_TEXT}) as r:
                 assert r.status == 200, await r.text()
-            await wait(lambda: AGENT_TEXT in caller.captions("bot"), 10)
+            await wait(lambda: AGENT_TEXT in caller.captions("agent"), 10)
+            assert AGENT_TEXT not in caller.captions("bot")
+            assert next(m["name"] for _, m in caller.messages if m.get("who") == "agent" and m.get("text") == AGENT_TEXT) == "Ann"
             await wait(lambda: sum(1 for at, pcm in caller.audio if at > t_say and np.abs(np.frombuffer(pcm, "<i2")).max(initial=0) > 1000) >= 25, 30)
             # the dialogue's own answer to "Where is my refund?" was muted: the only bot lines after the
-            # accept are the bridge's and the agent's
+            # accept are the bridge's ("connected with Ann")
             after = [m["text"] for at, m in caller.messages if at > t_accept and m.get("type") == "caption" and m.get("who") == "bot"]
-            assert after and all("Ann" in x or x == AGENT_TEXT for x in after), after
+            assert after and all("Ann" in x for x in after), after
             print(f"\nINAPP HANDOFF FIGURES: typed request -> offer on the desk {t_offer - t_request:.2f} s; "
                   f"bridge {svc.bridge.timings(call_id)}; accept -> first relayed audio {t_audio - t_accept:.2f} s")
 

@@ -2,8 +2,8 @@
 
 What is used, honestly:
 - caller speech -> English: Whisper's own ``task="translate"`` (faster-whisper) on the caller's
-  audio. It only translates *into English*, and only a real model can do it: a random-weight
-  dev model (the only one on an offline machine) gives noise, so :class:`WhisperTranslator`
+  audio. It only translates *into English*, and only a real model can do it (whisper-base from
+  ``voicebot models install``): a random-weight dev model gives noise, so :class:`TextTranslator`
   refuses with a notice instead of showing made-up text.
 - text in any other direction (caller's transcript -> agent's language, agent's typed reply ->
   caller's language): no machine-translation model is shipped. The bot's own lines come from
@@ -15,6 +15,7 @@ What is used, honestly:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -151,10 +152,13 @@ class TextTranslator:
         if getattr(self.whisper, "dev", False):
             return Translation(None, DEV_MODEL, "none")
         model = self.whisper.model
+        # the call pipeline decodes on the same model: take its lock where it has one (one decode at a time)
+        lock = getattr(self.whisper, "_lock", None) or contextlib.nullcontext()
         audio = pcm16k.astype(np.float32) / 32768.0
 
         def run() -> str:  # CPU work: off the event loop
-            segments, _ = model.transcribe(audio, language=src, task="translate", beam_size=1)
-            return " ".join(s.text.strip() for s in segments).strip()
+            with lock:
+                segments, _ = model.transcribe(audio, language=src, task="translate", beam_size=1)
+                return " ".join(s.text.strip() for s in segments).strip()
 
         return Translation(await asyncio.to_thread(run), "translated by Whisper (into English only)", "whisper_translate")

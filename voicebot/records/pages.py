@@ -28,6 +28,9 @@ from voicebot.records.model import OUTCOMES, ActionRecord, Annotation, CallRecor
 CHANNELS = ("direct", "replay", "twilio", "sip", "webrtc", "websocket", "text")
 HANDOFF_REASONS = ("caller_asked", "frustration", "not_understood", "policy", "product_fact_unknown")
 
+# The QA pages' style sheet; the campaign pages (voicebot.outbound.pages) share it.
+CSS = Path(__file__).with_name("templates").joinpath("qa.css").read_text(encoding="utf-8")
+
 _ENV = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")), autoescape=True, undefined=StrictUndefined,
                    trim_blocks=True, lstrip_blocks=True)
 
