@@ -88,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
             lower_other_threads(settings.models.compute_nice)
             await asyncio.sleep(every_s)
 
+    warmer = _start_voice_warmer(args) if settings.models.warm_voices and not runtime.dev_models else None
+
     async def main() -> None:
         sip = None
         priority = asyncio.create_task(compute_below_media())
@@ -114,6 +116,22 @@ def run(args: argparse.Namespace) -> int:
                 await sip.stop()
             await runtime.aclose()
             runtime.records.close()
+            if warmer is not None and warmer.poll() is None:
+                warmer.terminate()  # what it rendered so far is kept; the next start goes on from there
 
     asyncio.run(main())
     return 0
+
+
+def _start_voice_warmer(args: argparse.Namespace):  # -> subprocess.Popen
+    """``voicebot voices warm`` in its own process at nice 19: it renders the fixed phrases while
+    calls are answered, taking only CPU the calls leave (a thread here would share the GIL and
+    onnxruntime's pools with the calls)."""
+    import shutil
+    import subprocess
+
+    cmd = (["nice", "-n", "19"] if shutil.which("nice") else []) + [sys.executable, "-m", "voicebot.cli", "--log-level", "WARNING"]
+    if args.config:
+        cmd += ["--config", args.config]
+    cmd += ["voices", "warm", "--quiet"]
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL)

@@ -19,7 +19,7 @@ from .guard import Guard
 from .kb import KnowledgeBase, load_kb
 from .orders import OrderStore
 from .session import DialogueSessionImpl, SessionOptions, Understands
-from .templates import Templates
+from .templates import Templates, fixed_sentences
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -111,6 +111,16 @@ class DialogueEngineImpl:
             from .llm import LlmBackend
 
             self.llm = LlmBackend(options.llm)
+
+    def fixed_phrases(self, lang: str) -> list[str]:
+        """What this shop's bot may say in ``lang`` that is the same on every call (reply templates
+        and knowledge-base answers with their values): the sentences worth pre-rendering."""
+        texts = [texts.get(lang, "") for texts in self.resources.templates.table.values()]
+        kb = [(e.text.get(lang, ""), e.values) for e in self.resources.kb.entries.values()]
+        out = fixed_sentences(texts, shop=self.resources.shop_name)
+        for text, values in kb:
+            out += [s for s in fixed_sentences([text], shop=self.resources.shop_name, **values) if s not in out]
+        return out
 
     def new_session(self, call: CallContext) -> DialogueSessionImpl:
         if call.extra.get("outbound"):
