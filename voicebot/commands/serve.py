@@ -52,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"voicebot serve: cannot load the models or dialogue: {exc}\nRun `voicebot doctor` to see what is missing.", file=sys.stderr)
         return 1
+    damaged = _damaged_models(runtime)
+    if damaged:
+        print("voicebot serve: model files are damaged; every transcript would be garbage:\n  " + "\n  ".join(damaged), file=sys.stderr)
+        return 1
     if runtime.dev_models:
         banner = "!" * 78
         print(f"{banner}\n  DEV MODELS (random weights): {', '.join(sorted(runtime.dev_models))}\n"
@@ -121,6 +125,18 @@ def run(args: argparse.Namespace) -> int:
 
     asyncio.run(main())
     return 0
+
+
+def _damaged_models(runtime) -> list[str]:  # noqa: ANN001
+    """The call's ASR model checked against its recorded checksums (~0.3 s for Whisper base):
+    damaged weights still load, then transcribe everything as "!!!!"."""
+    from voicebot.models.registry import fix_command, verify
+
+    info = runtime.asr_model_info(runtime.spec())
+    if info.dev:
+        return []
+    problems = [p for p in verify(info) if "no checksums recorded" not in p]  # older installs: doctor says so
+    return [f"{p} -> run `{fix_command(info.name)}`" for p in problems]
 
 
 def _start_voice_warmer(args: argparse.Namespace):  # -> subprocess.Popen
