@@ -127,7 +127,7 @@ async def test_dialogue_runs_on_the_merchant_api(merchant, tmp_path, monkeypatch
     reply = await call.say(nlu("affirm", "vi"))
     ref = call.notes("refund_requested")[0].data["reference"]
     assert ref in reply.text and any(s.startswith(f"POST /v1/orders/{order.id}/cases") for s in seen)
-    assert not (tmp_path / "bot" / "orders.sqlite3").exists()  # nothing embedded was used
+    assert not (tmp_path / "bot" / "demo-orders.sqlite3").exists()  # nothing embedded was used
     await engine.close()
 
 
