@@ -41,8 +41,8 @@ def parse_languages(value: Any, *, served: tuple[str, ...] | None = None, what: 
     for raw in codes:
         code = str(raw).strip().lower().replace("_", "-")
         if code not in known:
-            hint = "this shop serves" if served is not None else "language packs exist for"
-            raise ValueError(f"{raw!r} is not a language {hint}; write ISO 639-1 codes from: {', '.join(known)}")
+            what_is = "a language this shop serves (shop.languages)" if served is not None else "the ISO 639-1 code of a language pack"
+            raise ValueError(f"{raw!r} is not {what_is}; write codes from: {', '.join(known)}")
         if code not in out:
             out.append(code)
     return tuple(out)
