@@ -19,7 +19,7 @@ from typing import Any
 from voicebot.config_types import reveal
 from voicebot.logs import get_logger
 
-from .store import OrderStore
+from .store import OrderStore, OrderStoreError
 
 log = get_logger(__name__)
 
@@ -106,7 +106,10 @@ def make_store(settings: Any, options: Any) -> OrderStore:
         if not wc.url or not reveal(wc.consumer_key) or not reveal(wc.consumer_secret):
             raise OrderStoreConfigError("dialogue.order_store is 'woocommerce': set dialogue.woocommerce.url, consumer_key and "
                                         "consumer_secret (a REST API key with read/write access)")
-        return WooCommerceOrderStore(wc, today=options.today)
+        try:
+            return WooCommerceOrderStore(wc, today=options.today)
+        except OrderStoreError as exc:
+            raise OrderStoreConfigError(str(exc)) from None
     factory = import_factory(name)
     try:
         store = factory(**dict(options.order_store_options))
