@@ -110,6 +110,11 @@ class Runtime:
                     raise ValueError(f"unknown dialogue engine {name!r} in pipeline {spec.name}; use builtin or minimal")
             return self._engines[name]
 
+    def loaded_engines(self) -> list[Any]:
+        """The dialogue engines loaded so far (the knowledge-base page hands them its edits)."""
+        with self._lock:
+            return [e for name, e in self._engines.items() if name != "smart_turn"]
+
     @property
     def smart_turn(self):
         """pipecat's bundled smart-turn model (ONNX), loaded once when a pipeline asks for it."""
