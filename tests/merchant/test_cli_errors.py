@@ -101,3 +101,9 @@ def test_bad_language_pack_folder_is_a_message(tmp_path: Path) -> None:
                               env={**{k: v for k, v in os.environ.items() if not k.startswith("VOICEBOT_")}, "PYTHONPATH": str(ROOT),
                                    "VOICEBOT_HOME": str(tmp_path), "VOICEBOT_LANGUAGE_PACKS": str(tmp_path / "nowhere")})
     refused(env_done, 2, "$VOICEBOT_LANGUAGE_PACKS", "is not a folder of language packs")
+
+
+def test_agents_take_the_shops_time_zone_unless_told(tmp_path: Path) -> None:
+    done = voicebot(tmp_path, "agents", "add", "tom", "--languages", "en", "--password-stdin", stdin="correct horse battery\n",
+                    config="shop: {languages: [en], hours: {timezone: America/New_York}}\n")
+    assert done.returncode == 0 and "(en; America/New_York 9-17)" in done.stdout, done.stderr

@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add.add_argument("--name", help="display name (default: the id)")
     add.add_argument("--languages", required=True, help="ISO 639-1 codes the shop serves (shop.languages), best first, e.g. es,en")
     add.add_argument("--skills", default="", help="e.g. returns,payments,vip")
-    add.add_argument("--timezone", default="UTC", help="IANA time zone, e.g. Europe/Madrid")
+    add.add_argument("--timezone", help="IANA time zone, e.g. Europe/Madrid (default: the shop's, shop.hours.timezone)")
     add.add_argument("--hours", default="9-17", help="local working hours START-END, whole hours 0-24 (default 9-17)")
     add.add_argument("--contact", help="phone number or SIP URI for voice transfers (default: desk only)")
     add.add_argument("--translation", action="store_true", help="takes calls in other languages through live translation")
@@ -91,6 +91,7 @@ def _add(args: argparse.Namespace, settings, accounts) -> int:  # type: ignore[n
         hours = _hours(args.hours)
     except ValueError as exc:
         return _fail(str(exc))
+    args.timezone = args.timezone or settings.shop.hours.timezone
     try:
         ZoneInfo(args.timezone)
     except (ZoneInfoNotFoundError, ValueError):
