@@ -123,3 +123,10 @@ async def test_engine_serves_new_calls_from_a_reloaded_kb(tmp_path: Path) -> Non
     engine.use(kb, templates)
     assert engine.resources is not before and engine.kb.value("return_window", "days") == 60
     assert before.kb.value("return_window", "days") == 30  # a call already running keeps what it was told
+
+
+def test_greetings_name_known_languages_and_placeholders(tmp_path: Path) -> None:
+    with pytest.raises(DialogueDataError, match=r"dialogue.greetings\[es\]: \['tienda'\] are not known"):
+        make_engine(tmp_path, ScriptedNlu(), greetings={"es": "Hola, bienvenido a {tienda}."})
+    with pytest.raises(DialogueDataError, match="dialogue.greetings: 'spanish' is not a language code"):
+        make_engine(tmp_path, ScriptedNlu(), greetings={"spanish": "Hola."})

@@ -16,7 +16,8 @@ from .api import CallContext
 from .flows import Resources, missing_kb_entries
 from .guard import Guard
 from .kb import KbError, KnowledgeBase
-from .kb.knowledge import load_shop_kb
+from .kb.knowledge import load_shop_kb, placeholders
+from .nlu_types import LANGUAGES
 from .orders import OrderStore
 from .orders.factory import check_store_name, make_store
 from .orders.options import ShopifyOptions, WooCommerceOptions
@@ -110,6 +111,9 @@ def load_nlu(languages: tuple[str, ...] = ()) -> Understands:
     return Nlu(prefer=languages)
 
 
+GREETING_PLACEHOLDERS = frozenset({"shop", "name"})
+
+
 class DialogueDataError(ValueError):
     """The knowledge base or reply templates cannot serve the shop; the message lists every problem."""
 
@@ -139,7 +143,12 @@ def load_dialogue_data(settings: Any, options: DialogueOptions) -> tuple[Knowled
         raise DialogueDataError(
             f"the knowledge base in {folder} lacks entries the call flows say: {', '.join(missing)}; "
             "add them there, or set dialogue.kb_replace_builtin to false so the built-in ones are used")
-    problems = kb.check(shop.languages) + templates.check(shop.languages)
+    problems = [str(p) for p in kb.check(shop.languages) + templates.check(shop.languages)]
+    for lang, text in options.greetings.items():
+        if lang not in LANGUAGES:
+            problems.append(f"dialogue.greetings: {lang!r} is not a language code with a pack ({', '.join(LANGUAGES)})")
+        elif unknown := placeholders(text) - GREETING_PLACEHOLDERS:
+            problems.append(f"dialogue.greetings[{lang}]: {sorted(unknown)} are not known; a greeting may use {{shop}} and {{name}}")
     if problems:
         shown = "\n".join(f"  {p}" for p in problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
         raise DialogueDataError(
