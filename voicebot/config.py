@@ -39,6 +39,7 @@ from voicebot.config_types import (
 )
 from voicebot.dialogue.engine import DialogueOptions
 from voicebot.handoff.options import HandoffOptions
+from voicebot.outbound.options import OutboundOptions
 from voicebot.shop import ShopSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -203,6 +204,7 @@ class Settings(BaseSettings):
     inapp: InappOptions = Field(default_factory=InappOptions)
     dialogue: DialogueOptions = Field(default_factory=DialogueOptions)  # voicebot.dialogue.engine
     handoff: HandoffOptions = Field(default_factory=HandoffOptions)  # voicebot.handoff.options (incl. voicemail)
+    outbound: OutboundOptions = Field(default_factory=OutboundOptions)  # voicebot.outbound.options (campaigns, AMD)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: Any, init_settings: Any, *_: Any, **__: Any) -> tuple[Any, ...]:

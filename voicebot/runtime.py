@@ -52,6 +52,13 @@ class Runtime:
         self.asr_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="asr", initializer=nice[0], initargs=nice[1])
         self.tts_executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="tts", initializer=nice[0], initargs=nice[1])
 
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The languages a call may be in: the ASR detects among these, not all of Whisper's 99."""
+        from voicebot.dialogue.nlu_types import LANGUAGES
+
+        return tuple(LANGUAGES)
+
     def spec(self, path: str | Path | None = None) -> PipelineSpec:
         key = str(path or self.settings.pipeline)
         if key not in self._specs:
@@ -74,7 +81,8 @@ class Runtime:
         from voicebot.asr.whisper import WhisperASR, WhisperOptions
 
         info = self.asr_model_info(spec)
-        key = f"{info.path}|{spec.asr.beam_size}|{spec.asr.max_new_tokens}|{spec.asr.window_s}"
+        a = spec.asr
+        key = f"{info.path}|{a.beam_size}|{a.max_new_tokens}|{a.window_s}|{a.fit_pad_s}|{a.fit_min_s}"
         with self._lock:
             if key not in self._asr:
                 if info.dev:
@@ -82,8 +90,9 @@ class Runtime:
                     log.warning(DEV_BANNER.format(name=info.name, real=info.name.removesuffix("-dev")))
                 m = self.settings.models
                 self._asr[key] = WhisperASR(info.path, dev=info.dev, device=m.device, compute_type=m.compute_type, cpu_threads=m.cpu_threads,
-                                            num_workers=2, options=WhisperOptions(beam_size=spec.asr.beam_size, max_new_tokens=spec.asr.max_new_tokens,
-                                                                           window_s=spec.asr.window_s))
+                                            num_workers=2, options=WhisperOptions(beam_size=a.beam_size, max_new_tokens=a.max_new_tokens,
+                                                                           window_s=a.window_s, fit_pad_s=a.fit_pad_s, fit_min_s=a.fit_min_s,
+                                                                           languages=self.languages))
             return self._asr[key]
 
     def voices(self, spec: PipelineSpec):

@@ -24,6 +24,7 @@ log = get_logger(__name__)
 ROUTERS = (
     ("voicebot.handoff.routes", "make_router"),
     ("voicebot.handoff.voicemail_routes", "make_router"),  # voicemails on the desk; gives the bridge its voicemail service
+    ("voicebot.outbound.routes", "make_router"),  # before Twilio: its streams of calls the bot placed get the outbound agent
     ("voicebot.channels.twilio.routes", "make_router"),
     ("voicebot.channels.webrtc.routes", "make_router"),
     ("voicebot.records.routes", "make_router"),

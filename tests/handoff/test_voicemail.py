@@ -41,7 +41,7 @@ class ScriptedWords(Transcriber):
 
     dev = False
 
-    def transcribe(self, pcm16k: np.ndarray, language: str | None) -> AsrResult:
+    def transcribe(self, pcm16k: np.ndarray, language: str | None, prompt: str | None = None) -> AsrResult:
         return AsrResult(text=SAID, language=language or "en", language_prob=1.0, audio_s=len(pcm16k) / RATE, compute_s=0.0)
 
 

@@ -188,7 +188,7 @@ class WindowedOracle(OracleTranscriber):
         class Short(Transcriber):
             dev = False
 
-            def transcribe(self, pcm16k, language):  # type: ignore[no-untyped-def]
+            def transcribe(self, pcm16k, language, prompt=None):  # type: ignore[no-untyped-def]
                 parent.short_calls.append(len(pcm16k) / RATE)
                 i = min(len(parent.short_calls), len(parent.short_texts)) - 1
                 return AsrResult(text=parent.short_texts[i], language="en", language_prob=1.0, audio_s=len(pcm16k) / RATE, compute_s=0.0)

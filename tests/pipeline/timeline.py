@@ -41,7 +41,7 @@ class OracleTranscriber(Transcriber):
     calls: list[float] = field(default_factory=list)
     dev = False
 
-    def transcribe(self, pcm16k: np.ndarray, language: str | None) -> AsrResult:
+    def transcribe(self, pcm16k: np.ndarray, language: str | None, prompt: str | None = None) -> AsrResult:
         self.calls.append(len(pcm16k) / RATE)
         text = self.texts[len(self.calls) - 1] if len(self.calls) <= len(self.texts) else ""
         return AsrResult(text=text, language=self.language, language_prob=1.0, audio_s=len(pcm16k) / RATE, compute_s=0.0)

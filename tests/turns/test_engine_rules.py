@@ -336,3 +336,60 @@ def test_text_rules_for_numbers():
 
     assert text_incomplete("1 7 3 4") and text_incomplete("one zero zero zero one") and text_incomplete("my order number is 4 5")
     assert not text_incomplete("two") and not text_incomplete("Where is my order?") and not text_incomplete("It is 1734?")
+
+
+CONT = dataclasses.replace(WORDS, end_of_turn=dataclasses.replace(WORDS.end_of_turn, continue_within_ms=1500))
+
+
+def _end_turn(s, speech_ms, text):
+    s.speak(speech_ms).quiet(260)
+    _, chk = s.last("check")
+    out = s.e.check_result(chk.data["seq"], text=text, smart_turn_prob=0.9)
+    s.actions += [(s.t, a) for a in out]
+    return [a for a in out if a.kind == "utterance"][0]
+
+
+def test_going_on_after_a_pause_while_the_reply_is_pending_holds_it_and_continues_the_turn():
+    # caller speaks 0-1.0 s ("And so my fellow Americans."), pauses 0.8 s, goes on ("ask not ...")
+    s = Script(policy=CONT, bot=False)
+    first = _end_turn(s, 1000, "And so my fellow Americans.")
+    assert first.data["utterance"].continues is False
+    s.e.reply_pending = True  # the reply is being made: nothing played yet
+    s.quiet(540).speak(200)  # onset 800 ms after the end of the first part
+    t, pause = s.last("pause")
+    assert pause is not None  # the reply is held back before a sample of it plays
+    _, req = s.last("partial")
+    out = s.e.partial_result(req.data["seq"], "ask not")
+    interrupt = [a for a in out if a.kind == "interrupt"][0]
+    assert interrupt.data["continues"] is True
+    s.e.reply_pending = False
+    second = _end_turn(s, 400, "ask not what your country can do for you")
+    assert second.data["utterance"].continues is True
+
+
+def test_speech_long_after_the_turn_is_a_new_turn_not_a_continuation():
+    s = Script(policy=CONT, bot=False)
+    _end_turn(s, 1000, "Where is my order?")
+    s.e.bot_active = True  # the answer is playing
+    s.quiet(1800).speak(200)  # onset 2 s after the end: past continue_within_ms
+    _, req = s.last("partial")
+    out = s.e.partial_result(req.data["seq"], "no wait")
+    assert [a for a in out if a.kind == "interrupt"][0].data.get("continues") is None
+    s.e.bot_active = False
+    assert _end_turn(s, 400, "no wait it is the other one").data["utterance"].continues is False
+
+
+def test_a_cough_after_the_turn_does_not_withdraw_the_reply():
+    s = Script(policy=CONT, bot=False)
+    _end_turn(s, 1000, "Where is my order?")
+    s.e.reply_pending = True
+    s.quiet(300).speak(150).quiet(400)  # a short sound, no words: the held reply is released
+    assert "interrupt" not in s.kinds() and s.last("resume")[1] is not None
+
+
+def test_continuation_is_off_by_default():
+    s = Script(bot=False)
+    _end_turn(s, 1000, "And so my fellow Americans.")
+    s.e.reply_pending = True
+    s.quiet(500).speak(200)
+    assert s.last("pause")[1] is None  # a pending reply is not held without continue_within_ms

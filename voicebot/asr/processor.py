@@ -23,7 +23,7 @@ class Transcriber:
 
     dev = False
 
-    def transcribe(self, pcm16k: np.ndarray, language: str | None) -> AsrResult:  # pragma: no cover - protocol
+    def transcribe(self, pcm16k: np.ndarray, language: str | None, prompt: str | None = None) -> AsrResult:  # pragma: no cover - protocol
         raise NotImplementedError
 
 
@@ -59,7 +59,8 @@ class ASRProcessor(FrameProcessor):
         st = self.state
         if not frame.audio:
             lang = st.language or st.ctx.language or self.default_language
-            await self.push_frame(CallerTextFrame(text="", language=lang, turn_id=frame.turn_id, end_ms=frame.end_ms, dtmf=frame.dtmf))
+            await self.push_frame(CallerTextFrame(text="", language=lang, turn_id=frame.turn_id, end_ms=frame.end_ms, dtmf=frame.dtmf,
+                                                  continues=frame.continues))
             return
         speculative = getattr(frame, "asr_result", None)  # the turn taker already transcribed it during the closing silence
         pending = getattr(frame, "asr_future", None)  # ... or is transcribing it right now
@@ -77,7 +78,7 @@ class ASRProcessor(FrameProcessor):
         locked = st.language if (st.language and not self.asr.dev) else None
         loop = asyncio.get_running_loop()
         try:
-            result: AsrResult = await loop.run_in_executor(self.executor, self.asr.transcribe, pcm, locked)
+            result: AsrResult = await loop.run_in_executor(self.executor, self.asr.transcribe, pcm, locked, st.asr_prompt(locked))
         except Exception as exc:  # a failing model must not kill the call: tell the dialogue nothing was heard
             log.exception("asr failed", extra={"call_id": st.ctx.call_id})
             st.emit("error", where="asr", message=str(exc), turn_id=frame.turn_id)
@@ -90,9 +91,9 @@ class ASRProcessor(FrameProcessor):
         st.emit("transcript", turn_id=frame.turn_id, text=result.text, language=lang, detected=result.language,
                 language_prob=round(result.language_prob, 3), asr_ms=round(result.compute_s * 1000, 1),
                 audio_ms=round(result.audio_s * 1000), dropped=result.dropped, dev_model=self.asr.dev, dtmf=frame.dtmf)
-        if not result.text and not frame.dtmf:
+        if not result.text and not frame.dtmf and frame.continues is None:
             st.activity.end(frame.turn_id)
             await self.push_frame(TurnSettledFrame(turn_id=frame.turn_id, reason=result.dropped or "empty"))
             return
         await self.push_frame(CallerTextFrame(text=result.text, language=lang, turn_id=frame.turn_id, end_ms=frame.end_ms,
-                                              dtmf=frame.dtmf, asr_confidence=result.confidence, dev_asr=self.asr.dev))
+                                              dtmf=frame.dtmf, asr_confidence=result.confidence, dev_asr=self.asr.dev, continues=frame.continues))

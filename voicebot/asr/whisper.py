@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import numpy as np
 
 from voicebot.audio.pcm import rms_dbfs
 from voicebot.logs import get_logger
+from voicebot.models.registry import fix_command
 
 log = get_logger(__name__)
 
@@ -46,13 +48,17 @@ class WhisperOptions:
     switch_language_prob: float = 0.8  # a call's language changes only on a confident detection
     switch_min_audio_s: float = 1.0  # ... of at least this much audio
     # The encoder's window. Whisper encodes every input padded to 30 s, and on a CPU that fixed
-    # cost dominates a short turn (whisper-base int8, 2 cores: ~700 ms for 30 s, ~100 ms for
-    # 10 s). Audio shorter than ``window_s - 0.5`` is encoded in a ``window_s`` window instead
-    # (whisper.cpp's ``audio_ctx``): 30 = Whisper's own behaviour and accuracy. A shorter window
-    # changes what a real model sees (fewer positions than it was trained on) and its accuracy
-    # has not been measured here (no real weights offline): use it where speed matters more
-    # than the exact words, e.g. barge-in confirmation (``asr.partial_window_s``).
+    # cost dominates a short turn (whisper-base int8, 2 cores: ~1 s for 30 s, ~0.1 s for 3 s).
+    # 30 = Whisper's own behaviour; a shorter value encodes audio up to ``window_s - 0.5`` s in
+    # that window (whisper.cpp's ``audio_ctx``); 0 = fitted to each utterance: its length plus
+    # ``fit_pad_s``, at least ``fit_min_s``. A window shorter than 30 s changes what the model
+    # sees; benchmarks/asr/window_wer.py measures the accuracy it costs per language.
     window_s: float = 30.0
+    fit_pad_s: float = 1.0
+    fit_min_s: float = 0.0
+    # Languages the call may be in (the shop's): detection picks among these, not all 99.
+    # Empty = any language Whisper knows.
+    languages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,13 +84,18 @@ class WhisperASR:
             self.model = WhisperModel(str(model_path), device=device, compute_type=compute_type, cpu_threads=cpu_threads, num_workers=num_workers)
         except Exception as exc:
             raise RuntimeError(
-                f"cannot load the ASR model at {model_path}: {exc}. Check the folder (model.bin, tokenizer.json, "
-                "config.json), re-pull it with `voicebot models pull`, or build dev models with `voicebot models build-dev`."
+                f"cannot load the ASR model at {model_path}: {exc}. Check the folder (model.bin, tokenizer.json, config.json) "
+                f"and reinstall it: `{fix_command(Path(model_path).name)}` (`voicebot models verify` checks every model)."
             ) from exc
         self._lock = threading.Lock() if num_workers <= 1 else None
 
-    def transcribe(self, pcm16k: np.ndarray, language: str | None = None) -> AsrResult:
-        """Transcribe one utterance (int16 or float32 mono, 16 kHz). Runs in a worker thread."""
+    def transcribe(self, pcm16k: np.ndarray, language: str | None = None, prompt: str | None = None) -> AsrResult:
+        """Transcribe one utterance (int16 or float32 mono, 16 kHz). Runs in a worker thread.
+
+        ``language`` is the call's language (kept unless another is detected confidently);
+        ``prompt`` primes the decoder with text in the shape of the expected answer (Whisper's
+        ``initial_prompt``), e.g. after the bot asked for an order number.
+        """
         t0 = time.perf_counter()
         audio_s = len(pcm16k) / 16000
         if len(pcm16k) == 0 or rms_dbfs(pcm16k if pcm16k.dtype == np.int16 else (pcm16k * 32767).astype(np.int16)) < self.options.min_level_dbfs:
@@ -92,14 +103,24 @@ class WhisperASR:
         audio = pcm16k.astype(np.float32) / 32768.0 if pcm16k.dtype == np.int16 else pcm16k
         if self._lock:
             with self._lock:
-                result = self._decode(audio, language, audio_s)
+                result = self._decode(audio, language, audio_s, prompt)
         else:
-            result = self._decode(audio, language, audio_s)
+            result = self._decode(audio, language, audio_s, prompt)
         return AsrResult(**{**result.__dict__, "compute_s": time.perf_counter() - t0})
 
+    def window_for(self, seconds: float) -> float:
+        """The encoder window (seconds) that ``seconds`` of audio are decoded in (30 = Whisper's own)."""
+        o = self.options
+        if o.window_s == 0:
+            fitted = max(o.fit_min_s, math.ceil((seconds + o.fit_pad_s) * 2) / 2)  # half-second steps
+            return min(30.0, fitted)
+        if o.window_s < 30.0 and seconds <= o.window_s - 0.5:
+            return o.window_s
+        return 30.0
+
     def fits_window(self, seconds: float) -> bool:
-        """Whether ``seconds`` of audio are decoded in this view's short encoder window (else in Whisper's 30 s)."""
-        return self.options.window_s < 30.0 and seconds <= self.options.window_s - 0.5
+        """Whether ``seconds`` of audio are decoded in a window shorter than Whisper's 30 s."""
+        return self.window_for(seconds) < 30.0
 
     def windowed(self, window_s: float) -> WhisperASR:
         """The same loaded model (shared, not copied) decoding with a ``window_s`` encoder window."""
@@ -107,63 +128,69 @@ class WhisperASR:
         view.options = dataclasses.replace(self.options, window_s=window_s)
         return view
 
-    def _run(self, audio: np.ndarray, language: str | None):
-        o = self.options
-        cap = max(4, min(o.max_new_tokens, int(4 + o.tokens_per_second * len(audio) / 16000)))
-        if self.fits_window(len(audio) / 16000):
-            return self._run_window(audio, language, cap)
-        segments, info = self.model.transcribe(
-            audio, language=language, task="transcribe", beam_size=o.beam_size, temperature=o.temperature,
-            max_new_tokens=cap, no_speech_threshold=o.no_speech_threshold,
-            log_prob_threshold=o.log_prob_threshold, condition_on_previous_text=False,
-            without_timestamps=True, vad_filter=False,
-        )
-        return list(segments), info  # consume the lazy generator here, in the worker thread
+    def _decode(self, audio: np.ndarray, locked: str | None, audio_s: float, prompt: str | None) -> AsrResult:
+        """Encode once, settle the language, decode once.
 
-    def _run_window(self, audio: np.ndarray, language: str | None, cap: int):
-        """One greedy/beam decode of ``audio`` in a ``window_s`` encoder window, no timestamps.
-
-        faster-whisper has no option for this (it pads every segment to 30 s), so this does
-        what its ``generate_with_fallback`` does for one segment without fallbacks, on the same
-        CTranslate2 model, tokenizer and prompt. Returns (segments, info) shaped like its own.
+        Audio up to 30 s (every phone turn) is encoded in :meth:`window_for`'s window; the
+        language is read from the same encoder output among the allowed languages; the call's
+        language is kept unless another is detected with ``switch_language_prob`` on at least
+        ``switch_min_audio_s`` of audio. Longer audio goes through faster-whisper's own
+        segment loop in the settled language.
         """
         from faster_whisper.tokenizer import Tokenizer
+
+        fw, o = self.model, self.options
+        window = self.window_for(audio_s)
+        head = audio[: int(window * 16000)]
+        padded = np.zeros(int(window * 16000), dtype=np.float32)
+        padded[: len(head)] = head
+        encoded = fw.encode(fw.feature_extractor(padded)[:, : int(window * 100)])
+        lang, prob = self._language(encoded, locked, audio_s)
+        cap = max(4, min(o.max_new_tokens, int(4 + o.tokens_per_second * audio_s)))
+        if audio_s > 30.0:
+            segs, _ = fw.transcribe(audio, language=lang, task="transcribe", beam_size=o.beam_size, temperature=o.temperature,
+                                    max_new_tokens=o.max_new_tokens, no_speech_threshold=o.no_speech_threshold,
+                                    log_prob_threshold=o.log_prob_threshold, condition_on_previous_text=False,
+                                    without_timestamps=True, vad_filter=False, initial_prompt=prompt)
+            segs = list(segs)  # consume the lazy generator here, in the worker thread
+        else:
+            tokenizer = Tokenizer(fw.hf_tokenizer, fw.model.is_multilingual, task="transcribe", language=lang)
+            segs = [self._generate(encoded, tokenizer, cap, prompt)]
+        return self._result(segs, lang, prob, audio_s)
+
+    def _language(self, encoded, locked: str | None, audio_s: float) -> tuple[str, float]:
+        fw, o = self.model, self.options
+        if not fw.model.is_multilingual:
+            return "en", 1.0
+        if self.dev and locked:  # a random-weight model's guess is noise: decode in the call's language
+            return locked, 0.0
+        probs = [(tok[2:-2], float(p)) for tok, p in fw.model.detect_language(encoded)[0]]
+        allowed = [(lang, p) for lang, p in probs if not o.languages or lang in o.languages or lang == locked]
+        total = sum(p for _, p in allowed) or 1.0
+        lang, prob = max(allowed or probs, key=lambda lp: lp[1])
+        prob = prob / total  # the probability among the languages the call may be in
+        if locked and lang != locked and not (prob >= o.switch_language_prob and audio_s >= o.switch_min_audio_s):
+            return locked, dict(allowed).get(locked, 0.0) / total
+        return lang, prob
+
+    def _generate(self, encoded, tokenizer, cap: int, prompt: str | None) -> SimpleNamespace:
+        """One greedy/beam decode without timestamps: what faster-whisper's ``generate_with_fallback``
+        does for one segment with no fallback, on the same model, tokenizer and prompt (it has no
+        option for an encoder window shorter than 30 s)."""
         from faster_whisper.transcribe import get_suppressed_tokens
 
         fw, o = self.model, self.options
-        window = np.zeros(int(o.window_s * 16000), dtype=np.float32)
-        window[: len(audio)] = audio
-        features = fw.feature_extractor(window)[:, : int(o.window_s * 100)]
-        encoded = fw.encode(features)
-        prob = 1.0
-        if language is None:
-            token, prob = fw.model.detect_language(encoded)[0][0]
-            language = token[2:-2]
-        tokenizer = Tokenizer(fw.hf_tokenizer, fw.model.is_multilingual, task="transcribe", language=language)
-        prompt = fw.get_prompt(tokenizer, [], without_timestamps=True)
+        previous = tokenizer.encode(" " + prompt.strip()) if prompt else []
+        prompt_ids = fw.get_prompt(tokenizer, previous, without_timestamps=True)
         result = fw.model.generate(
-            encoded, [prompt], beam_size=o.beam_size, max_length=len(prompt) + cap, return_scores=True, return_no_speech_prob=True,
+            encoded, [prompt_ids], beam_size=o.beam_size, max_length=len(prompt_ids) + cap, return_scores=True, return_no_speech_prob=True,
             suppress_blank=True, suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
         )[0]
         tokens = result.sequences_ids[0]
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)  # faster-whisper's, length_penalty 1
-        segment = SimpleNamespace(text=tokenizer.decode(tokens).strip(), no_speech_prob=result.no_speech_prob, avg_logprob=avg_logprob)
-        return [segment], SimpleNamespace(language=language, language_probability=float(prob))
+        return SimpleNamespace(text=tokenizer.decode(tokens).strip(), no_speech_prob=result.no_speech_prob, avg_logprob=avg_logprob)
 
-    def _decode(self, audio: np.ndarray, locked: str | None, audio_s: float) -> AsrResult:
-        if self.dev and locked:
-            # A random-weight model's language guess is noise, and would force a second pass in
-            # the locked language on every turn; a real model agrees with the call's language on
-            # nearly every turn and decodes once. Decode once, as a real model would cost.
-            segs, info = self._run(audio, locked)
-        else:
-            segs, info = self._run(audio, None)
-        lang, prob = info.language, float(info.language_probability)
-        if locked and lang != locked:
-            confident = prob >= self.options.switch_language_prob and audio_s >= self.options.switch_min_audio_s
-            if not confident:  # keep the call's language; decode again in it
-                segs, info = self._run(audio, locked)
-                lang = locked
+    def _result(self, segs, lang: str, prob: float, audio_s: float) -> AsrResult:
         kept, dropped = [], ""
         for s in segs:
             if s.no_speech_prob > self.options.no_speech_threshold and s.avg_logprob < self.options.log_prob_threshold:

@@ -50,7 +50,7 @@ def machine() -> str:
 async def _bench(args: argparse.Namespace, runtime, scenarios, progress) -> dict[str, Any]:
     from voicebot.bench import capacity
     from voicebot.bench.baseline import NOTES, StockCallSession
-    from voicebot.bench.metrics import ratios, summarize_runs
+    from voicebot.bench.metrics import by_language, ratios, summarize_runs
     from voicebot.bench.runner import BenchOptions, run_all
 
     out = Path(args.out)
@@ -62,7 +62,8 @@ async def _bench(args: argparse.Namespace, runtime, scenarios, progress) -> dict
     ours = await run_all(runtime, scenarios, opts, variant="ours", spec=spec, progress=progress)
     dev = any(s.get("dev_models") for s in ours)
     oracle = args.asr == "oracle"
-    report: dict[str, Any] = {"summary": summarize_runs(ours, dev_models=dev, oracle=oracle), "scenarios": ours}
+    report: dict[str, Any] = {"summary": summarize_runs(ours, dev_models=dev, oracle=oracle),
+                              "by_language": by_language(ours, dev_models=dev, oracle=oracle), "scenarios": ours}
     if args.baseline == "stock":
         stock = await run_all(runtime, scenarios, opts, variant="stock", spec=spec, session_factory=StockCallSession, progress=progress)
         sdev = any(s.get("dev_models") for s in stock)

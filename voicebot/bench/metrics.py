@@ -39,6 +39,7 @@ class TurnTruth:
     expect_intent: str | None = None
     text: str | None = None
     anchor: str = ""
+    voice: str = ""  # who spoke it: the recording, or the synthetic voice (e.g. "piper:...", "espeak-ng:ko+m3")
 
 
 def percentile(xs: list[float], q: float) -> float | None:
@@ -102,7 +103,7 @@ def turn_figures(events: list[CallEvent], truths: list[TurnTruth]) -> list[dict[
     for i, t in enumerate(truths):
         row: dict[str, Any] = {"turn": t.index, "when": t.when, "anchor": t.anchor, "played": t.onset_ms is not None,
                                "onset_ms": t.onset_ms, "speech_end_ms": t.speech_end_ms, "barge_in": t.barge_in,
-                               "expect_intent": t.expect_intent, "text": t.text}
+                               "expect_intent": t.expect_intent, "text": t.text, "voice": t.voice}
         if t.onset_ms is None:
             rows.append(row)
             continue
@@ -164,6 +165,11 @@ _CHAR_LANGS = ("zh", "ja", "ko", "th")
 
 
 def words(text: str, language: str) -> list[str]:
+    """Words (characters for zh, ja, ko, th) for WER; Chinese compared in simplified characters, as the NLU reads it."""
+    if language == "zh":
+        from voicebot.dialogue.nlu.normalize import _t2s
+
+        text = _t2s(text)
     text = unicodedata.normalize("NFKC", text).lower()
     if language in _CHAR_LANGS:
         return [c for c in text if c.isalnum()]
@@ -240,16 +246,7 @@ def summarize_runs(scenarios: list[dict[str, Any]], *, dev_models: bool, oracle:
     eot = [r["vad_end_of_turn_ms"] for r in rows if r.get("vad_end_of_turn_ms") is not None]
     stage = {k: [x for s in scenarios for x in s["stages"][k]] for k in ("asr_ms", "dialogue_ms", "tts_first_audio_ms")}
     judged = [s for s in scenarios if any(c["ok"] is not None for c in s["checks"])]
-    wer = None
-    if not dev_models and not oracle:
-        edits = ref_n = 0
-        for s in scenarios:
-            for r in s["turns"]:
-                if r.get("text") and r.get("played"):
-                    ref = words(r["text"], s["language"])
-                    edits += edit_distance(ref, words(r.get("transcript", ""), s["language"]))
-                    ref_n += len(ref)
-        wer = round(edits / ref_n, 4) if ref_n else None
+    wer = _wer(scenarios) if not dev_models and not oracle else None
     rate = lambda bad, pool: round(bad / len(pool), 4) if pool else None  # noqa: E731
     return {
         "scenarios": len(scenarios),
@@ -271,6 +268,40 @@ def summarize_runs(scenarios: list[dict[str, Any]], *, dev_models: bool, oracle:
         "stages_p50_ms": {"vad_end_of_turn": median(eot), "asr": median(stage["asr_ms"]), "dialogue": median(stage["dialogue_ms"]),
                           "tts_first_audio": median(stage["tts_first_audio_ms"])},
     }
+
+
+def _wer(scenarios: list[dict[str, Any]]) -> float | None:
+    edits = ref_n = 0
+    for s in scenarios:
+        for r in s["turns"]:
+            if r.get("text") and r.get("played"):
+                ref = words(r["text"], s["language"])
+                edits += edit_distance(ref, words(r.get("transcript", ""), s["language"]))
+                ref_n += len(ref)
+    return round(edits / ref_n, 4) if ref_n else None
+
+
+def by_language(scenarios: list[dict[str, Any]], *, dev_models: bool, oracle: bool) -> dict[str, dict[str, Any]]:
+    """Intent accuracy, order-number capture, task success and WER (CER for zh/ja/ko/th) per caller language,
+    with the voices that spoke the caller's turns."""
+    out: dict[str, dict[str, Any]] = {}
+    for lang in sorted({s["language"] for s in scenarios}):
+        mine = [s for s in scenarios if s["language"] == lang]
+        rows = [r for s in mine for r in s["turns"]]
+        intents = [r["intent_ok"] for r in rows if r.get("intent_ok") is not None]
+        ids = [c["ok"] for s in mine for c in s["checks"] if c["check"] == "order_id" and c["ok"] is not None]
+        judged = [s for s in mine if any(c["ok"] is not None for c in s["checks"])]
+        accurate = not dev_models or oracle
+        out[lang] = {
+            "scenarios": len(mine),
+            "intent_accuracy": round(sum(intents) / len(intents), 4) if intents and accurate else None,
+            "order_id_right": round(sum(ids) / len(ids), 4) if ids and accurate else None, "order_id_n": len(ids),
+            "task_success": round(sum(all(c["ok"] is not False for c in s["checks"]) for s in judged) / len(judged), 4) if judged else None,
+            "wer": _wer(mine) if not dev_models and not oracle else None,
+            "unit": "CER" if lang in _CHAR_LANGS else "WER",
+            "caller_voices": sorted({r.get("voice") for r in rows if r.get("voice")}),
+        }
+    return out
 
 
 RATIO_KEYS = ("v2v_p50_ms", "v2v_p95_ms", "barge_in_p50_ms", "barge_in_p95_ms", "clear_p50_ms", "clear_p95_ms",

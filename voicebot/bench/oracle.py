@@ -55,7 +55,7 @@ class ScenarioOracle(Transcriber):
                 first = pt.index if first is None else first
         return " ".join(p for p in parts if p), first
 
-    def transcribe(self, pcm16k: np.ndarray, language: str | None) -> AsrResult:
+    def transcribe(self, pcm16k: np.ndarray, language: str | None, prompt: str | None = None) -> AsrResult:
         end_ms = self.state.audio_ms if self.state is not None else 0.0
         start_ms = end_ms - len(pcm16k) / 16
         text, idx = self.text_for(start_ms, end_ms)

@@ -106,6 +106,14 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
         lines += ["", f"false_barge_in_rate is not reported: {s['false_barge_in_note']} (run with `--asr oracle` for the policy's figure)."]
     if base and base.get("notes"):
         lines += ["", "## Stock baseline", ""] + [f"- {n}" for n in base["notes"]]
+    langs = report.get("by_language") or {}
+    if langs:
+        lines += ["", "## Per language", "", "| lang | scenarios | intent accuracy | order id right | task success | WER/CER | caller voice |",
+                  "|---|---|---|---|---|---|---|"]
+        for lang, f in langs.items():
+            ids = f"{_fmt(f['order_id_right'])} (n={f['order_id_n']})" if f["order_id_n"] else "—"
+            lines.append(f"| {lang} | {f['scenarios']} | {_fmt(f['intent_accuracy'])} | {ids} | {_fmt(f['task_success'])} | "
+                         f"{_fmt(f['wer'])} {f['unit']} | {', '.join(f['caller_voices']) or '—'} |")
     cap = report.get("capacity")
     if cap:
         lines += ["", "## Capacity", "", "| calls | v2v p50 | v2v p95 | feeder late p99 ms | RSS MB |", "|---|---|---|---|---|"]

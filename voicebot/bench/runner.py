@@ -65,7 +65,8 @@ def build_script(scenario: Scenario, synth: Synthesizer, line_rate: int = LINE_R
 
 def truths_of(script: CallerScript) -> list[TurnTruth]:
     return [TurnTruth(pt.index, pt.turn.when, None if pt.start_ms is None else pt.onset_ms, None if pt.start_ms is None else pt.speech_end_ms,
-                      barge_in=pt.turn.barge_in, expect_intent=pt.turn.expect_intent, text=pt.turn.text, anchor=pt.anchor)
+                      barge_in=pt.turn.barge_in, expect_intent=pt.turn.expect_intent, text=pt.turn.text, anchor=pt.anchor,
+                      voice=pt.clip.source)
             for pt in script.turns]
 
 
@@ -136,7 +137,7 @@ async def run_all(runtime: Runtime, scenarios: list[Scenario], opts: BenchOption
 
 async def _run_each(runtime: Runtime, scenarios: list[Scenario], opts: BenchOptions, *, variant: str, session_factory, spec, progress,
                     lines: dict[str, Any]) -> list[dict[str, Any]]:
-    synth = Synthesizer()
+    synth = Synthesizer(runtime.settings.models.dir)
     results: list[dict[str, Any]] = []
     for sc in scenarios:
         calls = [run_scenario(runtime, sc, opts, synth, variant=variant, call_id=f"{variant}-{sc.name}-{i}" if opts.concurrency > 1 else None,

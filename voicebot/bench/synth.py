@@ -1,5 +1,6 @@
 """The caller's audio for each scenario turn: a recording (cut, trimmed, gain) or, when a turn
-has only text, espeak-ng speaking it in the turn's language with a voice unlike the bot's.
+has only text, the best real voice installed for the turn's language (Piper for English,
+Kokoro for ja, zh, es, fr, it, pt, de), else espeak-ng. The report names the voice of each turn.
 
 Also finds where speech begins and ends inside each clip, from its energy alone: these are
 the ground-truth instants the benchmark measures from (the VAD under test must not be its
@@ -17,7 +18,13 @@ from voicebot.audio.pcm import load_audio, resample
 from voicebot.bench.scenario import Scenario, Turn
 
 FRAME_MS = 10
-# espeak-ng voices for the caller: a different variant from the bot's (voices/catalog.yaml).
+# Neural voices for callers: (model folder, speaker, speed). The bot speaks English with the same
+# Piper voice (the only English one offline) and es/fr/it/pt/de with the same Kokoro speaker;
+# the caller's is a little slower (speed 0.9) so the two are not sample-identical.
+NEURAL_CALLERS = {"en": ("piper-en_US-joe-medium", "", 0.9), "ja": ("kokoro-82m", "jm_kumo", 1.0), "zh": ("kokoro-82m", "jf_nezumi", 1.0),
+                  **{lang: ("kokoro-82m", "jm_kumo", 0.9) for lang in ("es", "fr", "it", "pt", "de")}}
+ESPEAK_FOR_PHONEMES = {"es": "es", "fr": "fr-fr", "it": "it", "pt": "pt-br", "de": "de"}
+# espeak-ng voices for the caller where no neural voice is installed: a variant unlike the bot's.
 CALLER_VOICES = {"en": "en-gb+m3", "zh": "cmn+f2", "es": "es+m3", "pt": "pt+m3", "de": "de+m3", "fr": "fr-fr+m3", "it": "it+m3",
                  "ru": "ru+m3", "ja": "ja+m3", "ko": "ko+m3", "ar": "ar+m3", "th": "th+m3", "id": "id+m3", "vi": "vi+m3"}
 
@@ -62,20 +69,48 @@ def trim(pcm: np.ndarray, rate: int, pad_ms: float = 100.0) -> np.ndarray:
 
 
 class Synthesizer:
-    """espeak-ng for text-only turns, cached by (language, text)."""
+    """The caller's voice for text-only turns, cached by (voice, text, rate)."""
 
-    def __init__(self) -> None:
+    def __init__(self, models_dir: Path | None = None) -> None:
+        self.models_dir = models_dir
         self._cache: dict[tuple[str, str, int], np.ndarray] = {}
+        self._voices: dict[str, object] = {}
 
-    def speak(self, text: str, language: str, rate: int) -> tuple[np.ndarray, str]:
+    def voice(self, language: str):  # type: ignore[no-untyped-def]
+        if language not in self._voices:
+            self._voices[language] = self._neural(language) or self._espeak(language)
+        return self._voices[language]
+
+    def _neural(self, language: str):  # type: ignore[no-untyped-def]
+        from voicebot.models.registry import read_model
+
+        if self.models_dir is None or language not in NEURAL_CALLERS:
+            return None
+        model, speaker, speed = NEURAL_CALLERS[language]
+        info = read_model(self.models_dir / model)
+        if info is None or info.dev:
+            return None
+        if info.engine == "piper":
+            from voicebot.tts.piper import PiperVoice
+
+            return PiperVoice(info.path, speed=speed)
+        from voicebot.tts.kokoro import KokoroVoice
+
+        return KokoroVoice(info.path, language=language, voice=speaker, speed=speed, espeak_voice=ESPEAK_FOR_PHONEMES.get(language), threads=2)
+
+    @staticmethod
+    def _espeak(language: str):  # type: ignore[no-untyped-def]
         from voicebot.tts.espeak import EspeakVoice
 
-        voice = CALLER_VOICES.get(language, language)
-        key = (voice, text, rate)
+        return EspeakVoice(CALLER_VOICES.get(language, language), rate=150)
+
+    def speak(self, text: str, language: str, rate: int) -> tuple[np.ndarray, str]:
+        voice = self.voice(language)
+        key = (voice.name, text, rate)
         if key not in self._cache:
-            speech = EspeakVoice(voice, rate=150).synthesize(text)
+            speech = voice.synthesize(text)
             self._cache[key] = resample(speech.pcm, speech.sample_rate, rate)
-        return self._cache[key], f"espeak-ng:{voice}"
+        return self._cache[key], voice.name
 
 
 def turn_clip(turn: Turn, scenario: Scenario, synth: Synthesizer, rate: int) -> Clip:

@@ -116,9 +116,14 @@ def run(args: argparse.Namespace) -> int:
             sip = SipChannel(runtime)
             await sip.start()
             log.info("answering SIP", extra={"address": f"{settings.sip.host}:{settings.sip.port}", "transports": list(settings.sip.transports)})
+        outbound = getattr(runtime, "outbound", None)
+        if outbound is not None and outbound.options.enabled:  # campaigns marked running are called from this process
+            await outbound.start(sip_channel=sip)
         try:
             await server.serve()
         finally:
+            if outbound is not None:
+                await outbound.stop()
             retention.cancel()
             repair.cancel()
             priority.cancel()

@@ -3,6 +3,7 @@ the optional LLM, loaded once and shared by every call's session."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -180,9 +181,23 @@ class DialogueEngineImpl:
         self.resources = Resources(kb, templates, self.store, self.shop.name, self.options.today, self.shop.languages)
 
     def new_session(self, call: CallContext) -> DialogueSessionImpl:
+        if call.extra.get("outbound"):
+            return self.new_outbound_session(call)  # type: ignore[return-value]
         session_opts = self.options.session.model_copy(update={"allowed_domains": self.options.allowed_domains or self.options.session.allowed_domains})
         return DialogueSessionImpl(call, self.resources, self.nlu, self.guard, self.policy_numbers, session_opts,
                                    greetings=self.options.greetings, llm=self.llm)
+
+    def new_outbound_session(self, call: CallContext) -> Any:
+        """A call the bot placed (voicebot.dialogue.outbound). The ordinary session inside it gets
+        no caller number or customer id: whoever picks up is not the customer until they say so."""
+        from .outbound import OutboundSession, load_outbound_templates
+
+        if not hasattr(self, "_outbound_templates"):
+            self._outbound_templates = load_outbound_templates()
+        inner_ctx = dataclasses.replace(call, caller_number=None, customer_id=None)
+        session_opts = self.options.session.model_copy(update={"allowed_domains": self.options.allowed_domains or self.options.session.allowed_domains})
+        inner = DialogueSessionImpl(inner_ctx, self.resources, self.nlu, self.guard, self.policy_numbers, session_opts, llm=self.llm)
+        return OutboundSession(call, inner, self._outbound_templates)
 
     async def close(self) -> None:
         for part in (self.store, self.llm):

@@ -54,6 +54,12 @@ class MinimalSession:
         self.history.append(("bot", reply.text))
         return reply
 
+    def snapshot(self) -> object:
+        return list(self.history)
+
+    def restore(self, snapshot: object) -> None:
+        self.history = list(snapshot)  # type: ignore[call-overload]
+
     def bot_was_interrupted(self, heard_text: str) -> None:
         if self.history and self.history[-1][0] == "bot":
             self.history[-1] = ("bot", heard_text)

@@ -4,6 +4,7 @@ and decides when a person must take over."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 from dataclasses import replace
 from typing import Any, Literal, Protocol
@@ -128,6 +129,14 @@ class DialogueSessionImpl(OrderTasks):
 
     def _guard_context(self) -> GuardContext:
         return GuardContext(frozenset(self.state.allowed), self.policy_numbers, self.options.allowed_domains)
+
+    def snapshot(self) -> object:
+        """The session's state, to :meth:`restore` if the caller turns out to have gone on speaking."""
+        return copy.deepcopy((self.state, self._identified, self._choice_items))
+
+    def restore(self, snapshot: object) -> None:
+        state, self._identified, choice = copy.deepcopy(snapshot)  # type: ignore[misc]
+        self.state, self._choice_items = state, choice
 
     def bot_was_interrupted(self, heard_text: str) -> None:
         for entry in reversed(self.state.history):

@@ -24,6 +24,9 @@ class Activity:
         if not self._pending:
             self._idle.set()
 
+    def pending(self, turn_id: int) -> bool:
+        return turn_id in self._pending
+
     @property
     def busy(self) -> bool:
         return bool(self._pending)

@@ -26,6 +26,7 @@ class CallerUtteranceFrame(DataFrame):
     start_ms: float  # caller speech onset, audio time
     end_ms: float  # last voiced audio, audio time
     dtmf: str = ""
+    continues: int | None = None  # the turn this one continues (the caller went on after a pause)
 
 
 @dataclass
@@ -39,6 +40,7 @@ class CallerTextFrame(DataFrame):
     dtmf: str = ""
     asr_confidence: float | None = None
     dev_asr: bool = False
+    continues: int | None = None  # the turn this one continues: the dialogue answers both as one
 
 
 @dataclass

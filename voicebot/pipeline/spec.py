@@ -36,8 +36,10 @@ class ASRSpec:
     # caller's turns use ``window_s``; barge-in confirmation partials (is it a word, or only
     # "uh-huh"?) use ``partial_window_s``, where ~150 ms instead of ~700 ms on 2 cores decides
     # whether a real interruption is confirmed within 600 ms of its onset.
-    window_s: float = 30.0
+    window_s: float = 30.0  # 0 = fitted to each utterance (its length + fit_pad_s, at least fit_min_s)
     partial_window_s: float = 30.0
+    fit_pad_s: float = 1.0
+    fit_min_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class DialogueSpec:
 
 @dataclass(frozen=True)
 class TTSSpec:
-    prefer: str = "espeak"  # espeak | coqui (when the catalog names a Coqui model that is present)
+    prefer: str = "best"  # best (the first installed neural voice, else espeak-ng) | espeak | coqui (dev Coqui models too)
 
 
 @dataclass(frozen=True)

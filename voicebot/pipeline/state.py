@@ -29,6 +29,16 @@ class CallState:
     ended: bool = False
     end_reason: str = ""
     outcome: str = ""
+    superseded: set[int] = field(default_factory=set)  # caller turns the caller went on from before the reply (not answered alone)
+    expect: str | None = None  # what the bot's last reply asked for ("order_id", "yes_no", ...): biases the ASR
+
+    def asr_prompt(self, language: str | None) -> str | None:
+        """Whisper's initial prompt for the caller's next words: the shape of the expected answer,
+        and for Mandarin simplified characters (Whisper base writes traditional ones unprimed)."""
+        from voicebot.dialogue.asr_hints import initial_prompt
+
+        lang = language or self.language or self.ctx.language or ""
+        return initial_prompt(self.expect, lang) or ("以下是普通话的句子。" if lang == "zh" else None)
 
     def __post_init__(self) -> None:
         self._audio_advanced = asyncio.Event()

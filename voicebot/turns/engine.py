@@ -32,6 +32,9 @@ Rules (see :mod:`voicebot.turns.policy`):
   ``silence_ms`` (undecided) or ``incomplete_silence_ms`` (mid-sentence). Speech resuming
   in the closing silence discards the check and continues the same utterance; no turn
   ends on a voiced frame (the caller resuming before the VAD's start decision).
+* **continuation** (``continue_within_ms`` > 0) — while a reply is pending or playing, speech
+  starting within that long of the previous turn's end counts as barge-in (it holds the reply);
+  confirmed by words, the utterance is marked as continuing the previous turn.
 * **keypad** — a digit interrupts the bot; '#', a lone '0' or ``dtmf_timeout_ms`` ends the entry.
 """
 
@@ -67,6 +70,7 @@ class Utterance:
     end_ms: float
     dtmf: str = ""
     transcript: str | None = None  # the speculative transcript of exactly this audio, when one finished
+    continues: bool = False  # the caller went on after a pause: this continues the previous turn
 
 
 class TurnEngine:
@@ -75,6 +79,9 @@ class TurnEngine:
         self.rate = rate
         self.now = 0.0
         self.bot_active = False  # the bot is playing (set by the adapter before each observation)
+        self.reply_pending = False  # a reply to the last turn is coming (set by the adapter; continue_within_ms)
+        self._last_end_ms = -math.inf  # end of the last caller turn handed over
+        self._continues = False  # the current utterance continues the previous turn
         self.language: str | None = None  # the call's language (backchannel lexicon, text rules)
         self._preroll: collections.deque[bytes] = collections.deque()
         self._preroll_bytes = 0
@@ -131,7 +138,7 @@ class TurnEngine:
 
     @property
     def _bot_active(self) -> bool:
-        return self.bot_active or self.paused
+        return self.bot_active or self.paused or (self.reply_pending and self.policy.end_of_turn.continue_within_ms > 0)
 
     def _pause(self, out: list[Action]) -> None:
         if self.paused or not self.policy.barge_in.pause_on_speech:
@@ -154,6 +161,10 @@ class TurnEngine:
         self._interrupted = True
         self._seq += 1  # partials of the paused stage are done with
         self._partial_in_flight = False
+        within = self.policy.end_of_turn.continue_within_ms
+        if within > 0 and why != "dtmf" and self._onset_ms - self._last_end_ms <= within:
+            self._continues = True
+            extra = {**extra, "continues": True}
         out.append(Action("interrupt", {"reason": why, "onset_ms": self._onset_ms, **extra}))
 
     def output_flushed(self) -> None:
@@ -216,6 +227,7 @@ class TurnEngine:
         self.speaking = True
         self._voiced_ms = start_len_ms
         self._interrupted = False
+        self._continues = False
         self._partial_text = ""
         self._no_words = False
         self._dismissed = False
@@ -449,10 +461,13 @@ class TurnEngine:
         if trailing_ms > 0:
             cut = int(trailing_ms * self.rate / 1000) * 2
             audio = audio[: max(0, len(audio) - cut)]
+        continues, self._continues = self._continues, False
         if end_ms - self._onset_ms < self.policy.end_of_turn.min_speech_ms:
             self._emit(out, "turn_end", ignored="too_short", start_ms=round(self._onset_ms, 1), end_ms=round(end_ms, 1))
             return
-        out.append(Action("utterance", {"utterance": Utterance(audio, self._onset_ms, end_ms, self._take_dtmf(), transcript), "reason": reason}))
+        self._last_end_ms = end_ms
+        utt = Utterance(audio, self._onset_ms, end_ms, self._take_dtmf(), transcript, continues=continues)
+        out.append(Action("utterance", {"utterance": utt, "reason": reason}))
 
     def _take_dtmf(self) -> str:
         digits, self._dtmf = self._dtmf, ""

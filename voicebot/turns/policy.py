@@ -96,6 +96,11 @@ class EndOfTurnPolicy:
     dtmf_timeout_ms: int = 2000
     # Longest utterance sent to the ASR in one piece.
     max_utterance_ms: int = 30000
+    # A caller who goes on speaking this soon after the end of their turn (a pause mid-thought:
+    # "And so my fellow Americans ... ask not ...") while the bot's reply is still to come or
+    # playing, confirmed as an interruption by their words, continues that turn: the reply is
+    # withdrawn and the dialogue answers both parts as one. 0 = off (each pause is a turn).
+    continue_within_ms: int = 0
 
     def __post_init__(self) -> None:
         if isinstance(self.semantic, (list, str)):

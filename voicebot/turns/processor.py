@@ -91,6 +91,7 @@ class TurnTaker(FrameProcessor):
             return
         eng = self.engine
         eng.bot_active = self.state.bot_speaking
+        eng.reply_pending = self._turn_seq > 0 and self.state.activity.pending(self._turn_seq)
         eng.language = self.state.language or self.state.ctx.language
         if isinstance(frame, InputAudioRawFrame):
             eng.rate = frame.sample_rate
@@ -143,6 +144,8 @@ class TurnTaker(FrameProcessor):
                 st.emit("bot_resumed", reason=a.data["reason"])
             elif a.kind == "interrupt":
                 self._check_asr = None
+                if a.data.get("continues") and self._turn_seq:
+                    st.superseded.add(self._turn_seq)  # its reply is withdrawn; the dialogue answers it with what follows
                 st.playback_gate = "cut"
                 st.emit("interruption", **a.data)
                 await self.broadcast_interruption()
@@ -172,8 +175,9 @@ class TurnTaker(FrameProcessor):
         else:
             cls, kwargs = CallerUtteranceFrame, {}
         self._spec_results.clear()
+        continues = turn_id - 1 if utt.continues and turn_id - 1 in self.state.superseded else None
         await self.push_frame(cls(audio=utt.audio, sample_rate=self.engine.rate, turn_id=turn_id, start_ms=utt.start_ms,
-                                  end_ms=utt.end_ms, dtmf=utt.dtmf, **kwargs))
+                                  end_ms=utt.end_ms, dtmf=utt.dtmf, continues=continues, **kwargs))
 
     def _speculate(self, action: Action) -> None:
         """Run an engine request off the event loop: a barge-in ``partial`` or an end-of-turn ``check``.
@@ -224,6 +228,7 @@ class TurnTaker(FrameProcessor):
 
             pcm = resample(pcm, self.engine.rate, 16000)
         lang = self.state.language or self.state.ctx.language
+        prompt = self.state.asr_prompt(lang) if kind != "partial" else None  # a barge-in partial interrupts an answer: no bias
         activity_id = -((3 if kind == "transcript" else 1) * 10**6 + seq)  # a --fast replay waits for speculative work like any other
         self.state.activity.begin(activity_id)
         asr = asr or (self.transcriber if kind == "transcript" else self.partial_transcriber)
@@ -245,7 +250,7 @@ class TurnTaker(FrameProcessor):
                 if split:  # its verdict goes to the engine now, not behind the transcript ("incomplete" decides alone)
                     asyncio.run_coroutine_threadsafe(smart_turn_part(prob), loop)
             if want_text and self.transcriber is not None:
-                res = asr.transcribe(pcm, lang)
+                res = asr.transcribe(pcm, lang, prompt)
                 if asr is self.transcriber:  # a shorter window's words are not kept as the turn's transcript
                     self._spec_results[res.text] = res  # kept so the ASR stage need not decode it again
             return res, prob

@@ -94,9 +94,11 @@ class SipCallBridge:
 
         self.call = call
         self.options = options
+        # The far end is "the caller" to the pipeline: on a call the bot placed, the callee.
+        far, near = (call.callee_number, call.caller_number) if call.direction == "outbound" else (call.caller_number, call.callee_number)
         ctx = CallContext(
-            call_id=call.call_id, channel="sip", caller_number=call.caller_number, called_number=call.callee_number,
-            extra={"caller_uri": call.caller_uri, "callee_uri": call.callee_uri},
+            call_id=call.call_id, channel="sip", caller_number=far, called_number=near,
+            extra={"caller_uri": call.caller_uri, "callee_uri": call.callee_uri, **call.context_extra},
         )
         self.session = (session_factory or CallSession)(runtime, ctx, self._make_transport)
         self.state = self.session.prepare()

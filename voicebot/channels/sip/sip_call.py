@@ -63,6 +63,9 @@ class SipCall:
         self.answered: asyncio.Future[bool] = loop.create_future()
         self.confirmed = False
         self._refer_result: asyncio.Future[int] | None = None
+        # Added to the call's CallContext.extra by the pipeline bridge (an outbound campaign call
+        # carries its plan here; voicebot.outbound.dialer_sip).
+        self.context_extra: dict[str, object] = {}
 
     def __repr__(self) -> str:
         return f"SipCall({self.call_id!r}, {self.direction}, {self.caller_uri} -> {self.callee_uri})"

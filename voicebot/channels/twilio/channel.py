@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -90,7 +91,7 @@ class TwilioCall:
         self._public_host = public_host or runtime.settings.server.public_host
         ctx = CallContext(
             call_id=info.call_sid, channel="twilio", caller_number=info.caller or None, called_number=info.called or None,
-            extra={"stream_sid": info.stream_sid, "account_sid": info.account_sid},
+            extra={"stream_sid": info.stream_sid, "account_sid": info.account_sid, **outbound_extra(info)},
         )
         self.session = (session_factory or CallSession)(runtime, ctx, self._make_transport)
         self.state = self.session.prepare()
@@ -174,8 +175,31 @@ class TwilioCall:
                 await marks
 
 
+PARAM_OUTBOUND = "outbound"  # a call the bot placed: its plan, JSON (voicebot.outbound.twilio_routes)
+
+
+def outbound_extra(info: StreamInfo) -> dict[str, Any]:
+    """``{"outbound": plan}`` when the stream belongs to a call the bot placed, else nothing."""
+    raw = info.custom_parameters.get(PARAM_OUTBOUND)
+    if not raw:
+        return {}
+    try:
+        plan = json.loads(raw)
+    except ValueError:
+        log.warning("unreadable outbound parameter on a stream", extra={"call_id": info.call_sid})
+        return {}
+    return {"outbound": plan} if isinstance(plan, dict) else {}
+
+
 def call_factory(runtime: Any) -> CallFactory:
-    """The default factory of :func:`.routes.make_router`: a CallSession per stream."""
+    """The default factory of :func:`.routes.make_router`: a CallSession per stream. With an
+    outbound service on the runtime, streams of calls the bot placed get its call agent too."""
+    factory = _call_factory(runtime)
+    outbound = getattr(runtime, "outbound", None)
+    return outbound.wrap_twilio_factory(factory) if outbound is not None else factory
+
+
+def _call_factory(runtime: Any) -> CallFactory:
     tw = runtime.settings.twilio
     control: TwilioCallControl | None = None
     if tw.account_sid and tw.auth_token:

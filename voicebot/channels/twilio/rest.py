@@ -33,6 +33,30 @@ class TwilioRestError(RuntimeError):
     """A REST call to Twilio failed; the message says what to check."""
 
 
+class TwilioCallRefused(TwilioRestError):
+    """Twilio answered a call creation with an error (``code``: Twilio's error code, e.g. 21211
+    invalid 'To' number, 21215 geographic permission; ``status``: the HTTP status)."""
+
+    def __init__(self, message: str, status: int, code: int | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True)
+class OutboundCall:
+    """What ``POST /Accounts/{sid}/Calls.json`` needs for a call the bot places (Twilio's Calls API):
+    Twilio dials ``to`` from ``from_``, fetches ``url`` for TwiML when answered, and posts the
+    call's progress to ``status_callback``."""
+
+    to: str
+    from_: str
+    url: str
+    status_callback: str
+    timeout_s: int = 30  # ring time (Twilio's Timeout, 5..600)
+    time_limit_s: int = 1800
+
+
 @dataclass(frozen=True)
 class RestOptions:
     account_sid: str
@@ -119,6 +143,32 @@ class TwilioCallControl:
         except TwilioRestError as exc:
             if isinstance(exc.__cause__, TwilioRestException) and exc.__cause__.status == 404:
                 log.info("call already ended at Twilio", extra={"call_id": call_sid})
+                return
+            raise
+
+    async def create(self, call: OutboundCall) -> str:
+        """Place a call; returns its CallSid. :class:`TwilioCallRefused` when Twilio refuses it
+        (bad number, no permission), :class:`TwilioRestError` when Twilio cannot be reached."""
+        try:
+            created = await self.client.calls.create_async(
+                to=call.to, from_=call.from_, url=call.url, method="POST", status_callback=call.status_callback,
+                status_callback_method="POST", status_callback_event=["initiated", "ringing", "answered", "completed"],
+                timeout=call.timeout_s, time_limit=call.time_limit_s,
+            )
+        except TwilioRestException as exc:
+            raise TwilioCallRefused(f"Twilio refused the call to {call.to}: HTTP {exc.status} code {exc.code}: {exc.msg}", exc.status, exc.code) from exc
+        except (TwilioException, OSError, TimeoutError, ClientError) as exc:
+            raise TwilioRestError(f"could not reach Twilio's API to call {call.to}: {exc!r} "
+                                  f"(base URL {self.options.api_base_url or 'https://api.twilio.com'})") from exc
+        log.info("twilio call created", extra={"call_id": created.sid, "to": call.to})
+        return str(created.sid)
+
+    async def cancel(self, call_sid: str) -> None:
+        """Stop a call that has not been answered yet (Status=canceled); an ended call is not an error."""
+        try:
+            await self._update(call_sid, "cancel", status="canceled")
+        except TwilioRestError as exc:
+            if isinstance(exc.__cause__, TwilioRestException) and exc.__cause__.status == 404:
                 return
             raise
 

@@ -67,11 +67,12 @@ class IncomingCall:
         return IncomingCall(call_sid=sid, caller=form.get("From", ""), called=form.get("To", ""))
 
 
-def connect_stream(public_host: str, call: IncomingCall) -> str:
+def connect_stream(public_host: str, call: IncomingCall, parameters: dict[str, str] | None = None) -> str:
     """``<Connect><Stream url="wss://host/twilio/stream">`` with the call's numbers and SID.
 
     The Stream's statusCallback (stream-started/stopped/error) goes to ``/twilio/status``,
-    the same endpoint as the call status callback configured on the number.
+    the same endpoint as the call status callback configured on the number. ``parameters``
+    are more <Parameter>s (an outbound call's plan); Twilio returns them in ``start``.
     """
     response = VoiceResponse()
     connect = Connect()
@@ -83,6 +84,8 @@ def connect_stream(public_host: str, call: IncomingCall) -> str:
     stream.parameter(name=PARAM_CALLER, value=call.caller)
     stream.parameter(name=PARAM_CALLED, value=call.called)
     stream.parameter(name=PARAM_CALL_SID, value=call.call_sid)
+    for name, value in (parameters or {}).items():
+        stream.parameter(name=name, value=value)
     response.append(connect)
     return str(response)
 

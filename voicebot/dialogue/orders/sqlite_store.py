@@ -146,6 +146,20 @@ class SqliteOrderStore:
 
         return await self._run(q)
 
+    async def all_orders(self) -> list[Order]:
+        """Every order, newest first (outbound campaigns select from them)."""
+
+        def q(con: sqlite3.Connection) -> list[Order]:
+            return [self._load_order(con, r) for r in con.execute("SELECT * FROM orders ORDER BY placed_on DESC, id").fetchall()]
+
+        return await self._run(q)
+
+    async def all_customers(self) -> list[Customer]:
+        def q(con: sqlite3.Connection) -> list[Customer]:
+            return [Customer(**dict(r)) for r in con.execute("SELECT * FROM customers ORDER BY id")]
+
+        return await self._run(q)
+
     async def create_case(self, kind: str, order_id: str, data: dict[str, Any]) -> Case:
         if kind not in CASE_KINDS:
             raise ValueError(f"unknown case kind {kind!r}; use one of {CASE_KINDS}")

@@ -1,0 +1,1 @@
+"""Benchmarks and evaluation harnesses (run from the repository root: python -m benchmarks.<name>)."""
