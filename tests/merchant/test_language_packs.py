@@ -165,3 +165,15 @@ def test_a_missing_pack_folder_is_an_error(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", "import voicebot.dialogue.nlu_types"], capture_output=True, text=True, env=env,
                           cwd=ROOT, timeout=120)
     assert done.returncode != 0 and "VOICEBOT_LANGUAGE_PACKS" in done.stderr and "nowhere is not a folder" in done.stderr
+
+
+def test_the_desks_phrasebook_reads_the_bots_lines_from_the_packs() -> None:
+    """An agent who does not speak the caller's language sees the bot's own lines translated:
+    the phrasebook is built from every pack's templates, not from one file."""
+    from voicebot.handoff.translate import default_phrasebook
+
+    book = default_phrasebook()
+    es = yaml.safe_load((PACKS_DIR / "es" / "templates.yaml").read_text(encoding="utf-8"))
+    en = yaml.safe_load((PACKS_DIR / "en" / "templates.yaml").read_text(encoding="utf-8"))
+    assert book.lookup(es["no_action"], "es", "en") == en["no_action"]
+    assert book.lookup(es["ob_opted_out"], "es", "en") == en["ob_opted_out"]

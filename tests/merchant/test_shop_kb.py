@@ -9,8 +9,11 @@ import pytest
 
 from tests.dialogue.dialogue_kit import Call, ScriptedNlu, data, make_engine, nlu
 from voicebot.config import Settings
+from voicebot.dialogue.api import CallContext
 from voicebot.dialogue.engine import DialogueDataError, DialogueOptions, load_dialogue_data
 from voicebot.dialogue.flows import REQUIRED_KB
+from voicebot.dialogue.languages import packs
+from voicebot.dialogue.outbound import OPT_OUT_PHRASES
 
 RETURNS_EN_ES = """\
 - id: return_window
@@ -112,6 +115,26 @@ async def test_reply_templates_override_per_shop(tmp_path: Path) -> None:
     override.write_text("how_can_help:\n  en: 'Hi {name}!'\n", encoding="utf-8")
     with pytest.raises(DialogueDataError, match=r"how_can_help: template \[.*placeholders"):
         make_engine(tmp_path, ScriptedNlu(), templates_file=override)
+
+
+async def test_outbound_lines_are_in_the_packs_and_reworded_by_the_shop(tmp_path: Path) -> None:
+    """The call the bot places speaks from the same templates as every other call: the packs'
+    ``ob_*`` lines, with the shop's override laid over them."""
+    override = tmp_path / "templates.yaml"
+    override.write_text("ob_intro:\n  en: 'Hi, {shop} here about your order. Is this {name}? 1 yes, 2 no, 9 no more calls.'\n",
+                        encoding="utf-8")
+    engine = make_engine(tmp_path, ScriptedNlu(), languages=("en", "es"), templates_file=override)
+    sample = data()
+    customer = sample.customer_for_language("en")
+    order = sample.order_of(customer.id, "late_in_transit")
+    for lang, expected in (("en", f"Hi, {engine.resources.shop_name} here about your order. Is this {customer.name}? 1 yes, 2 no, 9 no more calls."),
+                           ("es", engine.templates.render("ob_intro", "es", shop=engine.resources.shop_name, name=customer.name))):
+        plan = {"attempt": "a1", "customer_id": customer.id, "order_id": order.id, "reason": "late_parcel", "facts": {}}
+        session = engine.new_session(CallContext("c1", channel="sip", language=lang, extra={"outbound": plan}))
+        assert (await session.greet()).text == expected
+    assert "ob_intro" in engine.templates.table and set(engine.templates.table["ob_intro"]) >= {"en", "es"}
+    assert OPT_OUT_PHRASES == {code: pack.opt_out_phrases for code, pack in packs().items()}
+    assert all(OPT_OUT_PHRASES.values())
 
 
 async def test_engine_serves_new_calls_from_a_reloaded_kb(tmp_path: Path) -> None:

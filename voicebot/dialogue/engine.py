@@ -190,14 +190,12 @@ class DialogueEngineImpl:
     def new_outbound_session(self, call: CallContext) -> Any:
         """A call the bot placed (voicebot.dialogue.outbound). The ordinary session inside it gets
         no caller number or customer id: whoever picks up is not the customer until they say so."""
-        from .outbound import OutboundSession, load_outbound_templates
+        from .outbound import OutboundSession
 
-        if not hasattr(self, "_outbound_templates"):
-            self._outbound_templates = load_outbound_templates()
         inner_ctx = dataclasses.replace(call, caller_number=None, customer_id=None)
         session_opts = self.options.session.model_copy(update={"allowed_domains": self.options.allowed_domains or self.options.session.allowed_domains})
         inner = DialogueSessionImpl(inner_ctx, self.resources, self.nlu, self.guard, self.policy_numbers, session_opts, llm=self.llm)
-        return OutboundSession(call, inner, self._outbound_templates)
+        return OutboundSession(call, inner, self.templates)  # the packs' ob_* lines, with the shop's rewording
 
     async def close(self) -> None:
         for part in (self.store, self.llm):

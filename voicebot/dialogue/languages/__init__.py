@@ -3,9 +3,10 @@
 Each folder here named by an ISO 639-1 code (``en/``, ``es/`` ...) is a pack, found at start:
 
 * ``pack.yaml``      — name, script, how dates, lists and order numbers are said, the
-  backchannels a listener says, the guard's phrases, the recogniser's hint sentences;
+  backchannels a listener says, the guard's phrases, the recogniser's hint sentences, the
+  phrases a called customer opts out with;
 * ``lexicon.yaml``   — the NLU lexicon: intent patterns, number words, spelled letters, email words;
-* ``templates.yaml`` — the bot's reply templates (``key: text``);
+* ``templates.yaml`` — the bot's reply templates (``key: text``), the outbound call's (``ob_*``) too;
 * ``kb.yaml``        — translations of the built-in knowledge base (``entry id: {text, name, keywords}``);
 * ``training.jsonl`` — labelled utterances for the intent classifier (optional).
 
@@ -74,6 +75,7 @@ class LanguagePack:
     backchannel_phrases: tuple[str, ...] = ()  # two-word ones ("uh huh", "va bene")
     guard: GuardPhrases = field(default_factory=GuardPhrases)
     asr_hints: dict[str, str] = field(default_factory=dict)  # expected answer kind -> a sample answer
+    opt_out_phrases: tuple[str, ...] = ()  # "stop calling me": a called customer's opt-out (lower case, substring)
 
     @property
     def lexicon_path(self) -> Path:
@@ -174,6 +176,7 @@ def parse_pack(code: str, directory: Path) -> LanguagePack:
         backchannel_phrases=tuple(str(w) for w in data.get("backchannel_phrases") or ()),
         guard=GuardPhrases(**{k: (tuple(str(w) for w in v) if k == "range_words" else str(v)) for k, v in guard.items()}),
         asr_hints={str(k): str(v) for k, v in hints.items()},
+        opt_out_phrases=tuple(str(w).lower() for w in data.get("opt_out_phrases") or ()),
     )
 
 
