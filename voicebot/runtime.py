@@ -54,7 +54,11 @@ class Runtime:
 
     @property
     def languages(self) -> tuple[str, ...]:
-        """The languages a call may be in: the ASR detects among these, not all of Whisper's 99."""
+        """The languages a call may be in, the shop's (``shop.languages``): the ASR detects among
+        these, not all of Whisper's 99 (a shop serving es and en never hears Portuguese)."""
+        shop = getattr(self.settings, "shop", None)
+        if shop is not None:
+            return tuple(shop.languages)
         from voicebot.dialogue.nlu_types import LANGUAGES
 
         return tuple(LANGUAGES)

@@ -71,3 +71,21 @@ def test_shop_section_is_a_plain_typed_model() -> None:
     assert ShopSettings(languages=("ja",)).languages == ("ja",)
     with pytest.raises(ValueError):
         ShopSettings(languages=("jp",))
+
+
+def test_calls_are_heard_among_the_shops_languages(tmp_path) -> None:
+    """The recogniser picks a call's language among the shop's, not among every packed one."""
+    from voicebot.runtime import Runtime
+
+    runtime = Runtime(Settings(home=tmp_path, shop={"languages": "es, en"}))
+    try:
+        assert runtime.languages == ("es", "en")
+    finally:
+        runtime.asr_executor.shutdown()
+        runtime.tts_executor.shutdown()
+    default = Runtime(Settings(home=tmp_path))
+    try:
+        assert default.languages == LANGUAGES
+    finally:
+        default.asr_executor.shutdown()
+        default.tts_executor.shutdown()
