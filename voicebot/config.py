@@ -99,6 +99,9 @@ class ModelSettings(Section):
     compute_nice: int = Field(10, ge=0, le=19)
     # Build random-weight dev models when no real one is present (offline machines).
     build_dev_if_missing: Flag = True
+    # Pre-render the shop's fixed sentences in every neural voice (voicebot.tts.warm) in a
+    # background process at nice 19 when serve starts; calls read them from <home>/cache/tts.
+    warm_voices: Flag = True
 
 
 class TwilioSettings(Section):

@@ -104,8 +104,22 @@ class Runtime:
 
         with self._lock:
             if spec.tts.prefer not in self._catalogs:
-                self._catalogs[spec.tts.prefer] = VoiceCatalog(self.settings.voices, self.settings.models.dir, prefer=spec.tts.prefer)
+                self._catalogs[spec.tts.prefer] = VoiceCatalog(self.settings.voices, self.settings.models.dir, prefer=spec.tts.prefer,
+                                                               cache_dir=self.tts_cache_dir)
             return self._catalogs[spec.tts.prefer]
+
+    @property
+    def tts_cache_dir(self) -> Path:
+        """Where the pre-rendered fixed phrases live (voicebot.tts.warm)."""
+        return self.settings.home / "cache" / "tts"
+
+    def fixed_phrases(self, spec: PipelineSpec, languages: tuple[str, ...] | None = None) -> dict[str, list[str]]:
+        """The sentences the bot says the same on every call, per language (what is worth pre-rendering)."""
+        engine = self.dialogue(spec)
+        phrases = getattr(engine, "fixed_phrases", None)
+        if phrases is None:
+            return {}
+        return {lang: phrases(lang) for lang in (languages or self.languages)}
 
     def dialogue(self, spec: PipelineSpec):
         name = spec.dialogue.engine

@@ -30,6 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-calls", action="store_true", help="also write each call's events.jsonl and call.wav under OUT/calls/")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-warm", action="store_true", help="do not pre-render the fixed sentences first (serve does it in the background)")
 
 
 def machine() -> str:
@@ -59,10 +60,19 @@ async def _bench(args: argparse.Namespace, runtime, scenarios, progress) -> dict
     spec = runtime.spec()
     if args.asr == "model":
         await asyncio.to_thread(runtime.warm_up, spec)
+    if not args.fast and not args.no_warm:
+        # As serve does in the background: the fixed sentences come from the voice cache, for both
+        # arms alike. Rendered once per machine (minutes per Kokoro language), then read from disk.
+        from voicebot.tts.warm import warm
+
+        languages = tuple(sorted({s.language for s in scenarios} & set(runtime.languages)))
+        warmed = await asyncio.to_thread(warm, runtime.voices(spec), runtime.fixed_phrases(spec, languages))
+        print(f"voice cache ({', '.join(languages)}): {warmed.line()}", file=sys.stderr)
     ours = await run_all(runtime, scenarios, opts, variant="ours", spec=spec, progress=progress)
     dev = any(s.get("dev_models") for s in ours)
     oracle = args.asr == "oracle"
-    report: dict[str, Any] = {"summary": summarize_runs(ours, dev_models=dev, oracle=oracle),
+    report: dict[str, Any] = {"voice_cache": "off (--no-warm)" if args.no_warm else "fixed sentences pre-rendered, as serve does",
+                              "summary": summarize_runs(ours, dev_models=dev, oracle=oracle),
                               "by_language": by_language(ours, dev_models=dev, oracle=oracle), "scenarios": ours}
     if args.baseline == "stock":
         stock = await run_all(runtime, scenarios, opts, variant="stock", spec=spec, session_factory=StockCallSession, progress=progress)

@@ -81,6 +81,8 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
     m = report["meta"]
     lines += [f"- command: `{m['command']}`", f"- machine: {m['machine']}", f"- mode: {m['mode']}; ASR: {s['asr']}; concurrency: {m['concurrency']}",
               f"- pipeline: {m['pipeline']}; ASR model: {m.get('asr_model')}"]
+    if report.get("voice_cache"):
+        lines += [f"- voice cache: {report['voice_cache']}"]
     if s["dev_models"]:
         lines += ["", "> **DEV MODELS**: the ASR model has random weights. Latency and cost are real; transcripts, intents and WER mean nothing "
                   "(WER is null; accuracy checks are skipped)."]

@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"voicebot serve: cannot load the models or dialogue: {exc}\nRun `voicebot doctor` to see what is missing.", file=sys.stderr)
         return 1
+    damaged = _damaged_models(runtime)
+    if damaged:
+        print("voicebot serve: model files are damaged; every transcript would be garbage:\n  " + "\n  ".join(damaged), file=sys.stderr)
+        return 1
     engine = runtime.dialogue(runtime.spec())  # loaded by warm_up
     if getattr(getattr(engine, "options", None), "order_store", None) == "demo":
         from voicebot.dialogue.orders.factory import DEMO_WARNING
@@ -105,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
             lower_other_threads(settings.models.compute_nice)
             await asyncio.sleep(every_s)
 
+    warmer = _start_voice_warmer(args) if settings.models.warm_voices and not runtime.dev_models else None
+
     async def main() -> None:
         sip = None
         priority = asyncio.create_task(compute_below_media())
@@ -131,6 +137,34 @@ def run(args: argparse.Namespace) -> int:
                 await sip.stop()
             await runtime.aclose()
             runtime.records.close()
+            if warmer is not None and warmer.poll() is None:
+                warmer.terminate()  # what it rendered so far is kept; the next start goes on from there
 
     asyncio.run(main())
     return 0
+
+
+def _damaged_models(runtime) -> list[str]:  # noqa: ANN001
+    """The call's ASR model checked against its recorded checksums (~0.3 s for Whisper base):
+    damaged weights still load, then transcribe everything as "!!!!"."""
+    from voicebot.models.registry import fix_command, verify
+
+    info = runtime.asr_model_info(runtime.spec())
+    if info.dev:
+        return []
+    problems = [p for p in verify(info) if "no checksums recorded" not in p]  # older installs: doctor says so
+    return [f"{p} -> run `{fix_command(info.name)}`" for p in problems]
+
+
+def _start_voice_warmer(args: argparse.Namespace):  # -> subprocess.Popen
+    """``voicebot voices warm`` in its own process at nice 19: it renders the fixed phrases while
+    calls are answered, taking only CPU the calls leave (a thread here would share the GIL and
+    onnxruntime's pools with the calls)."""
+    import shutil
+    import subprocess
+
+    cmd = (["nice", "-n", "19"] if shutil.which("nice") else []) + [sys.executable, "-m", "voicebot.cli", "--log-level", "WARNING"]
+    if args.config:
+        cmd += ["--config", args.config]
+    cmd += ["voices", "warm", "--quiet"]
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL)

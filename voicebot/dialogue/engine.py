@@ -23,7 +23,7 @@ from .orders import OrderStore
 from .orders.factory import check_store_name, make_store
 from .orders.options import ShopifyOptions, WooCommerceOptions
 from .session import DialogueSessionImpl, SessionOptions, Understands
-from .templates import Templates
+from .templates import Templates, fixed_sentences
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -179,6 +179,16 @@ class DialogueEngineImpl:
         self.guard = Guard(fallback=dict(templates.table["guard_fallback"]))
         self.policy_numbers = policy_numbers(kb)
         self.resources = Resources(kb, templates, self.store, self.shop.name, self.options.today, self.shop.languages)
+
+    def fixed_phrases(self, lang: str) -> list[str]:
+        """What this shop's bot may say in ``lang`` that is the same on every call (reply templates
+        and knowledge-base answers with their values): the sentences worth pre-rendering."""
+        texts = [texts.get(lang, "") for texts in self.resources.templates.table.values()]
+        kb = [(e.text.get(lang, ""), e.values) for e in self.resources.kb.entries.values()]
+        out = fixed_sentences(texts, shop=self.resources.shop_name)
+        for text, values in kb:
+            out += [s for s in fixed_sentences([text], shop=self.resources.shop_name, **values) if s not in out]
+        return out
 
     def new_session(self, call: CallContext) -> DialogueSessionImpl:
         if call.extra.get("outbound"):

@@ -8,6 +8,7 @@ built-in template uses (a reply whose ``{order_id}`` went missing would say noth
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,36 @@ from .nlu_types import LANGUAGES
 # The C loader is ~5x faster; both are safe loaders.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 REFERENCE = "en"  # placeholders of every translation are compared with this language's
+
+
+_MARK = "\x00"
+
+
+class _Marked(dict):
+    """format_map values: the known ones, and a marker for each placeholder filled per call."""
+
+    def __missing__(self, key: str) -> str:
+        return _MARK
+
+
+def fixed_sentences(texts: Iterable[str], **known: Any) -> list[str]:
+    """The sentences of ``texts`` that are the same on every call (``known`` placeholders filled
+    in, e.g. ``shop``), split as the TTS will be asked for them: what :mod:`voicebot.tts.warm`
+    pre-renders. Sentences with a per-call placeholder (an order number, a name) are left out."""
+    from voicebot.tts.sentences import split_for_speech
+
+    out: dict[str, None] = {}
+    for text in texts:
+        if not text:
+            continue
+        try:
+            rendered = text.format_map(_Marked(known))
+        except (ValueError, IndexError, AttributeError, KeyError):  # a format spec on a placeholder: skip it
+            continue
+        for sentence in split_for_speech(rendered):
+            if _MARK not in sentence:
+                out.setdefault(sentence)
+    return list(out)
 
 
 def format_date(d: date, lang: str) -> str:
@@ -101,6 +132,10 @@ class Templates:
         except KeyError:
             raise KeyError(f"no reply template {key!r} in {self.source}") from None
         return (texts.get(lang) or texts.get(self.fallback) or texts[REFERENCE]).format(**values)
+
+    def fixed_sentences(self, lang: str, **known: Any) -> list[str]:
+        """Every sentence of ``lang``'s replies that is the same on every call: see :func:`fixed_sentences`."""
+        return fixed_sentences((texts.get(lang, "") for texts in self.table.values()), **known)
 
     def join(self, parts: list[str], lang: str) -> str:
         """``a, b and c`` in the caller's language."""
