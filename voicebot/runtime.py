@@ -54,7 +54,11 @@ class Runtime:
 
     @property
     def languages(self) -> tuple[str, ...]:
-        """The languages a call may be in: the ASR detects among these, not all of Whisper's 99."""
+        """The languages a call may be in, the shop's (``shop.languages``): the ASR detects among
+        these, not all of Whisper's 99 (a shop serving es and en never hears Portuguese)."""
+        shop = getattr(self.settings, "shop", None)
+        if shop is not None:
+            return tuple(shop.languages)
         from voicebot.dialogue.nlu_types import LANGUAGES
 
         return tuple(LANGUAGES)
@@ -132,6 +136,11 @@ class Runtime:
                 else:
                     raise ValueError(f"unknown dialogue engine {name!r} in pipeline {spec.name}; use builtin or minimal")
             return self._engines[name]
+
+    def loaded_engines(self) -> list[Any]:
+        """The dialogue engines loaded so far (the knowledge-base page hands them its edits)."""
+        with self._lock:
+            return [e for name, e in self._engines.items() if name != "smart_turn"]
 
     @property
     def smart_turn(self):

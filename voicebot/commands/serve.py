@@ -8,9 +8,20 @@ import sys
 from pathlib import Path
 
 
+def port(value: str) -> int:
+    """An argparse type: a TCP port, 1-65535."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number; use 1-65535") from None
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{number} is not a port; use 1-65535 (below 1024 needs root)")
+    return number
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", help="listen address (default 127.0.0.1; settings server.host)")
-    p.add_argument("--port", type=int, help="HTTP port (default 8080)")
+    p.add_argument("--port", type=port, help="HTTP port, 1-65535 (default 8080)")
     p.add_argument("--pipeline", help="pipeline definition (default pipelines/phone.yaml)")
     p.add_argument("--sip", action="store_true", help="also answer SIP calls (settings sip.*)")
     p.add_argument("--print-config", action="store_true", help="print the effective settings and exit")
@@ -56,6 +67,12 @@ def run(args: argparse.Namespace) -> int:
     if damaged:
         print("voicebot serve: model files are damaged; every transcript would be garbage:\n  " + "\n  ".join(damaged), file=sys.stderr)
         return 1
+    engine = runtime.dialogue(runtime.spec())  # loaded by warm_up
+    if getattr(getattr(engine, "options", None), "order_store", None) == "demo":
+        from voicebot.dialogue.orders.factory import DEMO_WARNING
+
+        banner = "!" * 78
+        print(f"{banner}\n  {DEMO_WARNING}\n{banner}", file=sys.stderr)
     if runtime.dev_models:
         banner = "!" * 78
         print(f"{banner}\n  DEV MODELS (random weights): {', '.join(sorted(runtime.dev_models))}\n"

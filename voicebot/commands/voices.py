@@ -13,7 +13,7 @@ import sys
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     w = sub.add_parser("warm", help="pre-render fixed sentences into the disk cache (<home>/cache/tts)")
-    w.add_argument("--languages", help="comma-separated ISO codes (default: every language the bot speaks)")
+    w.add_argument("--languages", help="comma-separated ISO codes (default: the languages the shop serves, shop.languages)")
     w.add_argument("--quiet", action="store_true", help="print only the summary line")
 
 

@@ -4,7 +4,8 @@ sentence leaked into it.
     python -m voicebot.dialogue.nlu.train check                        # 5-fold figures, confidence bins
     python -m voicebot.dialogue.nlu.train disjoint tests/dialogue/data/*.jsonl
 
-``training.jsonl`` is data kept by hand next to the lexicons (a merchant adds lines there).
+Each language pack's ``training.jsonl`` is data kept by hand next to its lexicon (a merchant adds
+lines there).
 Evaluation sets live under tests/ and are never copied into it: a sentence the classifier was
 trained on says nothing about how it generalises, so ``disjoint`` (and a test) refuse any line
 whose normalised text is in both.
@@ -83,14 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m voicebot.dialogue.nlu.train", description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=("check", "disjoint"), help="check: k-fold figures; disjoint: no evaluation line in the training data")
     parser.add_argument("files", nargs="*", type=Path, help="evaluation sets (for disjoint)")
-    parser.add_argument("--training", type=Path, default=TRAINING, help="the training data (default: the packaged one)")
+    parser.add_argument("--training", type=Path, action="append", help="training data (default: every language pack's training.jsonl)")
     args = parser.parse_args(argv)
+    sources = tuple(args.training or TRAINING)
     try:
-        training = read_rows(args.training)
+        training = [row for path in sources for row in read_rows(path)]
         if args.command == "check":
             ok, n, bins = crossval(training)
             shown = " ".join(f"{b / 10:.1f}:{sum(v)}/{len(v)}" for b, v in sorted(bins.items()))
-            print(f"{args.training}: {n} rows, {FOLDS}-fold classifier alone {ok}/{n} = {ok / max(1, n):.1%}   by confidence {shown}")
+            print(f"{len(sources)} file(s): {n} rows, {FOLDS}-fold classifier alone {ok}/{n} = {ok / max(1, n):.1%}   by confidence {shown}")
             return 0
         leaks = [(f, r) for f in args.files for r in overlap(training, read_rows(f))]
     except (OSError, ValueError) as exc:
