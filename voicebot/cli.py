@@ -13,6 +13,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -25,7 +26,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "voices": ("voicebot.commands.voices:run", "pre-render the shop's fixed sentences in every neural voice (warm the voice cache)"),
     "doctor": ("voicebot.commands.doctor:run", "check the environment and say how to fix each problem"),
     "nlu": ("voicebot.dialogue.nlu_cli:run", "JSON lines in -> intent, slots, language, sentiment out"),
-    "bench": ("voicebot.bench.cli:run", "replay scenarios and report latency, barge-in and accuracy"),
+    # The harness lives outside the runtime package, in the checkout's benchmarks/ (see _load).
+    "bench": ("benchmarks.harness.cli:run", "replay scenarios and report latency, barge-in and accuracy"),
     "agents": ("voicebot.commands.agents:run", "add, list or remove human agents of the agent desk"),
     "kb": ("voicebot.dialogue.kb_cli:run", "check the knowledge base: every entry and reply in all languages"),
     "campaign": ("voicebot.outbound.cli:run", "outbound campaigns: start, pause, resume, watch; do-not-call list; consent"),
@@ -40,10 +42,24 @@ def log_level(value: str) -> str:
     return name
 
 
+def _load(module_name: str):  # type: ignore[no-untyped-def]
+    """Import a subcommand's module. The benchmark harness is not part of the installed package:
+    it is found in the source checkout next to ``voicebot/``, which the ``voicebot`` console
+    script does not have on ``sys.path`` (and pysbd installs an unrelated top-level ``benchmarks``)."""
+    root = Path(__file__).resolve().parents[1]
+    if module_name.startswith("benchmarks.") and (root / "benchmarks" / "harness").is_dir():
+        found = sys.modules.get("benchmarks")
+        if found is not None and not str(getattr(found, "__file__", "")).startswith(str(root)):
+            del sys.modules["benchmarks"]  # an earlier import found pysbd's
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+    return importlib.import_module(module_name)
+
+
 def _add_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     module_name, _ = _COMMANDS[name][0].split(":")
     try:
-        module = importlib.import_module(module_name)
+        module = _load(module_name)
     except Exception as exc:  # noqa: BLE001 - keep --help usable on a broken install; running the command says why
         parser.epilog = f"(this command is unavailable: {exc}; run `voicebot doctor`)"
         parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -75,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.log_level)
     try:
         module_name, func_name = _COMMANDS[args.command][0].split(":")
-        func: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module_name), func_name)
+        func: Callable[[argparse.Namespace], int] = getattr(_load(module_name), func_name)
         return int(func(args) or 0)
     except KeyboardInterrupt:
         print(f"voicebot {args.command}: interrupted", file=sys.stderr)

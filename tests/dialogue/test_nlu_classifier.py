@@ -12,8 +12,8 @@ import pytest
 from voicebot.dialogue.nlu import Nlu
 from voicebot.dialogue.nlu.blend import blend
 from voicebot.dialogue.nlu.classifier import TRAINING, IntentClassifier, Prediction, expand_pattern, load_examples
-from voicebot.dialogue.nlu.train import main as train_main
-from voicebot.dialogue.nlu.train import overlap, read_rows
+from benchmarks.nlu.train import main as train_main
+from benchmarks.nlu.train import overlap, read_rows
 from voicebot.dialogue.nlu_types import INTENTS, LANGUAGES
 
 DATA = Path(__file__).parent / "data"

@@ -13,7 +13,7 @@ milliseconds per language, from two sources:
 
 Deterministic: no randomness, no file written at run time. Scores are turned into
 probabilities with a fixed temperature, calibrated by leave-one-set-out runs (see
-``python -m voicebot.dialogue.nlu.train check``).
+``python -m benchmarks.nlu.train check``).
 """
 
 from __future__ import annotations

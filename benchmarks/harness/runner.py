@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
-from voicebot.bench.line import CallerScript, LineRun, run_line
-from voicebot.bench.metrics import TurnTruth, add_clear_figures, percentile, scenario_checks, stage_figures, turn_figures
-from voicebot.bench.oracle import ScenarioOracle
-from voicebot.bench.scenario import RUNNABLE_CHANNELS, Scenario
+from benchmarks.harness.line import CallerScript, LineRun, run_line
+from benchmarks.harness.metrics import TurnTruth, add_clear_figures, percentile, scenario_checks, stage_figures, turn_figures
+from benchmarks.harness.oracle import ScenarioOracle
+from benchmarks.harness.scenario import RUNNABLE_CHANNELS, Scenario
 from voicebot.audio.pcm import resample
-from voicebot.bench.synth import Clip, Synthesizer, load_noise, noise_gain, turn_clip
-from voicebot.bench.sip_line import SipBench, run_sip_line
-from voicebot.bench.twilio_line import TwilioBench, run_twilio_line
-from voicebot.bench.webrtc_line import WebRTCBench, run_webrtc_line
+from benchmarks.harness.synth import Clip, Synthesizer, load_noise, noise_gain, turn_clip
+from benchmarks.harness.sip_line import SipBench, run_sip_line
+from benchmarks.harness.twilio_line import TwilioBench, run_twilio_line
+from benchmarks.harness.webrtc_line import WebRTCBench, run_webrtc_line
 from voicebot.call import CallSession
 from voicebot.channels.replay import ReplayOptions
 from voicebot.logs import get_logger

@@ -1,8 +1,8 @@
 """Check the classifier's training data: cross-validation figures, and that no evaluation
 sentence leaked into it.
 
-    python -m voicebot.dialogue.nlu.train check                        # 5-fold figures, confidence bins
-    python -m voicebot.dialogue.nlu.train disjoint tests/dialogue/data/*.jsonl
+    python -m benchmarks.nlu.train check                        # 5-fold figures, confidence bins
+    python -m benchmarks.nlu.train disjoint tests/dialogue/data/*.jsonl
 
 Each language pack's ``training.jsonl`` is data kept by hand next to its lexicon (a merchant adds
 lines there).
@@ -20,10 +20,10 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from .classifier import TRAINING, IntentClassifier
-from .lexicon import Lexicon, load_lexicon
-from .normalize import asr_to_text
-from .text import normalize
+from voicebot.dialogue.nlu.classifier import TRAINING, IntentClassifier
+from voicebot.dialogue.nlu.lexicon import Lexicon, load_lexicon
+from voicebot.dialogue.nlu.normalize import asr_to_text
+from voicebot.dialogue.nlu.text import normalize
 
 FOLDS = 5
 
@@ -81,7 +81,7 @@ def crossval(rows: list[dict]) -> tuple[int, int, dict[int, list[bool]]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m voicebot.dialogue.nlu.train", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.nlu.train", description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=("check", "disjoint"), help="check: k-fold figures; disjoint: no evaluation line in the training data")
     parser.add_argument("files", nargs="*", type=Path, help="evaluation sets (for disjoint)")
     parser.add_argument("--training", type=Path, action="append", help="training data (default: every language pack's training.jsonl)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import resource
 from typing import Any
 
-from voicebot.bench.metrics import percentile
+from benchmarks.harness.metrics import percentile
 
 RULE = "sustained = feeder p99 lateness < 20 ms and v2v p95 <= 1.5x the 1-call p95"
 

@@ -1,6 +1,6 @@
 """How long the turn-taking transcriptions take on this machine, by the length of their audio.
 
-The barge-in evaluation (:mod:`voicebot.turns.evaluate`) has no real ASR weights to recognize
+The barge-in evaluation (:mod:`benchmarks.bargein.evaluate`) has no real ASR weights to recognize
 words with, so it reveals the label text (an oracle) and charges each transcription the time
 this machine's ASR takes for audio of that length, on the path the pipeline uses:
 
@@ -13,7 +13,7 @@ this machine's ASR takes for audio of that length, on the path the pipeline uses
 
 ::
 
-    python -m voicebot.turns.asr_latency --out benchmarks/bargein/asr_latency.json
+    python -m benchmarks.bargein.asr_latency --out benchmarks/bargein/asr_latency.json
 
 A random-weight dev model costs what the real one costs per token, and it decodes up to
 its token cap where a real model stops at the end of the words: if anything it is slower.
@@ -57,7 +57,7 @@ class LatencyTable:
 
 @dataclass(frozen=True)
 class AsrLatency:
-    """What :mod:`voicebot.turns.evaluate` charges a partial and an end-of-turn check."""
+    """What :mod:`benchmarks.bargein.evaluate` charges a partial and an end-of-turn check."""
 
     partial: LatencyTable
     check: LatencyTable

@@ -1,6 +1,6 @@
 """Barge-in and end-of-turn evaluation: our policy and pipecat's stock configuration, one run.
 
-    python -m voicebot.turns.evaluate [--out benchmarks/bargein/results.json] [--quick] [--table]
+    python -m benchmarks.bargein.evaluate [--out benchmarks/bargein/results.json] [--quick] [--table]
 
 Scenarios come from :mod:`benchmarks.bargein.build` (real recordings in ../shared/audio,
 the bot's espeak-ng TTS mixed back as echo, espeak-ng backchannels). Both systems see the
@@ -14,7 +14,7 @@ same caller signal, frame by frame in audio time:
   control and whether the gate muted it as echo, as :class:`~voicebot.turns.processor.TurnTaker`
   does. Word confirmations use an ORACLE transcript (the label's text, revealed once 300 ms of
   the clip have been heard), returned after the time this machine's ASR takes for a transcription
-  of that length (``benchmarks/bargein/asr_latency.json``, measured by :mod:`voicebot.turns.asr_latency`
+  of that length (``benchmarks/bargein/asr_latency.json``, measured by :mod:`benchmarks.bargein.asr_latency`
   on the pipeline's own path: p95 by audio length, for partials in the 5 s partial window and for
   the end-of-turn check in the turn window), because no real ASR model is on this machine:
   the random-weight dev Whisper's "words" are not recognition (it emits "rirrirrir" for any
@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicebot.turns.asr_latency import AsrLatency
+from benchmarks.bargein.asr_latency import AsrLatency
 from voicebot.turns.engine import TurnEngine
 from voicebot.turns.processor import level_dbfs
 from voicebot.turns.policy import TurnPolicy
@@ -59,7 +59,7 @@ def shipped_policy(path: Path = PHONE_YAML) -> tuple[TurnPolicy, int, int]:
 
 
 ASR_LATENCY_MS = 200  # without a measured table: a partial on whisper-base int8, 2 cores, asr.partial_window_s 5: 137-196 ms
-MEASURED = Path(__file__).resolve().parents[2] / "benchmarks" / "bargein" / "asr_latency.json"  # python -m voicebot.turns.asr_latency
+MEASURED = Path(__file__).resolve().parent / "asr_latency.json"  # python -m benchmarks.bargein.asr_latency
 ORACLE_AFTER_MS = 300
 
 
@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="a third of the scenarios")
     ap.add_argument("--table", action="store_true", help="print the per-scenario table (stderr)")
     ap.add_argument("--asr-latency", type=Path, default=MEASURED,
-                    help="measured ASR latency table (default %(default)s; write yours with python -m voicebot.turns.asr_latency)")
+                    help="measured ASR latency table (default %(default)s; write yours with python -m benchmarks.bargein.asr_latency)")
     ap.add_argument("--asr-latency-ms", type=float, default=None,
                     help=f"instead, one constant latency for every transcription (without a table: {ASR_LATENCY_MS:g})")
     args = ap.parse_args(argv)
@@ -364,13 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         latency = AsrLatency.constant(args.asr_latency_ms if args.asr_latency_ms is not None else ASR_LATENCY_MS)
     else:
         latency = AsrLatency.load(args.asr_latency)
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bargein" / "build.py"
-    spec = importlib.util.spec_from_file_location("bargein_build", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    build_scenarios = mod.build_scenarios
+    from benchmarks.bargein.build import build_scenarios
     from voicebot.turns.smart_turn import SmartTurn
 
     scenarios = build_scenarios()

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from voicebot.bench.line import CallerScript, LineRun, Tail, place_audio
+from benchmarks.harness.line import CallerScript, LineRun, Tail, place_audio
 from voicebot.call import CallResult, CallSession
 from voicebot.channels.base import CHUNK_MS
 from voicebot.channels.replay import ReplayResult

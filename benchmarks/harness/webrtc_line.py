@@ -31,7 +31,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame
 
 from voicebot.audio.pcm import resample
-from voicebot.bench.line import CallerScript, LineRun, Tail, place_audio
+from benchmarks.harness.line import CallerScript, LineRun, Tail, place_audio
 from voicebot.call import CallResult, CallSession
 from voicebot.channels.base import CHUNK_MS
 from voicebot.channels.replay import ReplayResult

@@ -49,10 +49,10 @@ def machine() -> str:
 
 
 async def _bench(args: argparse.Namespace, runtime, scenarios, progress) -> dict[str, Any]:
-    from voicebot.bench import capacity
-    from voicebot.bench.baseline import NOTES, StockCallSession
-    from voicebot.bench.metrics import by_language, ratios, summarize_runs
-    from voicebot.bench.runner import BenchOptions, run_all
+    from benchmarks.harness import capacity
+    from benchmarks.harness.baseline import NOTES, StockCallSession
+    from benchmarks.harness.metrics import by_language, ratios, summarize_runs
+    from benchmarks.harness.runner import BenchOptions, run_all
 
     out = Path(args.out)
     opts = BenchOptions(fast=args.fast, asr=args.asr, concurrency=max(1, args.concurrency),
@@ -90,7 +90,7 @@ async def _bench(args: argparse.Namespace, runtime, scenarios, progress) -> dict
 
 
 def run(args: argparse.Namespace) -> int:
-    from voicebot.bench.scenario import ScenarioError, load_scenarios
+    from benchmarks.harness.scenario import ScenarioError, load_scenarios
     from voicebot.config import load_settings
     from voicebot.runtime import Runtime
 
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"voicebot bench: scenarios are invalid, nothing was run:\n{exc}", file=sys.stderr)
         return 2
-    from voicebot.bench.scenario import RUNNABLE_CHANNELS
+    from benchmarks.harness.scenario import RUNNABLE_CHANNELS
 
     unsupported = sorted({s.channel for s in scenarios} - set(RUNNABLE_CHANNELS))
     if unsupported:
@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         asr_model = f"unknown ({exc})"
     report["meta"] = {"started": started, "command": "voicebot " + " ".join(shlex.quote(a) for a in sys.argv[1:]), "machine": machine(), "mode": "fast (virtual clock)" if args.fast else "real-time",
                       "asr": args.asr, "asr_model": asr_model, "pipeline": str(spec.source or spec.name), "concurrency": args.concurrency}
-    from voicebot.bench.report import write_report
+    from benchmarks.harness.report import write_report
 
     paths = write_report(report, Path(args.out), plots=not args.no_plots)
     s = report["summary"]

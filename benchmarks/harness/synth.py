@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from voicebot.audio.pcm import load_audio, resample
-from voicebot.bench.scenario import Scenario, Turn
+from benchmarks.harness.scenario import Scenario, Turn
 
 FRAME_MS = 10
 # Neural voices for callers: (model folder, speaker, speed). The bot speaks English with the same

@@ -39,8 +39,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from voicebot.audio.g711 import ulaw_decode, ulaw_encode
-from voicebot.bench.line import CallerScript, LineRun, Tail, place_audio
-from voicebot.bench.twilio_peer import TwilioStreamClient, sign
+from benchmarks.harness.line import CallerScript, LineRun, Tail, place_audio
+from benchmarks.harness.twilio_peer import TwilioStreamClient, sign
 from voicebot.call import CallResult, CallSession
 from voicebot.channels.base import CHUNK_MS
 from voicebot.channels.replay import ReplayResult

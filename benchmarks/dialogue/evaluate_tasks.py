@@ -1,7 +1,7 @@
 """Task success on scripted multi-turn calls, per language: text in through the same
 ``DialogueSession`` interface the call pipeline uses, real NLU, real SQLite order store.
 
-    python -m voicebot.dialogue.evaluate_tasks [--scenarios FILE] [--json] [--verbose]
+    python -m benchmarks.dialogue.evaluate_tasks [--scenarios FILE] [--json] [--verbose]
 
 A task succeeds when the right order was found, the right resolution given (the right case
 created in the store, the right facts said) or the right handoff made, every reply was in the
@@ -24,10 +24,10 @@ from typing import Any
 
 import yaml
 
-from ..config import ROOT, Settings
-from .api import CallContext, CallerTurn, DialogueReply, Note, Transfer
-from .engine import DialogueEngineImpl, DialogueOptions, build_engine
-from .orders.seed import SampleData, sample_data
+from voicebot.config import ROOT, Settings
+from voicebot.dialogue.api import CallContext, CallerTurn, DialogueReply, Note, Transfer
+from voicebot.dialogue.engine import DialogueEngineImpl, DialogueOptions, build_engine
+from voicebot.dialogue.orders.seed import SampleData, sample_data
 
 SCENARIOS_FILE = ROOT / "tests" / "dialogue" / "data" / "task_scenarios.yaml"
 EVAL_TODAY = date(2026, 3, 16)  # the calendar is pinned so every run sees the same data
@@ -227,7 +227,7 @@ def summarize(outcomes: list[Outcome]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m voicebot.dialogue.evaluate_tasks", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.dialogue.evaluate_tasks", description=__doc__.split("\n")[0])
     parser.add_argument("--scenarios", type=Path, default=SCENARIOS_FILE)
     parser.add_argument("--lang", action="append", help="only these languages (repeatable)")
     parser.add_argument("--json", action="store_true")

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from voicebot.bench.scenario import Turn
-from voicebot.bench.synth import Clip
+from benchmarks.harness.scenario import Turn
+from benchmarks.harness.synth import Clip
 from voicebot.call import CallSession
 from voicebot.channels.base import CHUNK_MS, CallInput, CallTransport
 from voicebot.channels.replay import ReplayOptions, ReplayOutput, ReplayResult

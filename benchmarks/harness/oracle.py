@@ -14,7 +14,7 @@ import numpy as np
 
 from voicebot.asr.processor import Transcriber
 from voicebot.asr.whisper import AsrResult
-from voicebot.bench.line import CallerScript
+from benchmarks.harness.line import CallerScript
 
 EDGE_MS = 300  # a piece starting/ending this close to the turn's edge takes the words to that edge
 
