@@ -133,3 +133,20 @@ def test_serve_refuses_damaged_weights_and_says_how_to_fix(tmp_path, real_models
                          env=env, capture_output=True, text=True, timeout=180)
     assert res.returncode == 1, res.stderr[-2000:]
     assert "model.bin does not match its sha256" in res.stderr and "voicebot models install whisper-base --force" in res.stderr
+
+
+def test_health_says_when_model_files_change_under_a_running_bot(tmp_path):
+    from types import SimpleNamespace
+
+    from voicebot.commands.serve import _model_files_unchanged
+
+    folder = tmp_path / "whisper-base"
+    folder.mkdir()
+    (folder / "model.bin").write_bytes(b"x" * 100)
+    runtime = SimpleNamespace(asr_model_info=lambda spec: SimpleNamespace(path=folder, name="whisper-base"), spec=lambda: None)
+    check = _model_files_unchanged(runtime)
+    assert check() is None
+    (folder / "model.bin").write_bytes(b"x" * 50)  # truncated by a copy gone wrong
+    assert "changed on disk since start" in check()
+    (folder / "model.bin").unlink()
+    assert "voicebot models install whisper-base --force" in check()

@@ -429,3 +429,19 @@ def test_caller_going_on_before_the_complete_silence_discards_the_speculative_ch
     s.quiet(100)
     _, utt = s.last("utterance")
     assert utt is not None and utt.data["utterance"].start_ms < 20 and utt.data["utterance"].transcript == "I want to return my lamp."
+
+
+def test_backchannels_as_whisper_writes_them():
+    from voicebot.turns.backchannels import first_content_word, is_backchannel
+
+    # "sí, sí" over the bot came back from the real Whisper base as "Sisi." and cancelled the bot's answer
+    assert is_backchannel("Sisi.", "es") and is_backchannel("si, si", "es") and is_backchannel("Yeah yeah.", "en")
+    assert first_content_word("Sisi, quiero cancelar", "es") == "quiero"
+    assert first_content_word("Siempre", "es") == "siempre"  # starts like "si", is not "si" repeated
+
+
+def test_a_phrasal_verb_ends_a_sentence_a_preposition_does_not():
+    from voicebot.turns.completeness import text_incomplete
+
+    assert not text_incomplete("Okay, please go on.", "en") and not text_incomplete("Hold on.", "en")
+    assert text_incomplete("I want to return the", "en") and text_incomplete("it is on", "en")

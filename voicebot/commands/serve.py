@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
               "Fix the store (VOICEBOT_STORE__URL) or its folder's permissions, then start again.", file=sys.stderr)
         return 1
     runtime.health_checks["records"] = runtime.records.health  # disk full / read-only recordings: /health says so
+    runtime.health_checks["models"] = _model_files_unchanged(runtime)  # weights replaced or truncated since start
     problem = runtime.records.health()
     if problem:
         print(f"voicebot serve: WARNING: {problem}", file=sys.stderr)
@@ -154,6 +155,28 @@ def _damaged_models(runtime) -> list[str]:  # noqa: ANN001
         return []
     problems = [p for p in verify(info) if "no checksums recorded" not in p]  # older installs: doctor says so
     return [f"{p} -> run `{fix_command(info.name)}`" for p in problems]
+
+
+def _model_files_unchanged(runtime):  # noqa: ANN001, ANN202
+    """A /health check: the ASR model's files as they were when their checksums were verified at
+    start (size and modification time: a stat, not a re-hash, so /health stays cheap)."""
+    from voicebot.models.registry import fix_command
+
+    info = runtime.asr_model_info(runtime.spec())
+    files = [f for f in info.path.iterdir() if f.is_file()]
+    seen = {f: (f.stat().st_size, f.stat().st_mtime_ns) for f in files}
+
+    def check() -> str | None:
+        for f, before in seen.items():
+            try:
+                now = (f.stat().st_size, f.stat().st_mtime_ns)
+            except OSError:
+                return f"model file {f} is gone; run `{fix_command(info.name)}` and restart"
+            if now != before:
+                return f"model file {f} changed on disk since start; run `voicebot doctor`, then restart"
+        return None
+
+    return check
 
 
 def _start_voice_warmer(args: argparse.Namespace):  # -> subprocess.Popen

@@ -59,6 +59,24 @@ def _tokens(text: str, language: str | None) -> list[str]:
     return out
 
 
+def _plain(word: str) -> str:
+    """Without accents: Whisper writes "si" as often as "sí"."""
+    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
+
+
+def _is_backchannel_word(tok: str, lex: frozenset[str]) -> bool:
+    """In the lexicon, accents aside, or one of its words said over again as one token
+    (Whisper writes "sí, sí" as "Sisi", "yeah yeah" as "yeahyeah")."""
+    if tok in lex:
+        return True
+    plain = _plain(tok)
+    for w in lex:
+        pw = _plain(w)
+        if pw and " " not in pw and len(plain) % len(pw) == 0 and plain == pw * (len(plain) // len(pw)):
+            return True
+    return False
+
+
 def first_content_word(text: str, language: str | None) -> str | None:
     """The first word of ``text`` that is not a backchannel in ``language`` (None: all backchannel)."""
     lex = lexicon(language)
@@ -69,7 +87,7 @@ def first_content_word(text: str, language: str | None) -> str | None:
         if i + 1 < len(toks) and f"{toks[i]} {toks[i + 1]}" in lex | PHRASES:
             i += 2
             continue
-        if toks[i] not in lex:
+        if not _is_backchannel_word(toks[i], lex):
             return toks[i]
         i += 1
     return None
