@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,10 @@ def dev_models_dir() -> Path:
     build_dev_models(TEST_MODELS, ["whisper-tiny-dev"])
     return TEST_MODELS
 
+
+# A `voicebot serve` a test starts must not pre-render voices in the background (minutes of CPU
+# taken from the other tests); tests/tts/test_voice_cache.py covers the warmer.
+os.environ.setdefault("VOICEBOT_MODELS__WARM_VOICES", "false")
 
 REAL_MODELS = ROOT / "var" / "models"  # where `./run serve` and `./run test` install them
 

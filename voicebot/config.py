@@ -40,6 +40,7 @@ from voicebot.config_types import (
 from voicebot.dialogue.engine import DialogueOptions
 from voicebot.handoff.options import HandoffOptions
 from voicebot.outbound.options import OutboundOptions
+from voicebot.shop import ShopSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "VOICEBOT_"
@@ -98,6 +99,9 @@ class ModelSettings(Section):
     compute_nice: int = Field(10, ge=0, le=19)
     # Build random-weight dev models when no real one is present (offline machines).
     build_dev_if_missing: Flag = True
+    # Pre-render the shop's fixed sentences in every neural voice (voicebot.tts.warm) in a
+    # background process at nice 19 when serve starts; calls read them from <home>/cache/tts.
+    warm_voices: Flag = True
 
 
 class TwilioSettings(Section):
@@ -194,6 +198,7 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=_default_home)
     pipeline: Path = ROOT / "pipelines" / "phone.yaml"
     voices: Path = ROOT / "voices" / "catalog.yaml"
+    shop: ShopSettings = Field(default_factory=ShopSettings)  # voicebot.shop: name, languages served, business hours
     server: ServerSettings = Field(default_factory=ServerSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)

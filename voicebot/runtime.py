@@ -54,7 +54,11 @@ class Runtime:
 
     @property
     def languages(self) -> tuple[str, ...]:
-        """The languages a call may be in: the ASR detects among these, not all of Whisper's 99."""
+        """The languages a call may be in, the shop's (``shop.languages``): the ASR detects among
+        these, not all of Whisper's 99 (a shop serving es and en never hears Portuguese)."""
+        shop = getattr(self.settings, "shop", None)
+        if shop is not None:
+            return tuple(shop.languages)
         from voicebot.dialogue.nlu_types import LANGUAGES
 
         return tuple(LANGUAGES)
@@ -100,8 +104,22 @@ class Runtime:
 
         with self._lock:
             if spec.tts.prefer not in self._catalogs:
-                self._catalogs[spec.tts.prefer] = VoiceCatalog(self.settings.voices, self.settings.models.dir, prefer=spec.tts.prefer)
+                self._catalogs[spec.tts.prefer] = VoiceCatalog(self.settings.voices, self.settings.models.dir, prefer=spec.tts.prefer,
+                                                               cache_dir=self.tts_cache_dir)
             return self._catalogs[spec.tts.prefer]
+
+    @property
+    def tts_cache_dir(self) -> Path:
+        """Where the pre-rendered fixed phrases live (voicebot.tts.warm)."""
+        return self.settings.home / "cache" / "tts"
+
+    def fixed_phrases(self, spec: PipelineSpec, languages: tuple[str, ...] | None = None) -> dict[str, list[str]]:
+        """The sentences the bot says the same on every call, per language (what is worth pre-rendering)."""
+        engine = self.dialogue(spec)
+        phrases = getattr(engine, "fixed_phrases", None)
+        if phrases is None:
+            return {}
+        return {lang: phrases(lang) for lang in (languages or self.languages)}
 
     def dialogue(self, spec: PipelineSpec):
         name = spec.dialogue.engine
@@ -118,6 +136,11 @@ class Runtime:
                 else:
                     raise ValueError(f"unknown dialogue engine {name!r} in pipeline {spec.name}; use builtin or minimal")
             return self._engines[name]
+
+    def loaded_engines(self) -> list[Any]:
+        """The dialogue engines loaded so far (the knowledge-base page hands them its edits)."""
+        with self._lock:
+            return [e for name, e in self._engines.items() if name != "smart_turn"]
 
     @property
     def smart_turn(self):

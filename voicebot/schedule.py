@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, field_validator
+from pydantic import BeforeValidator, PlainSerializer, field_validator
 
 from voicebot.config_types import Section
 
@@ -80,7 +80,12 @@ def _dates(value: Any) -> Any:
     return value
 
 
-DayHours = Annotated[tuple[Span, ...], BeforeValidator(_spans)]
+def _shown(spans: tuple[Span, ...]) -> str:
+    return ", ".join(f"{a}-{b}" for a, b in spans) or "closed"
+
+
+# JSON (--print-config) shows a day as it is written in settings: "09:00-13:00, 15:00-19:00".
+DayHours = Annotated[tuple[Span, ...], BeforeValidator(_spans), PlainSerializer(_shown, when_used="json")]
 Holidays = Annotated[tuple[date, ...], BeforeValidator(_dates)]
 
 

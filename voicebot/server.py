@@ -28,6 +28,7 @@ ROUTERS = (
     ("voicebot.channels.twilio.routes", "make_router"),
     ("voicebot.channels.webrtc.routes", "make_router"),
     ("voicebot.records.routes", "make_router"),
+    ("voicebot.dialogue.kb_routes", "make_router"),  # the knowledge-base and catalogue page for supervisors
 )
 
 DEMO = """<!doctype html><html><head><meta charset="utf-8"><title>voicebot</title></head>

@@ -8,7 +8,7 @@ the script Whisper chose is not counted as an error).
 
 from __future__ import annotations
 
-from voicebot.bench.metrics import edit_distance, words
+from benchmarks.harness.metrics import edit_distance, words
 
 CHAR_LANGS = ("zh", "ja", "th", "ko")
 

@@ -4,7 +4,7 @@ from pipecat.frames.frames import (InputAudioRawFrame, TranscriptionFrame, UserS
                                    VADUserStartedSpeakingFrame, VADUserStoppedSpeakingFrame)
 from pipecat.tests.utils import run_test
 
-from voicebot.bench.baseline import StockTurnAdapter, _LimitedWhisper
+from benchmarks.harness.baseline import StockTurnAdapter, _LimitedWhisper
 from voicebot.clock import VirtualClock
 from voicebot.dialogue.api import CallContext
 from voicebot.pipeline.frames import CallerTextFrame

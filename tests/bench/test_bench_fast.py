@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.bench.cli import add_arguments, run
-from voicebot.bench.scenario import shared_audio_dir
+from benchmarks.harness.cli import add_arguments, run
+from benchmarks.harness.scenario import shared_audio_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,7 +2,7 @@
 call with G.711 RTP against the bot's SIP channel, and an aiortc peer on the in-app channel.
 
 Real time (real sockets, real pacing), so these are marked slow: about a minute and a half.
-The Twilio side is written from Twilio's published formats (voicebot.bench.twilio_peer).
+The Twilio side is written from Twilio's published formats (benchmarks.harness.twilio_peer).
 """
 
 import argparse
@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voicebot.bench.cli import add_arguments, run
-from voicebot.bench.scenario import shared_audio_dir
+from benchmarks.harness.cli import add_arguments, run
+from benchmarks.harness.scenario import shared_audio_dir
 
 pytestmark = pytest.mark.slow
 

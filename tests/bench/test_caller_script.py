@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from voicebot.bench.line import CallerScript
-from voicebot.bench.scenario import Turn
-from voicebot.bench.synth import Clip, speech_bounds
+from benchmarks.harness.line import CallerScript
+from benchmarks.harness.scenario import Turn
+from benchmarks.harness.synth import Clip, speech_bounds
 from voicebot.events import CallEvent
 
 RATE = 16000

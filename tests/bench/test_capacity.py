@@ -1,6 +1,6 @@
 """Capacity judgement: the most concurrent calls sustained, memory per extra call."""
 
-from voicebot.bench.capacity import judge, level_figures
+from benchmarks.harness.capacity import judge, level_figures
 
 
 def scen(v2v, late):

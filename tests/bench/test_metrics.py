@@ -1,10 +1,10 @@
 """The benchmark's figures on a hand-written event timeline: exact numbers."""
 
 
-from voicebot.bench.metrics import (TurnTruth, bot_intervals, edit_distance, percentile, ratios, scenario_checks, stage_figures,
+from benchmarks.harness.metrics import (TurnTruth, bot_intervals, edit_distance, percentile, ratios, scenario_checks, stage_figures,
                                     summarize_runs, turn_figures, words)
-from voicebot.bench.oracle import word_share
-from voicebot.bench.scenario import Expect
+from benchmarks.harness.oracle import word_share
+from benchmarks.harness.scenario import Expect
 from voicebot.events import CallEvent
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.bench.scenario import ScenarioError, load_scenario, load_scenarios, resolve_audio, shared_audio_dir
+from benchmarks.harness.scenario import ScenarioError, load_scenario, load_scenarios, resolve_audio, shared_audio_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -41,8 +41,10 @@ def nlu(intent: str, lang: str = "en", confidence: float = 0.95, **kw: Any) -> N
     return NluResult(intent, confidence, lang, slots=kw, sentiment=sentiment, frustration=frustration, escalate=escalate)
 
 
-def make_engine(home: Path, understands: Any, **options: Any) -> DialogueEngineImpl:
-    return build_engine(Settings(home=home), nlu=understands, options=DialogueOptions(today=lambda: TODAY, **options))
+def make_engine(home: Path, understands: Any, *, shop_name: str | None = None, languages: tuple[str, ...] | None = None,
+                **options: Any) -> DialogueEngineImpl:
+    shop = {k: v for k, v in (("name", shop_name), ("languages", languages)) if v is not None}
+    return build_engine(Settings(home=home, shop=shop), nlu=understands, options=DialogueOptions(today=lambda: TODAY, **options))
 
 
 def data() -> SampleData:

@@ -190,7 +190,7 @@ async def test_barge_in_after_the_question_keeps_it(engine, scripted) -> None:
 
 
 async def test_order_store_failure_hands_over(tmp_path, scripted) -> None:
-    (tmp_path / "orders.sqlite3").mkdir()  # a folder where the database file should be
+    (tmp_path / "demo-orders.sqlite3").mkdir()  # a folder where the database file should be
     engine = make_engine(tmp_path, scripted)
     call = Call(engine, scripted, "en", caller_number="+447700900123")
     reply = await call.say(nlu("order_status", "en", order_id="55712"))
@@ -202,18 +202,21 @@ def test_dialogue_settings_section(tmp_path) -> None:
     from voicebot.config import ConfigError, Settings, load_settings
     from voicebot.dialogue.engine import options_from_settings
 
-    assert options_from_settings(Settings(home=tmp_path)).order_store == "sqlite"
+    assert options_from_settings(Settings(home=tmp_path)).order_store == "demo"  # the default, and it says so (a banner)
     cfg = tmp_path / "settings.yaml"
-    cfg.write_text("dialogue: {shop_name: Nordwind, kb_dir: /srv/kb, session: {max_misunderstood: 3},\n"
+    cfg.write_text("shop: {name: Nordwind}\n"
+                   "dialogue: {kb_dir: /srv/kb, session: {max_misunderstood: 3},\n"
                    "           llm: {enabled: true, base_url: 'http://127.0.0.1:1234/v1'}}\n")
     s = load_settings(cfg, env={"VOICEBOT_DIALOGUE__ALLOWED_DOMAINS": "nordwind.example, help.nordwind.example"})
     opts = options_from_settings(s)
-    assert opts.shop_name == "Nordwind" and opts.llm.enabled and opts.llm.base_url.endswith(":1234/v1")
+    assert s.shop.name == "Nordwind" and opts.llm.enabled and opts.llm.base_url.endswith(":1234/v1")
     assert opts.allowed_domains == ("nordwind.example", "help.nordwind.example") and str(opts.kb_dir) == "/srv/kb"
     assert opts.session.max_misunderstood == 3
     assert options_from_settings(load_settings(cfg, env={"VOICEBOT_DIALOGUE__LLM__ENABLED": "false"})).llm.enabled is False
     with pytest.raises(ConfigError, match="unknown setting 'dialogue.shopname'"):
         load_settings(None, env={"VOICEBOT_DIALOGUE__SHOPNAME": "x"})
+    with pytest.raises(ConfigError, match="moved to shop.name"):  # the old key says where it went
+        load_settings(None, env={"VOICEBOT_DIALOGUE__SHOP_NAME": "x"})
 
 
 async def test_in_app_customer_is_verified_by_token_and_orders_found_without_number(engine, scripted) -> None:

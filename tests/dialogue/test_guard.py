@@ -78,8 +78,8 @@ def test_every_policy_and_template_passes_the_guard(lang) -> None:
     values = {"shop": "Acme Shop", "name": "Kim", "order_id": o.id, "items": "x", "date": "3/11", "event_date": "3/10",
               "location": "Paris", "carrier": "DHL", "tracking": o.shipment.tracking_number, "reference": "RET-100001",
               "email": "kim@example.kr", "days": 30, "choices": "a", "min_days": 3, "max_days": 5, "country": "X",
-              "spoken": "4 5 7, 1 2", "product": "x"}
-    ctx = GuardContext(frozenset({o.id, o.shipment.tracking_number, "RET-100001", "kim@example.kr"}), policy_numbers(KB))
+              "spoken": "4 5 7, 1 2", "product": "x", "callback": "+1 555 0100"}
+    ctx = GuardContext(frozenset({o.id, o.shipment.tracking_number, "RET-100001", "kim@example.kr", "+1 555 0100"}), policy_numbers(KB))
     for key in templates.table:
         text = templates.render(key, lang, **values)
         assert GUARD.check(text, lang, ctx).ok, (key, text, GUARD.findings(text, lang, ctx))

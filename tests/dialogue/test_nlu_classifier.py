@@ -12,8 +12,8 @@ import pytest
 from voicebot.dialogue.nlu import Nlu
 from voicebot.dialogue.nlu.blend import blend
 from voicebot.dialogue.nlu.classifier import TRAINING, IntentClassifier, Prediction, expand_pattern, load_examples
-from voicebot.dialogue.nlu.train import main as train_main
-from voicebot.dialogue.nlu.train import overlap, read_rows
+from benchmarks.nlu.train import main as train_main
+from benchmarks.nlu.train import overlap, read_rows
 from voicebot.dialogue.nlu_types import INTENTS, LANGUAGES
 
 DATA = Path(__file__).parent / "data"
@@ -21,9 +21,9 @@ EVALUATION_SETS = sorted(DATA.glob("nlu_*.jsonl"))
 
 
 def test_training_data_ships_with_the_package() -> None:
-    """The classifier learns from voicebot/dialogue/nlu/training.jsonl, data kept by hand in the
+    """The classifier learns from each language pack's training.jsonl, data kept by hand in the
     package (nothing under tests/ is read or generated at run time)."""
-    assert TRAINING.parent.name == "nlu" and "tests" not in TRAINING.parts
+    assert TRAINING and all(path.parent.parent.name == "languages" and "tests" not in path.parts for path in TRAINING)
     examples = load_examples()
     assert set(examples) == set(LANGUAGES)
     assert all(intent in INTENTS for rows in examples.values() for intent, _ in rows)
@@ -34,7 +34,7 @@ def test_training_data_is_disjoint_from_every_evaluation_set() -> None:
     as the NLU reads it: case, punctuation, full-width and traditional forms folded) may be in
     the training data."""
     assert len(EVALUATION_SETS) >= 4, EVALUATION_SETS
-    training = read_rows(TRAINING)
+    training = [row for path in TRAINING for row in read_rows(path)]
     for path in EVALUATION_SETS:
         leaked = overlap(training, read_rows(path))
         assert not leaked, f"{path.name}: {len(leaked)} lines also in training.jsonl, e.g. {leaked[:3]}"

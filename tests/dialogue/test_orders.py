@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import pytest
@@ -21,6 +22,8 @@ def test_sample_data_is_realistic_and_varied() -> None:
     d = sample_data(TODAY)
     assert len({c.country for c in d.customers}) == 15 and {c.language for c in d.customers} >= {"en", "zh", "ar", "th", "vi"}
     assert all(c.phone.startswith("+") and "@" in c.email for c in d.customers)
+    # Numbers only from ranges reserved for fiction: nobody real is ever called or named.
+    assert all(re.fullmatch(r"\+447700900\d{3}|\+1\d{3}55501\d\d", c.phone) for c in d.customers), [c.phone for c in d.customers]
     ids = [o.id for o in d.orders]
     assert len(ids) == len(set(ids)) == 15 * len(KINDS)
     assert any(not i.isdigit() for i in ids)  # alphanumeric ids too
@@ -38,7 +41,8 @@ async def test_seeded_on_first_use_and_found_by_every_key(store, tmp_path) -> No
     assert await store.find_customer(phone="+44 7700 900123") == emma
     assert await store.find_customer(email="EMMA.THOMPSON@example.co.uk") == emma
     assert await store.find_customer(customer_id="C001") == emma
-    assert await store.find_customer(phone="+66812345678") == d.customer_for_language("th")  # not C008 (+86 138 1234 5678)
+    assert await store.find_customer(phone="+1 202 555 0112") == d.customer_for_language("th")  # not C008 (+1 202 555 0108)
+    assert await store.find_customer(phone="(202) 555-0112") == d.customer_for_language("th")  # national form
     assert await store.find_customer(phone="+10000000000") is None
     order = d.order_of("C001", "customs_hold")
     assert await store.get_order(order.id) == order
@@ -74,5 +78,6 @@ async def test_unusable_database_is_a_clear_error(tmp_path) -> None:
 
 def test_same_phone() -> None:
     assert same_phone("+44 7700 900123", "07700900123")
+    assert not same_phone("+12025550112", "+12025550108")
     assert not same_phone("+66812345678", "+8613812345678")
     assert not same_phone("123", "123") and not same_phone(None, "+1")

@@ -82,7 +82,7 @@ async def test_round_trip_every_endpoint(merchant) -> None:
         order = d.order_of("C009", "customs_hold")
         assert await store.get_order(order.id) == order
         assert await store.get_order("00000") is None
-        assert await store.find_customer(phone="+81 90 1234 5678") == d.customer_for_language("ja")
+        assert await store.find_customer(phone="+1 202 555 0109") == d.customer_for_language("ja")
         assert await store.find_customer(email="nobody@example.com") is None
         assert len(await store.orders_for_customer("C009")) == 6
         case = await store.create_case("damage_claim", order.id, {"skus": ["coat-wool-red"]})
@@ -92,7 +92,7 @@ async def test_round_trip_every_endpoint(merchant) -> None:
             await store.create_case("return", "00000", {})
     finally:
         await store.close()
-    assert "GET /v1/customers?phone=%2B81+90+1234+5678" in seen
+    assert "GET /v1/customers?phone=%2B1+202+555+0109" in seen
 
 
 async def test_errors_are_clear(merchant) -> None:
@@ -127,7 +127,7 @@ async def test_dialogue_runs_on_the_merchant_api(merchant, tmp_path, monkeypatch
     reply = await call.say(nlu("affirm", "vi"))
     ref = call.notes("refund_requested")[0].data["reference"]
     assert ref in reply.text and any(s.startswith(f"POST /v1/orders/{order.id}/cases") for s in seen)
-    assert not (tmp_path / "bot" / "orders.sqlite3").exists()  # nothing embedded was used
+    assert not (tmp_path / "bot" / "demo-orders.sqlite3").exists()  # nothing embedded was used
     await engine.close()
 
 

@@ -1,6 +1,6 @@
 """Task success on scripted multi-turn calls, text -> real NLU -> flows -> SQLite store, through
 the DialogueSession interface. Target: >= 95% overall (issue 6). The per-language figures come
-from `python -m voicebot.dialogue.evaluate_tasks`."""
+from `python -m benchmarks.dialogue.evaluate_tasks`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from voicebot.dialogue import evaluate_tasks as ev
+from benchmarks.dialogue import evaluate_tasks as ev
 from voicebot.dialogue.nlu_types import LANGUAGES
 
 

@@ -21,6 +21,7 @@ from tests.handoff.servers import serving
 from tests.pipeline.timeline import OracleTranscriber, speech
 from tests.twilio.conftest import fake_api  # noqa: F401 - fixture: Twilio's REST API stand-in
 from tests.twilio.test_pipeline_call import open_call
+from tests.webrtc.conftest import screenshots_dir
 from voicebot.audio.g711 import ulaw_encode
 from voicebot.audio.pcm import resample
 from voicebot.channels.twilio.routes import make_router as twilio_router
@@ -31,7 +32,6 @@ from voicebot.runtime import Runtime
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/lib/chromium/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 ORACLE = OracleTranscriber([], language="es")  # the scripted words of each caller turn (shared by the calls)
 ALL_DAY = dict(hours=(0, 24), days=(0, 1, 2, 3, 4, 5, 6))
 
@@ -94,7 +94,7 @@ async def sign_in_http(host: str, agent: str, password: str) -> None:
             assert r.status == 200
 
 
-async def test_spanish_caller_reaches_spanish_agent_on_the_desk(server, browser):
+async def test_spanish_caller_reaches_spanish_agent_on_the_desk(server, browser, tmp_path):
     host, svc, api_requests = server
     state = svc.state
     # Ana signs in but never answers; María uses the desk in Chromium.
@@ -105,7 +105,7 @@ async def test_spanish_caller_reaches_spanish_agent_on_the_desk(server, browser)
     await page.fill("#password", "maria-password")
     await page.click("#signIn")
     await page.wait_for_selector("#app:not(.hidden)")
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    shots = screenshots_dir(tmp_path)  # $VOICEBOT_SCREENSHOTS=docs/screenshots refreshes the docs' images
 
     client, caller = await open_call(f"ws://{host}/twilio/stream", "CAes1")
     try:
@@ -128,7 +128,7 @@ async def test_spanish_caller_reaches_spanish_agent_on_the_desk(server, browser)
         assert "55712" in card_text and "quiero hablar con una persona" in card_text
         t = await state.get_ticket("CAes1")
         assert [h["what"] for h in t.history].count("offer_timeout") == 1
-        await page.screenshot(path=str(SHOTS / "desk-offered.png"))
+        await page.screenshot(path=str(shots / "desk-offered.png"))
 
         loop = asyncio.get_running_loop()
         await wait(lambda: loop.time() - client.received.media_times[-1] > 0.4, 30)  # the "trying someone else" line is over
@@ -151,7 +151,7 @@ async def test_spanish_caller_reaches_spanish_agent_on_the_desk(server, browser)
         await page.click("#send")
         await page.wait_for_selector(".line.agent", timeout=10000)
         await wait(lambda: len(client.received.media) > media_before + 25, 30)  # >= 0.5 s of the agent's words
-        await page.screenshot(path=str(SHOTS / "desk-bridged.png"))
+        await page.screenshot(path=str(shots / "desk-bridged.png"))
         print(f"\nHANDOFF FIGURES: caller's request (end of speech) -> call on desk {t_desk - t_request_end:.2f} s; "
               f"bridge request -> desk {svc.bridge.timings('CAes1')}; accept click -> first bridged audio {t_bridged - t_accept:.2f} s")
     finally:
@@ -175,7 +175,7 @@ async def test_spanish_caller_reaches_spanish_agent_on_the_desk(server, browser)
         await page.wait_for_selector("text=queued", timeout=10000)
         t = await state.get_ticket("CAes2")
         assert t.wait_s and t.wait_s > 0
-        await page.screenshot(path=str(SHOTS / "desk-queued.png"))
+        await page.screenshot(path=str(shots / "desk-queued.png"))
     finally:
         await caller2.stop()
     await client2.send_stop()  # the caller hangs up while queued

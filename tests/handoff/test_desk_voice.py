@@ -27,6 +27,7 @@ from fastapi import FastAPI
 
 from tests.handoff.servers import serving
 from tests.pipeline.timeline import speech, timeline
+from tests.webrtc.conftest import screenshots_dir
 from voicebot.audio.pcm import write_wav
 from voicebot.channels.webrtc.routes import make_router as inapp_router
 from voicebot.channels.webrtc.service import InappOptions
@@ -38,7 +39,6 @@ from voicebot.runtime import Runtime
 
 pytestmark = [pytest.mark.slow, pytest.mark.peers]
 CHROMIUM = "/usr/lib/chromium/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SECRET = "test-secret-for-the-desk-voice"
 ALL_DAY = {"hours": (0, 24), "days": (0, 1, 2, 3, 4, 5, 6)}
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -126,7 +126,7 @@ def agent_media_tasks() -> list[str]:
 
 
 @pytest.mark.parametrize("ending", ["agent_ends_call", "agent_browser_dies"])
-async def test_agent_talks_to_an_inapp_caller_from_the_desk(server, launch, voices, ending):
+async def test_agent_talks_to_an_inapp_caller_from_the_desk(server, launch, voices, ending, tmp_path):
     host, svc, live = server
     caller_wav, agent_wav = voices
     loop = asyncio.get_running_loop()
@@ -179,8 +179,7 @@ async def test_agent_talks_to_an_inapp_caller_from_the_desk(server, launch, voic
     await wait(lambda: leg.stats["agent_loud_frames"] > 50, 30)
     await page.wait_for_function(f"window.voicebot.stats.botVoicedMs > {voiced_before + 1000}", timeout=30000)
     assert dialogue_speech(call) == dialogue_before, "the dialogue's own replies must stay muted while the agent talks"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    await desk.screenshot(path=str(SHOTS / "desk-talking.png"))
+    await desk.screenshot(path=str(screenshots_dir(tmp_path) / "desk-talking.png"))  # $VOICEBOT_SCREENSHOTS: docs' images
 
     # Mute: the caller stops hearing Ann (a long run of quiet frames while her microphone keeps speaking).
     await desk.click("#mute")
@@ -256,7 +255,7 @@ async def test_talk_is_refused_for_a_call_the_agent_does_not_own(server):
     assert svc.media.legs == {} and not agent_media_tasks()
 
 
-async def test_a_denied_microphone_gets_its_own_message_and_no_leg(server, launch, voices):
+async def test_a_denied_microphone_gets_its_own_message_and_no_leg(server, launch, voices, tmp_path):
     host, svc, _live = server
     await svc.state.put_ticket(Ticket(call_id="webrtc-denied", channel="webrtc", language="en", queue="en", state="bridged",
                                       agent_id="ann", context={"reason": "caller_asked"}))
@@ -274,5 +273,5 @@ async def test_a_denied_microphone_gets_its_own_message_and_no_leg(server, launc
     assert "Microphone access was denied" in text and "type replies" in text, text
     assert await desk.get_attribute("#talkPanel", "data-state") == "mic_denied"
     assert not await desk.is_disabled("#talk")  # Talk can be pressed again once the microphone is allowed
-    await desk.screenshot(path=str(SHOTS / "desk-mic-denied.png"))
+    await desk.screenshot(path=str(screenshots_dir(tmp_path) / "desk-mic-denied.png"))
     assert svc.media.legs == {} and not agent_media_tasks()

@@ -157,6 +157,25 @@ def test_settings_take_hours_as_text_or_mapping():
         validate_section(HandoffOptions, {"queues": "{not json"}, "handoff.")
 
 
+def test_queue_hours_fall_back_to_the_shops_hours_only_when_the_merchant_set_them(tmp_path):
+    from voicebot.config import load_settings
+    from voicebot.handoff.routes import shop_hours
+
+    config = tmp_path / "shop.yaml"
+    config.write_text("shop: {hours: {timezone: Europe/Madrid, sat: '10:00-14:00'}}\n")
+    settings = load_settings(config, env={})
+    routing = settings.handoff.routing(shop_hours(settings))
+    assert routing.hours is settings.shop.hours and routing.hours_for("es").is_open(SAT_NOON)  # 13:00 in Madrid
+    d = route(RouteRequest("c1", "es"), [Agent("ana", "Ana", ("es",), hours="24/7", status="available")], utc(2026, 11, 28, 15, 0))
+    assert d.kind == "agent"  # no queue hours given to route() directly: the agent's shift alone
+    d = route(RouteRequest("c1", "es"), [Agent("ana", "Ana", ("es",), hours="24/7", status="available")], utc(2026, 11, 28, 15, 0), routing)
+    assert d.kind != "agent" and d.reason.startswith("queue es closed (Mon-Fri 09:00-17:00; Sat 10:00-14:00 (Europe/Madrid))")
+    own = validate_section(HandoffOptions, {"hours": "24/7 Europe/Madrid"}, "handoff.")
+    assert own.routing(shop_hours(settings)).hours is own.hours  # handoff.hours, when set, wins
+    unset = load_settings(None, env={})
+    assert shop_hours(unset) is None and unset.handoff.routing(shop_hours(unset)).hours is None  # the default shop hours close nothing
+
+
 def test_coverage_and_an_agents_own_shift_for_the_desk():
     lines = {c.queue: c for c in coverage([MARIA], SAT_NOON, RoutingOptions(), VoicemailOptions())}
     es = lines["es"]

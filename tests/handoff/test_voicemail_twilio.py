@@ -24,7 +24,7 @@ from tests.handoff.servers import serving
 from tests.pipeline.timeline import speech
 from tests.twilio.conftest import PUBLIC_HOST
 from tests.twilio.test_pipeline_call import LiveCaller
-from voicebot.bench.twilio_peer import TwilioStreamClient, sign
+from benchmarks.harness.twilio_peer import TwilioStreamClient, sign
 from voicebot.audio.g711 import ulaw_decode, ulaw_encode
 from voicebot.audio.pcm import resample
 from voicebot.channels.twilio.routes import make_router as twilio_router

@@ -91,3 +91,10 @@ def test_bad_hours_are_errors_naming_the_key(raw, message):
 def test_summary_groups_days():
     s = Schedule(timezone="Europe/Madrid", sat="10:00-14:00", holidays=("2026-12-25",))
     assert s.summary() == "Mon-Fri 09:00-17:00; Sat 10:00-14:00 (Europe/Madrid); closed on 1 holiday(s)"
+
+
+def test_print_form_is_the_settings_form():
+    s = Schedule(mon="09:00-13:00, 15:00-19:00", sat="")
+    dumped = s.model_dump(mode="json")
+    assert dumped["mon"] == "09:00-13:00, 15:00-19:00" and dumped["sat"] == "closed"
+    assert Schedule.model_validate(dumped) == s

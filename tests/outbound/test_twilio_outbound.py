@@ -18,7 +18,7 @@ import uvicorn
 from tests.twilio.conftest import eventually
 from tests.twilio.standin import Callee, TwilioRestStandIn
 from voicebot.audio.g711 import ulaw_decode
-from voicebot.bench.twilio_peer import sign
+from benchmarks.harness.twilio_peer import sign
 from voicebot.server import create_app
 
 from .world import hello_ulaw, make_world, voicemail_ulaw

@@ -152,7 +152,7 @@ async def test_a_fricative_onset_pauses_the_bot_before_the_vad_decides(runtime):
     # TIMIT spk1 snt5 opens on a fricative: webrtcvad calls its first ~200 ms unvoiced. The early
     # pause of phone.yaml (20 ms of loud caller audio) pauses the bot on its energy; the VAD's start follows.
     from voicebot.pipeline.spec import load_spec
-    from voicebot.turns.evaluate import PHONE_YAML
+    from benchmarks.bargein.evaluate import PHONE_YAML
 
     spec = runtime.spec()
     phone = load_spec(PHONE_YAML).turns.barge_in

@@ -108,3 +108,45 @@ def test_serve_with_sip_answers_options_probes(tmp_path, dev_models_dir):
             _, err = proc.communicate()
     assert answer.startswith(b"SIP/2.0 200"), err[-2000:]
     assert b"probe-1" in answer
+
+
+def test_serve_refuses_damaged_weights_and_says_how_to_fix(tmp_path, real_models_dir):
+    """Damaged weights still load and then transcribe everything as "!!!!": serve checks the checksums first."""
+    import shutil
+
+    models = tmp_path / "models"
+    src = real_models_dir / "whisper-base"
+    (models / "whisper-base").mkdir(parents=True)
+    for f in src.iterdir():
+        if f.name == "model.bin":
+            shutil.copyfile(f, models / "whisper-base" / f.name)
+        else:
+            os.link(f, models / "whisper-base" / f.name) if f.is_file() else shutil.copytree(f, models / "whisper-base" / f.name)
+    with open(models / "whisper-base" / "model.bin", "r+b") as f:  # one flipped byte near the end, as a bad disk would
+        f.seek(-4096, os.SEEK_END)
+        b = f.read(1)
+        f.seek(-4096, os.SEEK_END)
+        f.write(bytes([b[0] ^ 0xFF]))
+    env = {**os.environ, "VOICEBOT_HOME": str(tmp_path), "VOICEBOT_MODELS__DIR": str(models), "VOICEBOT_MODELS__ASR": "whisper-base",
+           "VOICEBOT_MODELS__BUILD_DEV_IF_MISSING": "false", "VOICEBOT_MODELS__WARM_VOICES": "false"}
+    res = subprocess.run([sys.executable, "-m", "voicebot", "serve", "--port", str(free_port()), "--pipeline", str(ROOT / "pipelines" / "minimal.yaml")],
+                         env=env, capture_output=True, text=True, timeout=180)
+    assert res.returncode == 1, res.stderr[-2000:]
+    assert "model.bin does not match its sha256" in res.stderr and "voicebot models install whisper-base --force" in res.stderr
+
+
+def test_health_says_when_model_files_change_under_a_running_bot(tmp_path):
+    from types import SimpleNamespace
+
+    from voicebot.commands.serve import _model_files_unchanged
+
+    folder = tmp_path / "whisper-base"
+    folder.mkdir()
+    (folder / "model.bin").write_bytes(b"x" * 100)
+    runtime = SimpleNamespace(asr_model_info=lambda spec: SimpleNamespace(path=folder, name="whisper-base"), spec=lambda: None)
+    check = _model_files_unchanged(runtime)
+    assert check() is None
+    (folder / "model.bin").write_bytes(b"x" * 50)  # truncated by a copy gone wrong
+    assert "changed on disk since start" in check()
+    (folder / "model.bin").unlink()
+    assert "voicebot models install whisper-base --force" in check()

@@ -1,8 +1,7 @@
-"""The barge-in benchmark's labels and its ASR cost model (benchmarks/bargein, voicebot.turns.asr_latency)."""
+"""The barge-in benchmark's labels and its ASR cost model (benchmarks/bargein, benchmarks.bargein.asr_latency)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -10,18 +9,12 @@ import numpy as np
 import pytest
 
 from voicebot.audio.pcm import load_audio
-from voicebot.turns.asr_latency import AsrLatency, LatencyTable, measure
+from benchmarks.bargein import build as bargein_build
+from benchmarks.bargein.asr_latency import AsrLatency, LatencyTable, measure
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "audio"
 RATE = 16000
-
-
-def _build():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("bargein_build", ROOT / "benchmarks" / "bargein" / "build.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _db(level_dbfs: float, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -40,11 +33,11 @@ def test_hiss_before_the_words_is_not_the_onset() -> None:
     rng = np.random.default_rng(1)
     x = np.concatenate([np.zeros(1600), _db(-48, 6400, rng), _vowel(-18, 8000)])
     x[1600:] += _db(-58, len(x) - 1600, rng)
-    assert _build().speech_onset(x) == pytest.approx(500, abs=10)
+    assert bargein_build.speech_onset(x) == pytest.approx(500, abs=10)
 
 
 def test_a_click_separated_from_the_words_is_not_the_onset_but_a_soft_lead_in_is() -> None:
-    mod = _build()
+    mod = bargein_build
     rng = np.random.default_rng(2)
     floor = _db(-60, 16000, rng)
     click = floor.copy()
@@ -62,7 +55,7 @@ def test_a_click_separated_from_the_words_is_not_the_onset_but_a_soft_lead_in_is
 
 
 def test_onsets_agree_with_the_hand_labelled_vad_clips() -> None:
-    mod = _build()
+    mod = bargein_build
     checked = 0
     for rel, onsets in mod.LABELLED_ONSETS.items():
         if not (SHARED / rel).is_file():
@@ -76,7 +69,7 @@ def test_onsets_agree_with_the_hand_labelled_vad_clips() -> None:
 
 
 def test_oracle_text_comes_from_transcript_annotation_or_says_it_is_untranscribed() -> None:
-    mod = _build()
+    mod = bargein_build
     assert mod.oracle_text({"transcript": "hello there"}) == "hello there"
     assert mod.oracle_text({"annotation": "pinyin: ni2 yi3 wei2; 你以为 (inferred)"}) == "你以为"
     assert mod.oracle_text({"annotation": "L: 'He began a confused complaint' R: 'The horizon seems distant.'"}) == \

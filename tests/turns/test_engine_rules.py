@@ -393,3 +393,55 @@ def test_continuation_is_off_by_default():
     s.e.reply_pending = True
     s.quiet(500).speak(200)
     assert s.last("pause")[1] is None  # a pending reply is not held without continue_within_ms
+
+
+SPECULATE = dataclasses.replace(WORDS, end_of_turn=dataclasses.replace(WORDS.end_of_turn, quick_silence_ms=150, complete_silence_ms=250))
+
+
+def test_speculative_check_answers_at_the_complete_silence_not_before():
+    s = Script(policy=SPECULATE, bot=False).speak(800).quiet(160)  # caller stops at 800 ms; check at 150 ms of silence
+    t_check, chk = s.last("check")
+    assert chk is not None and t_check == 950
+    assert s.e.check_result(chk.data["seq"], text="Where is my order?", smart_turn_prob=0.9)[-1].kind == "emit"  # complete, but too soon
+    s.quiet(80)
+    assert "utterance" not in s.kinds()  # 240 ms of silence
+    s.quiet(20)
+    t_utt, utt = s.last("utterance")
+    assert utt.data["reason"] == "complete" and t_utt == 1050  # 250 ms after the last word
+
+
+def test_speculative_check_that_decodes_longer_answers_when_it_is_done():
+    s = Script(policy=SPECULATE, bot=False).speak(800).quiet(400)
+    _, chk = s.last("check")
+    assert "utterance" not in s.kinds()  # the check is still decoding at 400 ms of silence
+    out = s.e.check_result(chk.data["seq"], text="Where is my order?", smart_turn_prob=0.9)
+    assert [a.data["reason"] for a in out if a.kind == "utterance"] == ["complete"]
+
+
+def test_caller_going_on_before_the_complete_silence_discards_the_speculative_check():
+    s = Script(policy=SPECULATE, bot=False).speak(800).quiet(160)
+    _, chk = s.last("check")
+    s.e.check_result(chk.data["seq"], text="I want to", smart_turn_prob=0.9)  # "complete" by smart-turn; the text says no anyway
+    s.speak(600).quiet(160)
+    _, chk2 = s.last("check")
+    assert chk2.data["seq"] != chk.data["seq"] and "utterance" not in s.kinds()
+    s.e.check_result(chk2.data["seq"], text="I want to return my lamp.", smart_turn_prob=0.9)
+    s.quiet(100)
+    _, utt = s.last("utterance")
+    assert utt is not None and utt.data["utterance"].start_ms < 20 and utt.data["utterance"].transcript == "I want to return my lamp."
+
+
+def test_backchannels_as_whisper_writes_them():
+    from voicebot.turns.backchannels import first_content_word, is_backchannel
+
+    # "sí, sí" over the bot came back from the real Whisper base as "Sisi." and cancelled the bot's answer
+    assert is_backchannel("Sisi.", "es") and is_backchannel("si, si", "es") and is_backchannel("Yeah yeah.", "en")
+    assert first_content_word("Sisi, quiero cancelar", "es") == "quiero"
+    assert first_content_word("Siempre", "es") == "siempre"  # starts like "si", is not "si" repeated
+
+
+def test_a_phrasal_verb_ends_a_sentence_a_preposition_does_not():
+    from voicebot.turns.completeness import text_incomplete
+
+    assert not text_incomplete("Okay, please go on.", "en") and not text_incomplete("Hold on.", "en")
+    assert text_incomplete("I want to return the", "en") and text_incomplete("it is on", "en")

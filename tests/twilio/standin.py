@@ -21,7 +21,7 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
-from voicebot.bench.twilio_peer import TwilioStreamClient, sign
+from benchmarks.harness.twilio_peer import TwilioStreamClient, sign
 from voicebot.channels.twilio.stream import StreamInfo, TwilioMediaSender
 
 CHUNK = 320  # 20 ms of PCM16 at 8 kHz
@@ -103,7 +103,7 @@ class StandInBot:
 # voice webhook (signed form POST to Url: CallSid, AccountSid, From, To, CallStatus, Direction,
 # ApiVersion), its status callbacks (signed, CallStatus initiated/ringing/in-progress/completed or
 # busy/no-answer/failed/canceled, SipResponseCode on failures, CallDuration at the end) and Media
-# Streams (voicebot.bench.twilio_peer plays Twilio's side of the WebSocket).
+# Streams (benchmarks.harness.twilio_peer plays Twilio's side of the WebSocket).
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 

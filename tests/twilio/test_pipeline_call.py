@@ -23,7 +23,7 @@ from voicebot.records.service import Records
 from voicebot.runtime import Runtime
 
 from .conftest import PUBLIC_HOST, eventually
-from voicebot.bench.twilio_peer import TwilioStreamClient, sign
+from benchmarks.harness.twilio_peer import TwilioStreamClient, sign
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from voicebot.audio.g711 import ulaw_decode, ulaw_encode
 from voicebot.channels.twilio.stream import StreamOptions
 
 from .conftest import AUTH_TOKEN, PUBLIC_HOST, eventually
-from voicebot.bench.twilio_peer import TwilioStreamClient, sign
+from benchmarks.harness.twilio_peer import TwilioStreamClient, sign
 
 STREAM_URL = f"wss://{PUBLIC_HOST}/twilio/stream"
 PARAMS = {"caller": "+15550001", "called": "+15550002", "call_sid": "CA1"}

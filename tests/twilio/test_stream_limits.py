@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from voicebot.bench.twilio_peer import TwilioStreamClient
+from benchmarks.harness.twilio_peer import TwilioStreamClient
 from voicebot.channels.twilio import protocol as p
 from voicebot.channels.twilio.routes import make_router
 from voicebot.config import load_settings

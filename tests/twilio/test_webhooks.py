@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 import httpx
 
 from .conftest import AUTH_TOKEN, PUBLIC_HOST
-from voicebot.bench.twilio_peer import sign
+from benchmarks.harness.twilio_peer import sign
 
 FORM = {"CallSid": "CA100", "AccountSid": "AC1", "From": "+15550001", "To": "+15550002", "CallStatus": "ringing"}
 

@@ -15,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pipeline", help="pipeline definition (default: settings, pipelines/phone.yaml)")
     p.add_argument("--fast", action="store_true", help="virtual clock: as fast as the machine goes; timings are about logic, not speed")
     p.add_argument("--rate", type=int, default=16000, choices=(8000, 16000), help="line sample rate (8000 = telephone)")
-    p.add_argument("--language", help="the caller's language if known (like an in-app token), e.g. de")
+    p.add_argument("--language", help="the caller's language if known (like an in-app token): an ISO code the shop serves, e.g. de")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,9 +24,17 @@ def run(args: argparse.Namespace) -> int:
     from voicebot.config import load_settings
     from voicebot.runtime import Runtime
 
+    from voicebot.shop import parse_languages
+
     settings = load_settings(args.config)
     if args.pipeline:
         settings.pipeline = Path(args.pipeline)
+    if args.language is not None:
+        try:
+            args.language = parse_languages(args.language, served=settings.shop.languages, what="--language")[0]
+        except ValueError as exc:
+            print(f"voicebot replay: --language {exc}", file=sys.stderr)
+            return 2
     try:
         caller = load_audio(args.audio, args.rate)
     except ValueError as exc:

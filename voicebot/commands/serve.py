@@ -8,9 +8,20 @@ import sys
 from pathlib import Path
 
 
+def port(value: str) -> int:
+    """An argparse type: a TCP port, 1-65535."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number; use 1-65535") from None
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{number} is not a port; use 1-65535 (below 1024 needs root)")
+    return number
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", help="listen address (default 127.0.0.1; settings server.host)")
-    p.add_argument("--port", type=int, help="HTTP port (default 8080)")
+    p.add_argument("--port", type=port, help="HTTP port, 1-65535 (default 8080)")
     p.add_argument("--pipeline", help="pipeline definition (default pipelines/phone.yaml)")
     p.add_argument("--sip", action="store_true", help="also answer SIP calls (settings sip.*)")
     p.add_argument("--print-config", action="store_true", help="print the effective settings and exit")
@@ -52,6 +63,16 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"voicebot serve: cannot load the models or dialogue: {exc}\nRun `voicebot doctor` to see what is missing.", file=sys.stderr)
         return 1
+    damaged = _damaged_models(runtime)
+    if damaged:
+        print("voicebot serve: model files are damaged; every transcript would be garbage:\n  " + "\n  ".join(damaged), file=sys.stderr)
+        return 1
+    engine = runtime.dialogue(runtime.spec())  # loaded by warm_up
+    if getattr(getattr(engine, "options", None), "order_store", None) == "demo":
+        from voicebot.dialogue.orders.factory import DEMO_WARNING
+
+        banner = "!" * 78
+        print(f"{banner}\n  {DEMO_WARNING}\n{banner}", file=sys.stderr)
     if runtime.dev_models:
         banner = "!" * 78
         print(f"{banner}\n  DEV MODELS (random weights): {', '.join(sorted(runtime.dev_models))}\n"
@@ -68,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
               "Fix the store (VOICEBOT_STORE__URL) or its folder's permissions, then start again.", file=sys.stderr)
         return 1
     runtime.health_checks["records"] = runtime.records.health  # disk full / read-only recordings: /health says so
+    runtime.health_checks["models"] = _model_files_unchanged(runtime)  # weights replaced or truncated since start
     problem = runtime.records.health()
     if problem:
         print(f"voicebot serve: WARNING: {problem}", file=sys.stderr)
@@ -87,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         while True:
             lower_other_threads(settings.models.compute_nice)
             await asyncio.sleep(every_s)
+
+    warmer = _start_voice_warmer(args) if settings.models.warm_voices and not runtime.dev_models else None
 
     async def main() -> None:
         sip = None
@@ -114,6 +138,56 @@ def run(args: argparse.Namespace) -> int:
                 await sip.stop()
             await runtime.aclose()
             runtime.records.close()
+            if warmer is not None and warmer.poll() is None:
+                warmer.terminate()  # what it rendered so far is kept; the next start goes on from there
 
     asyncio.run(main())
     return 0
+
+
+def _damaged_models(runtime) -> list[str]:  # noqa: ANN001
+    """The call's ASR model checked against its recorded checksums (~0.3 s for Whisper base):
+    damaged weights still load, then transcribe everything as "!!!!"."""
+    from voicebot.models.registry import fix_command, verify
+
+    info = runtime.asr_model_info(runtime.spec())
+    if info.dev:
+        return []
+    problems = [p for p in verify(info) if "no checksums recorded" not in p]  # older installs: doctor says so
+    return [f"{p} -> run `{fix_command(info.name)}`" for p in problems]
+
+
+def _model_files_unchanged(runtime):  # noqa: ANN001, ANN202
+    """A /health check: the ASR model's files as they were when their checksums were verified at
+    start (size and modification time: a stat, not a re-hash, so /health stays cheap)."""
+    from voicebot.models.registry import fix_command
+
+    info = runtime.asr_model_info(runtime.spec())
+    files = [f for f in info.path.iterdir() if f.is_file()]
+    seen = {f: (f.stat().st_size, f.stat().st_mtime_ns) for f in files}
+
+    def check() -> str | None:
+        for f, before in seen.items():
+            try:
+                now = (f.stat().st_size, f.stat().st_mtime_ns)
+            except OSError:
+                return f"model file {f} is gone; run `{fix_command(info.name)}` and restart"
+            if now != before:
+                return f"model file {f} changed on disk since start; run `voicebot doctor`, then restart"
+        return None
+
+    return check
+
+
+def _start_voice_warmer(args: argparse.Namespace):  # -> subprocess.Popen
+    """``voicebot voices warm`` in its own process at nice 19: it renders the fixed phrases while
+    calls are answered, taking only CPU the calls leave (a thread here would share the GIL and
+    onnxruntime's pools with the calls)."""
+    import shutil
+    import subprocess
+
+    cmd = (["nice", "-n", "19"] if shutil.which("nice") else []) + [sys.executable, "-m", "voicebot.cli", "--log-level", "WARNING"]
+    if args.config:
+        cmd += ["--config", args.config]
+    cmd += ["voices", "warm", "--quiet"]
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL)

@@ -1,6 +1,6 @@
 """Compliance guard: checked on everything the bot is about to say, template or LLM.
 
-Three rules, in every language:
+Three rules, in every language (each language pack's ``guard:`` holds its phrases):
 
 * ``off_platform_payment`` — no steering the caller to pay outside the shop (bank transfer,
   gift cards, crypto, payment apps, links to other sites);
@@ -18,49 +18,23 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .languages import packs
 from .orders.models import same_phone
 
-_OFF_PLATFORM = {
-    "en": r"bank transfer|wire (?:the )?(?:money|transfer)|western union|moneygram|gift ?cards?|bitcoin|crypto|usdt|paypal\.me|venmo|zelle|cash ?app|pay (?:me|us|him|her) directly|send (?:the )?money to",
-    "zh": r"银行转账|汇款|礼品卡|比特币|加密货币|私下付款|微信转账|支付宝转账",
-    "es": r"transferencia bancaria|tarjetas? regalo|bitcoin|criptomoneda|western union|bizum|pague directamente",
-    "pt": r"transferência bancária|cartões? presente|bitcoin|criptomoeda|pix para|pague diretamente",
-    "de": r"überweisung auf|banküberweisung|gutscheinkarte|geschenkkarte|bitcoin|kryptowährung|western union|direkt an mich",
-    "fr": r"virement bancaire|cartes? cadeau|bitcoin|cryptomonnaie|western union|payez directement",
-    "it": r"bonifico bancario|carte? regalo|bitcoin|criptovaluta|western union|paghi direttamente",
-    "ru": r"банковский перевод|переведите деньги|подарочн\w+ карт|биткоин|криптовалют|на карту",
-    "ja": r"銀行振込|ギフトカード|ビットコイン|暗号資産|直接お支払い",
-    "ko": r"계좌 ?이체|기프트 ?카드|비트코인|암호화폐|직접 입금",
-    "ar": r"تحويل بنكي|بطاقة هدايا|بطاقات هدايا|بيتكوين|عملة مشفرة|ادفع مباشرة",
-    "th": r"โอนเงินเข้าบัญชี|โอนผ่านธนาคาร|บัตรของขวัญ|บิตคอยน์|คริปโต",
-    "id": r"transfer bank|transfer ke rekening|kartu hadiah|bitcoin|kripto|bayar langsung ke",
-    "vi": r"chuyển khoản ngân hàng|chuyển khoản vào|thẻ quà tặng|bitcoin|tiền điện tử|trả trực tiếp cho",
-}
-_PROMISE = {
-    "en": r"compensation|vouchers?|coupons?|discount|store credit|i promise|we promise|free of charge|\bfor free\b",
-    "zh": r"补偿|赔偿金|优惠券|代金券|折扣|我保证|免费送",
-    "es": r"compensación|indemnización|vales?|cupón|descuento|le prometo|gratis",
-    "pt": r"compensação|indenização|vale-compras|cupom|desconto|eu prometo|de graça",
-    "de": r"entschädigung|gutschein|rabatt|ich verspreche|kostenlos dazu",
-    "fr": r"dédommagement|indemnisation|bon d'achat|coupon|réduction|remise|je vous promets|gratuitement",
-    "it": r"risarcimento|indennizzo|buono sconto|coupon|sconto|le prometto|gratis",
-    "ru": r"компенсаци|ваучер|купон|скидк|обещаю|бесплатно",
-    "ja": r"補償金|賠償|クーポン|割引|お約束します|無料で差し上げ",
-    "ko": r"보상금|배상|쿠폰|할인|약속드립니다|무료로 드",
-    "ar": r"تعويض|قسيمة|كوبون|خصم|أعدك|مجانًا",
-    "th": r"ค่าชดเชย|คูปอง|ส่วนลด|สัญญาว่า|ฟรี",
-    "id": r"kompensasi|ganti rugi|voucher|kupon|diskon|saya janji|gratis",
-    "vi": r"bồi thường|phiếu giảm giá|voucher|giảm giá|tôi hứa|miễn phí",
-}
+
+def _table(kind: str) -> dict[str, str]:
+    return {code: getattr(pack.guard, kind) for code, pack in packs().items() if getattr(pack.guard, kind)}
+
+
+# Per language, from each pack's ``guard:`` (pack order: English first, the list that applies everywhere).
+_OFF_PLATFORM = _table("off_platform")
+_PROMISE = _table("promise")
 # Words for a span of time, after which a number is a commitment the KB must back.
-_DURATION_UNITS = (
-    r"days?|hours?|weeks?|business days|天|小时|个?工作日|周|días|horas|semanas|dias|semanas|tage[n]?|stunden|werktage[n]?|wochen|"
-    r"jours|heures|semaines|giorni|ore|settimane|дн\w*|час\w*|недел\w*|рабоч\w*|日|時間|営業日|週間|일|시간|영업일|주|يوم|أيام|ساعة|أسبوع|"
-    r"วัน|ชั่วโมง|สัปดาห์|hari|jam|minggu|ngày|giờ|tuần"
-)
+_DURATION_UNITS = "|".join(_table("duration_units").values())
 # Dates are not durations: 6月12日, 12월 3일.
-_DATES = re.compile(r"\d{1,2}\s*[月월]\s*\d{1,2}\s*[日일]")
-_RANGE = r"\s*(?:to|a|à|bis|до|–|-|~|〜|到|至|ถึง|sampai|đến|إلى|e|y|and)\s*"
+_DATES = re.compile("|".join(dict.fromkeys(_table("dates").values())) or r"(?!)")
+_RANGE_WORDS = dict.fromkeys(w for pack in packs().values() for w in pack.guard.range_words)
+_RANGE = r"\s*(?:" + "|".join([*map(re.escape, _RANGE_WORDS), "–", "-", "~"]) + r")\s*"
 _NUM_BEFORE_UNIT = re.compile(r"(?<![\d.,])(\d{1,3}(?:" + _RANGE + r"\d{1,3})?)\s*(?:" + _DURATION_UNITS + r")", re.IGNORECASE)
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _PHONE = re.compile(r"\+?\d[\d \-]{6,}\d")
@@ -97,7 +71,7 @@ class Guard:
         low = text.lower()
         for rule, table in (("off_platform_payment", _OFF_PLATFORM), ("promise_outside_policy", _PROMISE)):
             # The English list applies everywhere: LLMs and code-switching callers mix languages.
-            for pattern in {table.get(lang, ""), table["en"]} - {""}:
+            for pattern in {table.get(lang, ""), table.get("en", "")} - {""}:
                 if m := re.search(pattern, low, re.IGNORECASE):
                     found.append({"rule": rule, "match": m.group(0)})
         for m in _URL.finditer(text):

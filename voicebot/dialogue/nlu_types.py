@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .languages import pack_codes
+
 INTENTS = (
     "order_status",  # where is my order / when will it ship
     "shipping_delay",  # late, stuck in transit or customs
@@ -28,7 +30,9 @@ INTENTS = (
     "out_of_scope",
 )
 
-LANGUAGES = ("en", "zh", "es", "pt", "de", "fr", "it", "ru", "ja", "ko", "ar", "th", "id", "vi")
+# Every language with a pack in voicebot/dialogue/languages/ (en, zh, es, pt, de, fr, it, ru, ja,
+# ko, ar, th, id, vi as shipped), in pack order. A shop serves some of them (``shop.languages``).
+LANGUAGES = pack_codes()
 
 SENTIMENTS = ("positive", "neutral", "negative", "angry")
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .languages import find_pack
+
 GROUP = 3  # digits per group when read back: short enough to hold in the ear
-_SEPARATOR = {"zh": "，", "ja": "、", "ar": "، "}
 
 
 def spoken_groups(order_id: str, lang: str) -> str:
@@ -28,7 +29,8 @@ def spoken_groups(order_id: str, lang: str) -> str:
         run += ch
     if run:
         groups += _split_run(run)
-    return _SEPARATOR.get(lang, ", ").join(" ".join(g) for g in groups)
+    pack = find_pack(lang)
+    return (pack.group_separator if pack else ", ").join(" ".join(g) for g in groups)
 
 
 def _split_run(run: str) -> list[str]:

@@ -21,38 +21,25 @@ import asyncio
 import inspect
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from .api import CallContext, CallerTurn, DialogueReply, HangUp, Note, Transfer
 from .flows import ORDER_FLOWS, Flow, Out, Pending
 from .guard import GuardContext
-from .nlu_types import LANGUAGES, NluResult
+from .languages import packs
+from .nlu_types import NluResult
 from .orders import Customer, Order, OrderStoreError
 from .session import DialogueSessionImpl
 from .templates import Templates
 
-OUTBOUND_TEMPLATES = Path(__file__).parent / "outbound.yaml"
+OUTBOUND_PREFIX = "ob_"  # the outbound call's templates in each pack's templates.yaml
 NEWS_FLOW = {"late_parcel": "shipping_delay", "customs_hold": "shipping_delay"}
 MAX_IDENTITY_TRIES = 2
 
-# "Stop calling me" in every language (substring match on lower-cased text).
-OPT_OUT_PHRASES: dict[str, tuple[str, ...]] = {
-    "en": ("stop calling", "don't call", "do not call", "dont call", "remove my number", "remove me from", "take me off", "no more calls", "unsubscribe"),
-    "es": ("no me llame", "no me vuelva a llamar", "no vuelvan a llamar", "deje de llamar", "dejen de llamar", "no quiero más llamadas", "borre mi número"),
-    "pt": ("não me ligue", "nao me ligue", "pare de ligar", "parem de ligar", "não quero mais ligações", "tire meu número"),
-    "de": ("nicht mehr anrufen", "rufen sie mich nicht", "keine anrufe mehr", "hören sie auf anzurufen", "nummer löschen"),
-    "fr": ("ne m'appelez plus", "arrêtez de m'appeler", "ne plus m'appeler", "plus d'appels", "supprimez mon numéro"),
-    "it": ("non chiamatemi", "non mi chiami più", "smettete di chiamare", "non voglio più chiamate", "cancellate il mio numero"),
-    "ru": ("не звоните", "перестаньте звонить", "больше не звоните", "удалите мой номер"),
-    "zh": ("不要再打", "别再打", "不要打电话", "别打电话", "不要再给我打"),
-    "ja": ("電話しないで", "もう電話", "かけてこないで", "電話は不要"),
-    "ko": ("전화하지 마", "전화 그만", "다시 전화하지"),
-    "ar": ("لا تتصل", "توقف عن الاتصال", "لا تتصلوا"),
-    "th": ("อย่าโทร", "ไม่ต้องโทร", "เลิกโทร"),
-    "id": ("jangan telepon", "jangan hubungi", "berhenti menelepon"),
-    "vi": ("đừng gọi", "không gọi nữa", "ngừng gọi"),
-}
+# "Stop calling me" in every language pack (``opt_out_phrases`` in its pack.yaml; substring match
+# on lower-cased text): any language, whichever the call is in, since a called customer may
+# answer in their own.
+OPT_OUT_PHRASES: dict[str, tuple[str, ...]] = {code: pack.opt_out_phrases for code, pack in packs().items()}
 OPT_OUT_KEY = "9"
 YES_KEY, NO_KEY = "1", "2"
 
@@ -121,7 +108,7 @@ class OutboundSession:
         return self._reply(Out())  # "machine": wait for the cue that says the greeting is over
 
     async def respond(self, turn: CallerTurn) -> DialogueReply:
-        if turn.language in LANGUAGES:
+        if turn.language in self.res.languages:  # one the shop serves; otherwise go on in the current one
             self.inner.state.lang = turn.language
         text = turn.text.strip()
         if self.stage in ("waiting", "done"):
@@ -285,10 +272,7 @@ class OutboundSession:
         return self._reply(out, intent="human_agent")
 
     def _t(self, key: str, **values: Any) -> str:
-        try:
-            return self.templates.render(key, self.lang, shop=self.res.shop_name, **values)
-        except KeyError:  # one of the ordinary templates (identity_failed, ...)
-            return self.res.templates.render(key, self.lang, shop=self.res.shop_name, **values)
+        return self.templates.render(key, self.lang, shop=self.res.shop_name, **values)
 
     def _reply(self, out: Out, intent: str | None = None) -> DialogueReply:
         """Guard and history, as the ordinary session does for its own replies."""
@@ -306,4 +290,6 @@ class OutboundSession:
 
 
 def load_outbound_templates() -> Templates:
-    return Templates.load(OUTBOUND_TEMPLATES)
+    """The outbound call's templates alone (``ob_*`` in the language packs' templates.yaml)."""
+    every = Templates.load()
+    return Templates({k: v for k, v in every.table.items() if k.startswith(OUTBOUND_PREFIX)}, every.source, every.fallback)

@@ -15,7 +15,7 @@ from .api import CallContext, CallerTurn, DialogueReply, HangUp, Note, Transfer
 from .flows import CONFIRM_ACTIONS, ORDER_FLOWS, CallState, Flow, Out, Pending, Resources
 from .flows.info import find_product, product_question
 from .guard import Guard, GuardContext
-from .nlu_types import LANGUAGES, NluResult
+from .nlu_types import NluResult
 from .order_capture import EXPECT_BY_PENDING
 from .orders import OrderStoreError
 from .session_orders import TASK_INTENTS, OrderTasks
@@ -69,7 +69,8 @@ class DialogueSessionImpl(OrderTasks):
         self.options = options
         self.greetings = greetings or {}
         self.llm = llm
-        lang = call.language if call.language in LANGUAGES else "en"
+        served = res.languages
+        lang = call.language if call.language in served else served[0]
         self.state = CallState(call=call, lang=lang)
         if call.caller_number:
             self.state.allowed.add(call.caller_number)
@@ -91,7 +92,7 @@ class DialogueSessionImpl(OrderTasks):
         return self._finish(out, intent="greeting")
 
     async def respond(self, turn: CallerTurn) -> DialogueReply:
-        if turn.language in LANGUAGES:
+        if turn.language in self.res.languages:  # a language the shop does not serve: answer in the current one
             self.state.lang = turn.language
         text = turn.text.strip()
         self._asr_confidence = turn.asr_confidence

@@ -116,6 +116,13 @@ class Accounts:
         """The account of ``agent_id`` (its stored profile), or None."""
         return self._user(agent_id)
 
+    def remove(self, agent_id: str) -> bool:
+        """Delete an account and end its sessions (the calls it took stay in the records); False if there was none."""
+        with self._lock, self.db:
+            gone = self.db.execute("DELETE FROM agents WHERE id=?", (agent_id,)).rowcount
+            self.db.execute("DELETE FROM sessions WHERE agent_id=?", (agent_id,))
+        return bool(gone)
+
     def update_profile(self, agent: Agent) -> None:
         with self._lock, self.db:
             self.db.execute("UPDATE agents SET profile=? WHERE id=?", (_agent_json(agent), agent.id))

@@ -108,17 +108,20 @@ class HandoffOptions(Section):
     voicemail: VoicemailOptions = Field(default_factory=VoicemailOptions)
     # Business hours of every queue (holidays included): outside them no call is offered to agents
     # and callers get a voicemail, a callback or the bot. None: a queue is open whenever one of its
-    # agents is on shift (each agent's own hours, ``voicebot agents add --hours``).
+    # agents is on shift (each agent's own hours, ``voicebot agents add --hours``), unless the
+    # shop's business hours (``shop.hours``) are set: then those.
     # E.g. {timezone: Europe/Madrid, sat: "10:00-14:00", holidays: [2026-12-25]} or "mon-fri 09:00-18:00 Europe/Madrid".
     hours: Hours | None = None
     # Hours of single queues, by name: a language ("es"), a skill ("returns") or both ("es:returns").
     queues: Annotated[dict[str, Hours], BeforeValidator(_queues)] = Field(default_factory=dict)
 
-    def routing(self) -> Any:
-        """The routing options these settings give (offer timeout, queue hours)."""
+    def routing(self, shop_hours: Schedule | None = None) -> Any:
+        """The routing options these settings give (offer timeout, queue hours); ``shop_hours``
+        (the shop's business hours, when the merchant set them) stand in for unset ``hours``."""
         from .routing import RoutingOptions
 
-        return RoutingOptions(offer_timeout_s=self.offer_timeout_s, hours=self.hours, queue_hours=dict(self.queues))
+        hours = self.hours if self.hours is not None else shop_hours
+        return RoutingOptions(offer_timeout_s=self.offer_timeout_s, hours=hours, queue_hours=dict(self.queues))
 
     def talk(self) -> Any:
         from .agent_media import TalkOptions

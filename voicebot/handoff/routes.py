@@ -68,6 +68,13 @@ class HandoffService:
         await self.bridge.start()
 
 
+def shop_hours(settings: Any) -> Any:
+    """The shop's business hours when the merchant set them (``shop.hours``), else None: the
+    default weekday 9-17 UTC must not close queues that only their agents' shifts were meant to govern."""
+    shop = getattr(settings, "shop", None)
+    return shop.hours if "hours" in getattr(shop, "model_fields_set", ()) else None
+
+
 def service_for(runtime: Any, options: HandoffOptions | None = None) -> HandoffService:
     """The runtime's hand-off service (created once; the Twilio call factory uses the same)."""
     svc = getattr(runtime, "handoff", None)
@@ -75,7 +82,7 @@ def service_for(runtime: Any, options: HandoffOptions | None = None) -> HandoffS
         raw = getattr(runtime.settings, "handoff", None)
         opts = options or (raw if isinstance(raw, HandoffOptions) else validate_section(HandoffOptions, raw or {}, "handoff."))
         state = make_state(opts.state_url)
-        bridge = HandoffBridge(state, BridgeOptions(routing=opts.routing()),
+        bridge = HandoffBridge(state, BridgeOptions(routing=opts.routing(shop_hours(runtime.settings))),
                                translator=TextTranslator(whisper_provider=lambda: runtime.asr(runtime.spec())))
         accounts = Accounts(Path(runtime.settings.home) / "handoff.sqlite3", opts.session_ttl_s)
         svc = HandoffService(state, bridge, accounts, opts)

@@ -96,19 +96,14 @@ def default_phrasebook() -> Phrasebook:
 
 
 def _template_rows() -> list[dict[str, str]]:
+    """The bot's fixed replies (no placeholders) in every language pack, one row per template."""
     try:
-        from pathlib import Path
+        from voicebot.dialogue.templates import builtin_table
 
-        import yaml
-
-        data = yaml.safe_load((Path(__file__).resolve().parents[1] / "dialogue" / "templates.yaml").read_text())
-    except Exception:  # noqa: BLE001
+        table = builtin_table()
+    except Exception:  # noqa: BLE001 - a malformed pack is reported at start; the phrasebook still works
         return []
-    rows = []
-    for value in (data or {}).values():
-        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
-            rows.append({k: v for k, v in value.items() if "{" not in v})
-    return rows
+    return [{lang: text for lang, text in texts.items() if "{" not in text} for texts in table.values()]
 
 
 class TextTranslator:

@@ -32,8 +32,10 @@ def make_vad(spec: PipelineSpec):
 
 def partial_transcriber(asr: Transcriber, spec: PipelineSpec) -> Transcriber:
     """What transcribes barge-in confirmation partials: the call's ASR with the spec's shorter
-    encoder window when it has one (a Whisper model), else the call's ASR itself."""
-    if spec.asr.partial_window_s < spec.asr.window_s and hasattr(asr, "windowed"):
+    encoder window when it has one (a Whisper model), else the call's ASR itself. A window fitted
+    to each utterance (``window_s: 0``) is at least ``fit_min_s``: partials still take the shorter one."""
+    shorter = spec.asr.partial_window_s < (spec.asr.fit_min_s if spec.asr.window_s == 0 else spec.asr.window_s)
+    if shorter and hasattr(asr, "windowed"):
         return asr.windowed(spec.asr.partial_window_s)
     return asr
 

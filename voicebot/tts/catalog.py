@@ -39,7 +39,7 @@ class VoiceEntry:
 
 
 class VoiceCatalog:
-    def __init__(self, path: Path, models_dir: Path, prefer: str = "best") -> None:
+    def __init__(self, path: Path, models_dir: Path, prefer: str = "best", cache_dir: Path | None = None) -> None:
         if prefer not in PREFERENCES:
             raise ValueError(f"tts.prefer is {prefer!r}: use one of {', '.join(PREFERENCES)}")
         data = yaml.safe_load(Path(path).read_text()) or {}
@@ -57,7 +57,8 @@ class VoiceCatalog:
         self.prefer = prefer
         self._voices: dict[str, Voice] = {}
         self._lock = threading.Lock()
-        self.cache = SpeechCache()
+        # cache_dir: the pre-rendered fixed phrases (voicebot.tts.warm); None = memory only
+        self.cache = SpeechCache(directory=cache_dir)
 
     @property
     def languages(self) -> tuple[str, ...]:

@@ -15,26 +15,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# Per language, normalized (see _norm). Sources: common listener responses in each language;
-# deliberately short — a word missing here only means the bot yields, never that it ignores.
-BACKCHANNELS: dict[str, frozenset[str]] = {
-    "en": frozenset("""uh huh uhhuh uhuh mhm mmhm mmhmm mhmm hmm hm mm mmm um uh ah oh yeah yea yep yes ok okay
-        right sure alright gotcha i see cool great fine good wow really nice aha""".split()),
-    "es": frozenset("sí si vale ajá aja ok okey claro bueno ya eh mm mhm ah oh entiendo perfecto exacto".split()),
-    "de": frozenset("ja jaja jap okay ok genau mhm hm mm aha ach so gut klar richtig stimmt äh ähm".split()),
-    "fr": frozenset("oui ouais d'accord dac ok okay mhm hm mm ah oh bon voilà exactement euh bien".split()),
-    "it": frozenset("sì si ok okay certo va bene mhm hm mm ah eh già esatto perfetto".split()),
-    "pt": frozenset("sim é isso ok tá ta certo claro mhm hm mm ah aham uhum pois".split()),
-    "ru": frozenset("да ага угу ну так хорошо ладно понятно ясно ок мм хм".split()),
-    "ar": frozenset("نعم اه آه ايوه أيوه طيب تمام ماشي اوكي".split()),
-    "vi": frozenset("vâng dạ ừ ờ ok được rồi à".split()),
-    "th": frozenset("ครับ ค่ะ คะ อือ อืม โอเค".split()),
-    "ko": frozenset("네 예 응 어 음 아 그래 그래요 맞아요 맞아 오케이".split()),
-    "ja": frozenset("はい うん ええ そう そうですね なるほど へえ ああ うんうん はいはい".split()),
-    "zh": frozenset("嗯 嗯嗯 对 對 是 好 好的 哦 噢 啊 行 对对 是的 明白".split()),
-}
+from voicebot.dialogue.languages import packs
+
+# Per language, normalized (see _norm): each language pack's ``backchannels``. Deliberately
+# short — a word missing there only means the bot yields, never that it ignores.
+BACKCHANNELS: dict[str, frozenset[str]] = {code: p.backchannels for code, p in packs().items() if p.backchannels}
 # Scripts written without spaces: a transcript is one token; these are matched by prefix peeling.
-UNSPACED = frozenset({"zh", "ja", "th"})
+UNSPACED = frozenset(code for code, p in packs().items() if p.unspaced)
+# Two-word backchannels ("uh huh", "va bene"), heard in any language: callers mix them.
+PHRASES = frozenset(phrase for p in packs().values() for phrase in p.backchannel_phrases)
 
 _PUNCT = re.compile(r"[^\w\s']+", re.UNICODE)
 
@@ -70,6 +59,24 @@ def _tokens(text: str, language: str | None) -> list[str]:
     return out
 
 
+def _plain(word: str) -> str:
+    """Without accents: Whisper writes "si" as often as "sí"."""
+    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
+
+
+def _is_backchannel_word(tok: str, lex: frozenset[str]) -> bool:
+    """In the lexicon, accents aside, or one of its words said over again as one token
+    (Whisper writes "sí, sí" as "Sisi", "yeah yeah" as "yeahyeah")."""
+    if tok in lex:
+        return True
+    plain = _plain(tok)
+    for w in lex:
+        pw = _plain(w)
+        if pw and " " not in pw and len(plain) % len(pw) == 0 and plain == pw * (len(plain) // len(pw)):
+            return True
+    return False
+
+
 def first_content_word(text: str, language: str | None) -> str | None:
     """The first word of ``text`` that is not a backchannel in ``language`` (None: all backchannel)."""
     lex = lexicon(language)
@@ -77,10 +84,10 @@ def first_content_word(text: str, language: str | None) -> str | None:
     i = 0
     while i < len(toks):
         # two-word backchannels ("uh huh", "i see", "va bene", "ach so")
-        if i + 1 < len(toks) and f"{toks[i]} {toks[i + 1]}" in lex | {"uh huh", "i see", "va bene", "ach so", "d accord"}:
+        if i + 1 < len(toks) and f"{toks[i]} {toks[i + 1]}" in lex | PHRASES:
             i += 2
             continue
-        if toks[i] not in lex:
+        if not _is_backchannel_word(toks[i], lex):
             return toks[i]
         i += 1
     return None

@@ -20,6 +20,12 @@ DANGLING: dict[str, frozenset[str]] = {
     "it": frozenset("il lo la i gli le un una mio mia di e o ma perché è sono per con in che ehm numero".split()),
     "pt": frozenset("o a os as um uma meu minha de do da e ou mas porque é são para com em que número".split()),
 }
+# Two-word endings whose last word is in DANGLING but which end a sentence ("please go on",
+# "hold on"): a particle of a phrasal verb, not a preposition waiting for its noun.
+COMPLETE_ENDINGS: dict[str, frozenset[str]] = {
+    "en": frozenset({"go on", "hold on", "come on", "carry on", "hang on", "move on", "log in", "sign in", "check in",
+                     "come in", "turn on", "switch on", "what for", "thank you so", "that's it", "that is it"}),
+}
 # A number is being given: the turn stays open while digits keep coming.
 NUMBER_CONTEXT = re.compile(r"\b(order|number|id|code|phone|account|tracking|reference|postcode|zip|"
                             r"pedido|número|bestellung|nummer|commande|numéro|ordine|numero)\b", re.I)
@@ -46,7 +52,7 @@ def text_incomplete(text: str, language: str | None = None) -> bool:
         return False
     base = (language or "en").split("-")[0].lower()
     if toks[-1] in DANGLING.get(base, DANGLING["en"]) and not t.endswith(("?", "!")):
-        return True
+        return " ".join(toks[-2:]) not in COMPLETE_ENDINGS.get(base, frozenset())
     if _is_digitish(toks[-1]) and NUMBER_CONTEXT.search(t) and not t.endswith(("?", "!")):
         return True  # "my order number is 4 5" -> more digits are likely coming
     if all(_is_digitish(w) for w in toks) and sum(len(w) if w.isdigit() else 1 for w in toks) >= 3:

@@ -439,7 +439,7 @@ class TurnEngine:
         eot = self.policy.end_of_turn
         silence = self.now - self._close_end_ms
         if self._close_verdict == "complete":
-            wait = 0
+            wait = eot.complete_silence_ms
         elif self._close_verdict == "incomplete":
             wait = eot.incomplete_silence_ms
         else:

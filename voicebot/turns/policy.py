@@ -74,6 +74,11 @@ class EndOfTurnPolicy:
     quick_silence_ms: int = 0
     # Silence to wait when the check says the caller is mid-sentence / mid-number.
     incomplete_silence_ms: int = 1500
+    # A "complete" verdict answers once the silence is at least this long (0 = at once). With a
+    # ``quick_silence_ms`` below it the check starts speculatively and its ~0.2 s of decoding
+    # overlaps the silence a person leaves anyway: the answer comes at max(this, quick + check)
+    # instead of quick + check, and a caller who goes on before it discards the check.
+    complete_silence_ms: int = 0
     # Semantic checks: "smart_turn" (pipecat's bundled model), "text" (speculative transcript),
     # both, or neither ([]).
     semantic: tuple[str, ...] = ()

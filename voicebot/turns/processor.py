@@ -201,9 +201,16 @@ class TurnTaker(FrameProcessor):
         short = self.partial_transcriber
         if short is self.transcriber or self.transcriber is None:
             return False
-        fits = getattr(short, "fits_window", None)
         seconds = len(action.data["audio"]) / 2 / self.engine.rate
-        return fits is None or bool(fits(seconds))
+        fits = getattr(short, "fits_window", None)
+        if fits is not None and not fits(seconds):
+            return False
+        # a turns' window fitted to the utterance is about as short already: one decode, not two
+        window_of = getattr(self.transcriber, "window_for", None)
+        short_window = getattr(short, "window_for", None)
+        if window_of is not None and short_window is not None:
+            return window_of(seconds) >= 2 * short_window(seconds)
+        return True
 
     def _run_job(self, kind: str, action: Action, asr=None) -> None:  # type: ignore[no-untyped-def]
         seq = action.data["seq"]
@@ -239,38 +246,63 @@ class TurnTaker(FrameProcessor):
             self._check_asr = asr_future  # the turn's transcript on its way: the ASR stage awaits it
         split = kind == "check" and want_st and want_text and self.transcriber is not None
 
-        async def smart_turn_part(prob: float) -> None:
-            self.engine.bot_active = self.state.bot_speaking
-            await self._apply(self.engine.check_result(seq, smart_turn_prob=prob, more=True))
+        parts_left = [2 if split else 1]  # a check in two parts: whichever answers first says "more follows"
 
-        def work():
-            res = prob = None
-            if want_st:  # the fast model first (~0.1-0.2 s)
-                prob = self.smart_turn.predict(pcm)
-                if split:  # its verdict goes to the engine now, not behind the transcript ("incomplete" decides alone)
-                    asyncio.run_coroutine_threadsafe(smart_turn_part(prob), loop)
-            if want_text and self.transcriber is not None:
-                res = asr.transcribe(pcm, lang, prompt)
-                if asr is self.transcriber:  # a shorter window's words are not kept as the turn's transcript
-                    self._spec_results[res.text] = res  # kept so the ASR stage need not decode it again
-            return res, prob
+        async def check_part(text: str | None = None, prob: float | None = None) -> None:
+            parts_left[0] -= 1
+            self.engine.bot_active = self.state.bot_speaking
+            await self._apply(self.engine.check_result(seq, text=text, smart_turn_prob=prob, more=parts_left[0] > 0))
+
+        def predict() -> float:
+            return self.smart_turn.predict(pcm)
+
+        def decode():  # -> AsrResult
+            res = asr.transcribe(pcm, lang, prompt)
+            if asr is self.transcriber:  # a shorter window's words are not kept as the turn's transcript
+                self._spec_results[res.text] = res  # kept so the ASR stage need not decode it again
+            return res
+
+        async def smart_turn_job() -> float | None:
+            try:
+                return await loop.run_in_executor(self.executor, predict)
+            except Exception as exc:  # speculation is an optimisation: on failure the timeouts decide
+                log.warning("speculative turn work failed", extra={"call_id": self.state.ctx.call_id, "error": str(exc), "job": "smart_turn"})
+                return None
+
+        async def words_job():  # -> AsrResult | None
+            try:
+                return await loop.run_in_executor(self.executor, decode)
+            except Exception as exc:
+                log.warning("speculative turn work failed", extra={"call_id": self.state.ctx.call_id, "error": str(exc), "job": kind})
+                return None
 
         async def run():
             res = None
             try:
-                try:
-                    res, prob = await loop.run_in_executor(self.executor, work)
+                if split:
+                    # smart-turn (~0.1 s) and the transcript (~0.2-0.3 s) side by side on the two cores:
+                    # the check answers after the slower of the two, not after both in a row.
+                    async def st_then_tell() -> None:
+                        await check_part(prob=await smart_turn_job())
+
+                    async def words_then_tell() -> None:
+                        nonlocal res
+                        res = await words_job()
+                        if not asr_future.done():  # the ASR stage may go on while smart-turn finishes
+                            asr_future.set_result(res)
+                        await check_part(text=res.text if res is not None else None)
+
+                    await asyncio.gather(st_then_tell(), words_then_tell())
+                elif want_st:
+                    await check_part(prob=await smart_turn_job())
+                else:
+                    res = await words_job()
                     text = res.text if res is not None else None
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # speculation is an optimisation: on failure the timeouts decide
-                    log.warning("speculative turn work failed", extra={"call_id": self.state.ctx.call_id, "error": str(exc), "job": kind})
-                    text, prob = None, None
-                self.engine.bot_active = self.state.bot_speaking
-                if kind == "partial":
-                    await self._apply(self.engine.partial_result(seq, text or ""))
-                elif kind == "check":
-                    await self._apply(self.engine.check_result(seq, text=text, smart_turn_prob=None if split else prob))
+                    if kind == "partial":
+                        self.engine.bot_active = self.state.bot_speaking
+                        await self._apply(self.engine.partial_result(seq, text or ""))
+                    elif kind == "check":
+                        await check_part(text=text)
             finally:
                 if not asr_future.done():
                     asr_future.set_result(res)

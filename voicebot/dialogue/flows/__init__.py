@@ -29,4 +29,37 @@ CONFIRM_ACTIONS: dict[str, tuple[OrderFlow, str]] = {
     "cancel": (after_sales.do_cancel, "cancellation"),
 }
 
-__all__ = ["CONFIRM_ACTIONS", "ORDER_FLOWS", "CallState", "Flow", "Out", "Pending", "Resources"]
+# Knowledge-base entries the flows say by id (and the values they read), checked at start: a
+# shop's knowledge base that replaces the built-in one must have them all. customs_<reason>
+# entries are optional (without one, only the general customs_hold line is said).
+REQUIRED_KB: dict[str, tuple[str, ...]] = {
+    "return_window": ("days",),
+    "refund_timing": (),
+    "final_sale": (),
+    "cancel_rule": (),
+    "cancel_shipped": (),
+    "damaged_claim": (),
+    "address_change": (),
+    "address_change_shipped": (),
+    "customs_hold": (),
+    "late_delivery": ("grace_days",),
+    "not_received": (),
+    "duplicate_charge": (),
+    "payment_security": (),
+    "shipping_time": (),
+}
+
+
+def missing_kb_entries(entries: dict[str, object]) -> list[str]:
+    """What the flows need that ``entries`` (id -> KbEntry) lacks: ``"late_delivery"``, ``"return_window.days"``."""
+    missing = []
+    for entry_id, values in REQUIRED_KB.items():
+        entry = entries.get(entry_id)
+        if entry is None:
+            missing.append(entry_id)
+            continue
+        missing += [f"{entry_id}.{v}" for v in values if v not in getattr(entry, "values", {})]
+    return missing
+
+
+__all__ = ["CONFIRM_ACTIONS", "ORDER_FLOWS", "REQUIRED_KB", "CallState", "Flow", "Out", "Pending", "Resources", "missing_kb_entries"]

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from ..api import Action, CallContext, Note
 from ..kb import KnowledgeBase
+from ..nlu_types import LANGUAGES
 from ..orders import Case, Customer, Order, OrderStore
 from ..templates import Templates, format_date
 
@@ -55,6 +56,7 @@ class Resources:
     store: OrderStore
     shop_name: str
     today: Any  # () -> date
+    languages: tuple[str, ...] = LANGUAGES  # the languages the shop serves; the first is the fallback
 
 
 @dataclass

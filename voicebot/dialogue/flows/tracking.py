@@ -24,7 +24,17 @@ def _say_status(f: Flow, order: Order) -> None:
         _customs(f, order)
     elif s.status == "delivered":
         f.say("status_delivered", date=f.date(s.delivered_on), location=where, **v)
-    elif s.expected_delivery and s.expected_delivery < f.today():
+    elif s.expected_delivery is None:
+        # The shop's system gives no delivery date (WooCommerce): say it shipped, and how long the
+        # shop's own policy says delivery takes, rather than a date nobody gave.
+        if s.tracking_number:
+            f.say("status_shipped", carrier=s.carrier, tracking=s.tracking_number, **v)
+        else:
+            f.say("status_shipped_untracked", **v)
+        if line := f.res.kb.shipping_time(order.country, f.lang):
+            f.out.parts.append(line)
+            f.state.promises.append("shipping_time")
+    elif s.expected_delivery < f.today():
         f.say("status_late", date=f.date(s.expected_delivery), carrier=s.carrier, event_date=f.date(last.day if last else None), location=where, **v)
     else:
         f.say("status_in_transit", carrier=s.carrier, event_date=f.date(last.day if last else None), location=where,

@@ -1,7 +1,11 @@
 """The knowledge base: policies, shipping times, product facts. Each entry is written once,
-with its numbers in ``values`` and its translations for every language kept together.
+with its numbers in ``values``; its wording is per language.
 
-Parsing and checking are pure; :func:`load_kb` reads the YAML files.
+The built-in entries live in ``data/*.yaml`` (id, kind, values) and their wording in each
+language pack's ``kb.yaml``, so a new language brings its own translations. A shop's own files
+(``dialogue.kb_dir``) write an entry with its translations together and are laid over the
+built-in ones by id: a shop entry replaces ours whole. Parsing and checking are pure;
+:func:`load_kb` and :func:`load_shop_kb` read the YAML files.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from ..languages import packs
 from ..nlu_types import LANGUAGES
 
 # The C loader is ~5x faster; both are safe loaders.
@@ -77,8 +82,19 @@ def parse_entries(data: Any, source: str) -> list[KbEntry]:
 RUNTIME_PLACEHOLDERS = {"shipping_time": {"country", "min_days", "max_days"}}
 
 
+def _reference(translations: dict[str, Any], languages: tuple[str, ...]) -> str | None:
+    """The language every other translation's placeholders are compared with: English, else the first served one present."""
+    for lang in ("en", *languages):
+        if translations.get(lang):
+            return lang
+    return None
+
+
 def check_entries(entries: list[KbEntry], languages: tuple[str, ...] = LANGUAGES) -> list[KbProblem]:
-    """Every problem that would make the bot say something wrong or nothing at all."""
+    """Every problem that would make the bot say something wrong or nothing at all.
+
+    ``languages``: the ones the shop serves; each entry must be written in all of them
+    (translations for other languages with a pack are kept, and checked for placeholders)."""
     problems: list[KbProblem] = []
     seen: set[str] = set()
     for e in entries:
@@ -98,16 +114,18 @@ def check_entries(entries: list[KbEntry], languages: tuple[str, ...] = LANGUAGES
                 p(f"`{fname}` missing language(s): {', '.join(missing)}")
         for fname in ("text", "name"):
             translations = getattr(e, fname)
-            reference = placeholders(translations.get("en", "")) if translations.get("en") else None
+            ref_lang = _reference(translations, languages)
+            reference = placeholders(str(translations[ref_lang])) if ref_lang else None
+            ref_name = "English" if ref_lang == "en" else f"[{ref_lang}]"
             for lang, text in translations.items():
-                if lang not in languages:
-                    p(f"`{fname}` has unknown language {lang!r}")
+                if lang not in LANGUAGES and lang not in languages:
+                    p(f"`{fname}` has unknown language {lang!r} (language packs: {', '.join(LANGUAGES)})")
                     continue
                 names = placeholders(str(text))
                 if names - allowed:
                     p(f"`{fname}`[{lang}] uses {sorted(names - allowed)} which `values` does not define")
                 if reference is not None and names != reference:
-                    p(f"`{fname}`[{lang}] placeholders {sorted(names)} differ from English {sorted(reference)}")
+                    p(f"`{fname}`[{lang}] placeholders {sorted(names)} differ from {ref_name} {sorted(reference)}")
     return problems
 
 
@@ -124,8 +142,9 @@ def _names(term: str, text: str) -> bool:
 class KnowledgeBase:
     """Answers come only from here: the bot never invents a policy."""
 
-    def __init__(self, entries: list[KbEntry]) -> None:
+    def __init__(self, entries: list[KbEntry], fallback: str = "en") -> None:
         self.entries = {e.id: e for e in entries}
+        self.fallback = fallback  # said when an entry lacks the caller's language (the shop's first language)
 
     def check(self, languages: tuple[str, ...] = LANGUAGES) -> list[KbProblem]:
         return check_entries(list(self.entries.values()), languages)
@@ -134,7 +153,10 @@ class KnowledgeBase:
         try:
             return self.entries[entry_id]
         except KeyError:
-            raise KeyError(f"knowledge base has no entry {entry_id!r}; add it to {DATA_DIR}") from None
+            raise KeyError(f"knowledge base has no entry {entry_id!r}; add it to the shop's knowledge base (dialogue.kb_dir)") from None
+
+    def _pick(self, translations: dict[str, Any], lang: str) -> Any:
+        return translations.get(lang) or translations.get(self.fallback) or translations.get("en") or next(iter(translations.values()))
 
     def value(self, entry_id: str, key: str) -> Any:
         return self.get(entry_id).values[key]
@@ -142,12 +164,12 @@ class KnowledgeBase:
     def say(self, entry_id: str, lang: str, **extra: Any) -> str:
         """The entry's text in ``lang`` (English when a translation is missing), values filled in."""
         e = self.get(entry_id)
-        text = e.text.get(lang) or e.text["en"]
+        text = self._pick(e.text, lang)
         return text.format(**{**e.values, **extra})
 
     def name(self, entry_id: str, lang: str) -> str:
         e = self.get(entry_id)
-        return e.name.get(lang) or e.name.get("en") or entry_id
+        return e.name.get(lang) or e.name.get(self.fallback) or e.name.get("en") or entry_id
 
     def country(self, code: str) -> KbEntry | None:
         return self.entries.get(f"country-{code.upper()}")
@@ -200,7 +222,7 @@ class KnowledgeBase:
                             e.name.get("en", ""), " ".join(self.product_terms(e.id, lang) if e.kind == "product" else [])]).lower()
             score = sum(1 for w in words if w in hay) + (3 if query.lower() in hay and len(query) > 2 else 0)
             if score:
-                text = e.text.get(lang) or e.text["en"]
+                text = self._pick(e.text, lang)
                 filled = text.format(**e.values) if e.id not in RUNTIME_PLACEHOLDERS else text
                 results.append((score, {"id": e.id, "text": filled}))
         # on a tie the product's own description comes before one of its catalogue facts
@@ -208,17 +230,72 @@ class KnowledgeBase:
         return [r for _, r in results[:limit]]
 
 
+def _read(path: Path) -> Any:
+    try:
+        return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_LOADER)
+    except (OSError, yaml.YAMLError) as exc:
+        raise KbError(f"cannot read knowledge base file {path}: {exc}") from exc
+
+
+def read_files(paths: list[Path]) -> list[KbEntry]:
+    """Entries from YAML files written the shop's way (an entry with its translations together)."""
+    entries: list[KbEntry] = []
+    for f in paths:
+        entries += parse_entries(_read(f), str(f))
+    return entries
+
+
+def builtin_entries() -> list[KbEntry]:
+    """The built-in entries (``data/*.yaml``) with their wording from every language pack's ``kb.yaml``."""
+    base = read_files(sorted(DATA_DIR.glob("*.yaml")))
+    words: dict[str, dict[str, dict[str, Any]]] = {e.id: {f: {} for f in TRANSLATED_FIELDS} for e in base}
+    for pack in packs().values():
+        if not pack.kb_path.is_file():
+            continue
+        data = _read(pack.kb_path) or {}
+        if not isinstance(data, dict):
+            raise KbError(f"{pack.kb_path}: expected a mapping of entry id -> {{text, name, keywords}}")
+        for entry_id, fields in data.items():
+            if entry_id not in words:
+                raise KbError(f"{pack.kb_path}: {entry_id}: no such built-in entry (in {DATA_DIR})")
+            if not isinstance(fields, dict) or set(fields) - set(TRANSLATED_FIELDS):
+                raise KbError(f"{pack.kb_path}: {entry_id}: write {', '.join(TRANSLATED_FIELDS)} in {pack.code}")
+            for name, value in fields.items():
+                words[entry_id][name][pack.code] = value
+    return [KbEntry(e.id, e.kind, e.values, source=e.source, **words[e.id]) for e in base]
+
+
 def load_kb(paths: list[Path] | None = None, directory: Path | None = None) -> KnowledgeBase:
-    """Read every ``*.yaml`` in ``directory`` (default: the built-in data folder), or the given files."""
+    """The built-in knowledge base; or only the given files, or every ``*.yaml`` in ``directory``."""
+    if paths is None and directory is None:
+        return KnowledgeBase(builtin_entries())
     folder = Path(directory) if directory is not None else DATA_DIR
     if paths is None and not folder.is_dir():
         raise KbError(f"knowledge base folder {folder} does not exist")
-    files = paths if paths is not None else sorted(folder.glob("*.yaml"))
-    entries: list[KbEntry] = []
-    for f in files:
-        try:
-            data = yaml.load(Path(f).read_text(encoding="utf-8"), Loader=_LOADER)
-        except (OSError, yaml.YAMLError) as exc:
-            raise KbError(f"cannot read knowledge base file {f}: {exc}") from exc
-        entries += parse_entries(data, str(f))
-    return KnowledgeBase(entries)
+    return KnowledgeBase(read_files(paths if paths is not None else sorted(folder.glob("*.yaml"))))
+
+
+def load_shop_kb(directory: Path | None, *, replace_builtin: bool = False, fallback: str = "en") -> KnowledgeBase:
+    """The built-in entries with the shop's (``directory``/*.yaml, if the folder exists) laid over them by id.
+
+    ``replace_builtin``: the shop's files are the whole knowledge base (the flows' required entries
+    must then be in them: see ``voicebot.dialogue.flows.REQUIRED_KB``)."""
+    shop: list[KbEntry] = []
+    if directory is not None:
+        folder = Path(directory)
+        if folder.exists() and not folder.is_dir():
+            raise KbError(f"dialogue.kb_dir {folder} is a file; it must be a folder of *.yaml files")
+        if folder.is_dir():
+            shop = read_files(sorted(folder.glob("*.yaml")))
+    if replace_builtin:
+        if directory is None or not Path(directory).is_dir():
+            raise KbError(f"dialogue.kb_replace_builtin is true but the knowledge base folder {directory} does not exist")
+        return KnowledgeBase(shop, fallback)
+    seen: set[str] = set()
+    duplicates = sorted({e.id for e in shop if e.id in seen or seen.add(e.id)})  # type: ignore[func-returns-value]
+    if duplicates:
+        raise KbError("the shop's knowledge base defines these ids twice: " + ", ".join(duplicates)
+                      + f" (in {directory}); keep one of each")
+    merged = {e.id: e for e in builtin_entries()}
+    merged.update({e.id: e for e in shop})
+    return KnowledgeBase(list(merged.values()), fallback)

@@ -42,12 +42,16 @@ class Nlu:
         lexicon_dir: Path | None = None,
         *,
         classifier: bool = True,
-        examples: Path | None = TRAINING,
+        examples: Path | tuple[Path, ...] | None = TRAINING,
+        prefer: tuple[str, ...] = (),
     ) -> None:
         """``classifier``: back the keyword rules with the statistical classifier (trained
-        lazily, once per language, from ``examples`` and the lexicons); False: rules only."""
+        lazily, once per language, from ``examples`` and the lexicons); False: rules only.
+        ``prefer``: the languages the shop serves; language detection leans to them (see
+        :func:`.language.detect_language`), the first is the default when nothing tells."""
         self._lex: dict[str, Lexicon] = {code: load_lexicon(code, lexicon_dir) for code in languages}
         self.languages = tuple(languages)
+        self.prefer = tuple(c for c in prefer if c in self._lex)
         self._use_classifier = classifier
         self._examples_path = examples
         self._examples: dict[str, list[tuple[str, str]]] | None = None
@@ -76,8 +80,10 @@ class Nlu:
         return self._lex[lang]
 
     def detect_language(self, text: str) -> str:
-        """ISO 639-1 code of ``text`` from its script and function words ("en" if unsure)."""
-        code = _detect(asr_to_text(text), self._lex)
+        """ISO 639-1 code of ``text`` from its script and function words (the first preferred
+        language, else "en", if unsure)."""
+        default = self.prefer[0] if self.prefer else "en"
+        code = _detect(asr_to_text(text), self._lex, default=default, prefer=self.prefer)
         return code if code in self._lex else self.languages[0]
 
     def _resolve_lang(self, text: str, lang: str | None) -> str:

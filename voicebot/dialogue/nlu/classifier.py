@@ -5,15 +5,15 @@ character n-grams (inside words for languages written with spaces; over the runn
 Chinese, Japanese, Thai, Korean and Arabic, so no tokenizer is needed). It is trained, in a few
 milliseconds per language, from two sources:
 
-* the labelled utterances in ``training.jsonl`` (hand-kept data that ships with the package;
-  never generated from the evaluation sets under tests/, and disjoint from them: a test
-  checks), and
+* the labelled utterances in each language pack's ``training.jsonl`` (hand-kept data that
+  ships with the package; never generated from the evaluation sets under tests/, and disjoint
+  from them: a test checks), and
 * every lexicon line, expanded into the short phrases it stands for ("where package/parcel"
   -> "where package", "where parcel"): a merchant's new lexicon line teaches both parts.
 
 Deterministic: no randomness, no file written at run time. Scores are turned into
 probabilities with a fixed temperature, calibrated by leave-one-set-out runs (see
-``python -m voicebot.dialogue.nlu.train check``).
+``python -m benchmarks.nlu.train check``).
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..languages import find_pack, packs
 from ..nlu_types import INTENTS
 from .lexicon import Lexicon
 from .patterns import _split_weight
 from .text import normalize
 
-TRAINING = Path(__file__).with_name("training.jsonl")
-UNSPACED = ("zh", "ja", "th")  # char n-grams over the text with spaces removed
+# The packs' labelled utterances (voicebot/dialogue/languages/<code>/training.jsonl).
+TRAINING: tuple[Path, ...] = tuple(p.training_path for p in packs().values() if p.training_path.is_file())
 ALPHA = 0.2  # additive smoothing
 TEMPERATURE = 6.0  # log-odds are divided by this before the softmax (calibration)
 PHRASE_WEIGHT = 1.0  # a lexicon phrase counts like this many example utterances
@@ -46,11 +47,12 @@ def features(lex: Lexicon, norm: str) -> set[str]:
     tokens = ["#" if t.isdigit() or t in nums else t for t in tokens]
     feats: set[str] = set()
     if lex.chars:
-        text = "".join(tokens) if lex.code in UNSPACED else " ".join(tokens)
+        unspaced = _unspaced(lex.code)  # char n-grams over the text with spaces removed
+        text = "".join(tokens) if unspaced else " ".join(tokens)
         text = f"<{text}>"
         for n in (1, 2, 3):
             feats.update("c" + text[i : i + n] for i in range(len(text) - n + 1) if text[i : i + n].strip())
-        if lex.code not in UNSPACED:
+        if not unspaced:
             feats.update("w" + t for t in tokens)
         return feats
     feats.update("w" + t for t in tokens)
@@ -62,6 +64,11 @@ def features(lex: Lexicon, norm: str) -> set[str]:
         for n in (3, 4, 5):
             feats.update("c" + padded[i : i + n] for i in range(len(padded) - n + 1))
     return feats
+
+
+def _unspaced(code: str) -> bool:
+    pack = find_pack(code)
+    return pack is not None and pack.unspaced
 
 
 def expand_pattern(source: str, chars: bool) -> list[str]:
@@ -137,16 +144,17 @@ class IntentClassifier:
         return Prediction(probs, len(idx), round(float(scores[best] - background), 3))
 
 
-def load_examples(path: Path = TRAINING) -> dict[str, list[tuple[str, str]]]:
-    """Examples per language from a JSON-lines file of {"lang", "intent", "text"}."""
+def load_examples(path: Path | Iterable[Path] = TRAINING) -> dict[str, list[tuple[str, str]]]:
+    """Examples per language from JSON-lines files of {"lang", "intent", "text"} (default: every pack's)."""
     out: dict[str, list[tuple[str, str]]] = {}
-    if not path.exists():
-        return out
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            c = json.loads(line)
-            if c["intent"] in INTENTS:
-                out.setdefault(c["lang"], []).append((c["intent"], c["text"]))
+    for one in [path] if isinstance(path, Path) else list(path):
+        if not one.exists():
+            continue
+        for line in one.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                c = json.loads(line)
+                if c["intent"] in INTENTS:
+                    out.setdefault(c["lang"], []).append((c["intent"], c["text"]))
     return out
 
 

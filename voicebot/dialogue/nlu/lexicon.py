@@ -1,17 +1,17 @@
-"""Per-language lexicons: YAML data under ``lexicons/`` (one file per language), loaded once.
+"""Per-language lexicons: each language pack's ``lexicon.yaml`` (voicebot/dialogue/languages/<code>/), loaded once.
 
-A merchant extends a language by editing its file; ``lexicons/README.md`` documents the keys.
+A merchant extends a language by editing its file; ``languages/README.md`` documents the keys.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..languages import find_pack
 from ..nlu_types import INTENTS
 from .patterns import Pattern, compile_pattern
 from .text import fold_chars, strip_accents
@@ -101,10 +101,6 @@ _PlainLoader.yaml_implicit_resolvers = {
 }
 
 
-def lexicon_dir() -> Path:
-    return Path(str(resources.files(__package__) / "lexicons"))
-
-
 def _flag(data: dict[str, Any], key: str, default: bool = False) -> bool:
     """YAML flags arrive as text (bool resolution is off, see _PlainLoader)."""
     v = data.get(key, default)
@@ -166,7 +162,7 @@ def _fold(data: Any) -> Any:
 def parse_lexicon(code: str, data: dict[str, Any], where: str = "") -> Lexicon:
     """Build a :class:`Lexicon` from the parsed YAML of one language."""
     data = _fold(data)
-    where = where or f"lexicons/{code}.yaml"
+    where = where or f"languages/{code}/lexicon.yaml"
     chars = data.get("mode", "words") == "chars"
     fold = _flag(data, "fold_accents")
     intents_raw = data.get("intents") or {}
@@ -222,7 +218,11 @@ def _letters(raw: Any, where: str) -> dict[str, str]:
 
 
 def load_lexicon(code: str, directory: Path | None = None) -> Lexicon:
-    path = (directory or lexicon_dir()) / f"{code}.yaml"
+    """The lexicon of ``code`` from its language pack, or from ``directory/<code>.yaml`` (a lexicon under test)."""
+    pack = find_pack(code) if directory is None else None
+    if directory is None and pack is None:
+        raise LexiconError(f"no lexicon for language {code!r}: there is no language pack voicebot/dialogue/languages/{code}/")
+    path = directory / f"{code}.yaml" if directory is not None else pack.lexicon_path  # type: ignore[union-attr]
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_PlainLoader) or {}  # noqa: S506 (safe subclass)
     except FileNotFoundError as exc:

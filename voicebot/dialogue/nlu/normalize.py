@@ -21,6 +21,7 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
+from ..languages import find_pack
 from .lexicon import Lexicon
 
 MAX_PREFIX_LETTERS = 3  # order-id prefixes are short ("JD", "TH", "A"); more is a sentence
@@ -55,14 +56,20 @@ def _join_thousands(m: re.Match[str]) -> str:
     return m.group(1) + re.sub(r"\D", "", m.group(2))
 
 
+def _simplifies(lang: str | None) -> bool:
+    """The language pack reads traditional characters as simplified (``simplify_han``: zh)."""
+    pack = find_pack(lang)
+    return pack is not None and pack.simplify_han
+
+
 def asr_to_text(text: str, lang: str | None = None) -> str:
     """The transcript with the ASR's formatting undone: NFKC (full-width letters and digits),
-    simplified Chinese (``lang`` "zh", or unknown with Han characters and no kana), thousands
+    simplified Chinese (``lang``'s pack says ``simplify_han``: zh; or unknown with Han characters and no kana), thousands
     separators removed from digit groups, dotted initials spelled out ("J.D." -> "J D")."""
     if not text:
         return text
     text = unicodedata.normalize("NFKC", text)
-    if (lang == "zh" or (lang is None and not _KANA.search(text))) and _HAN.search(text):
+    if (_simplifies(lang) or (lang is None and not _KANA.search(text))) and _HAN.search(text):
         text = _t2s(text)
     text = _THOUSANDS.sub(_join_thousands, text)
     return _DOTTED_INITIALS.sub(lambda m: " ".join(m.group(1).replace(".", "")) + " ", text)

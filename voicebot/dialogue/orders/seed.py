@@ -11,22 +11,24 @@ from datetime import date, timedelta
 
 from .models import Customer, Item, Order, Shipment, TrackingEvent
 
-# id, name, email, phone, country, language, currency, carrier, hub city
+# id, name, email, phone, country, language, currency, carrier, hub city. The people are made up
+# and so are their numbers, all from ranges reserved for fiction: +44 7700 900xxx (Ofcom's
+# drama range) and +1 NXX 555-01xx (NANPA's), whatever country the sample customer lives in.
 _PEOPLE = (
     ("C001", "Emma Thompson", "emma.thompson@example.co.uk", "+447700900123", "GB", "en", "GBP", "Royal Mail", "London"),
-    ("C002", "Lukas Müller", "lukas.mueller@example.de", "+4915112345678", "DE", "de", "EUR", "DHL", "Leipzig"),
-    ("C003", "María García", "maria.garcia@example.es", "+34612345678", "ES", "es", "EUR", "Correos", "Madrid"),
-    ("C004", "João Silva", "joao.silva@example.com.br", "+5511987654321", "BR", "pt", "BRL", "Correios", "São Paulo"),
-    ("C005", "Camille Martin", "camille.martin@example.fr", "+33612345678", "FR", "fr", "EUR", "Colissimo", "Roissy"),
-    ("C006", "Giulia Rossi", "giulia.rossi@example.it", "+393471234567", "IT", "it", "EUR", "Poste Italiane", "Milano"),
-    ("C007", "Ivan Petrov", "ivan.petrov@example.ru", "+79161234567", "RU", "ru", "RUB", "CDEK", "Moskva"),
-    ("C008", "Wang Fang", "wang.fang@example.cn", "+8613812345678", "CN", "zh", "CNY", "SF Express", "Shanghai"),
-    ("C009", "Sato Yuki", "yuki.sato@example.jp", "+819012345678", "JP", "ja", "JPY", "Yamato", "Tokyo"),
-    ("C010", "Kim Minjun", "minjun.kim@example.kr", "+821012345678", "KR", "ko", "KRW", "CJ Logistics", "Incheon"),
-    ("C011", "Ahmed Al-Farsi", "ahmed.alfarsi@example.ae", "+971501234567", "AE", "ar", "AED", "Aramex", "Dubai"),
-    ("C012", "Somchai Srisuk", "somchai.srisuk@example.co.th", "+66812345678", "TH", "th", "THB", "Kerry Express", "Bangkok"),
-    ("C013", "Budi Santoso", "budi.santoso@example.co.id", "+6281234567890", "ID", "id", "IDR", "J&T Express", "Jakarta"),
-    ("C014", "Nguyen Van An", "an.nguyen@example.vn", "+84912345678", "VN", "vi", "VND", "Viettel Post", "Ha Noi"),
+    ("C002", "Lukas Müller", "lukas.mueller@example.de", "+12025550102", "DE", "de", "EUR", "DHL", "Leipzig"),
+    ("C003", "María García", "maria.garcia@example.es", "+12025550103", "ES", "es", "EUR", "Correos", "Madrid"),
+    ("C004", "João Silva", "joao.silva@example.com.br", "+12025550104", "BR", "pt", "BRL", "Correios", "São Paulo"),
+    ("C005", "Camille Martin", "camille.martin@example.fr", "+12025550105", "FR", "fr", "EUR", "Colissimo", "Roissy"),
+    ("C006", "Giulia Rossi", "giulia.rossi@example.it", "+12025550106", "IT", "it", "EUR", "Poste Italiane", "Milano"),
+    ("C007", "Ivan Petrov", "ivan.petrov@example.ru", "+12025550107", "RU", "ru", "RUB", "CDEK", "Moskva"),
+    ("C008", "Wang Fang", "wang.fang@example.cn", "+12025550108", "CN", "zh", "CNY", "SF Express", "Shanghai"),
+    ("C009", "Sato Yuki", "yuki.sato@example.jp", "+12025550109", "JP", "ja", "JPY", "Yamato", "Tokyo"),
+    ("C010", "Kim Minjun", "minjun.kim@example.kr", "+12025550110", "KR", "ko", "KRW", "CJ Logistics", "Incheon"),
+    ("C011", "Ahmed Al-Farsi", "ahmed.alfarsi@example.ae", "+12025550111", "AE", "ar", "AED", "Aramex", "Dubai"),
+    ("C012", "Somchai Srisuk", "somchai.srisuk@example.co.th", "+12025550112", "TH", "th", "THB", "Kerry Express", "Bangkok"),
+    ("C013", "Budi Santoso", "budi.santoso@example.co.id", "+12025550113", "ID", "id", "IDR", "J&T Express", "Jakarta"),
+    ("C014", "Nguyen Van An", "an.nguyen@example.vn", "+12025550114", "VN", "vi", "VND", "Viettel Post", "Ha Noi"),
     ("C015", "John Miller", "john.miller@example.com", "+14155550123", "US", "en", "USD", "UPS", "Louisville"),
 )
 

@@ -1,0 +1,1 @@
+"""Checks of the intent classifier's training data (train)."""
