@@ -436,6 +436,8 @@ def test_backchannels_as_whisper_writes_them():
 
     # "sí, sí" over the bot came back from the real Whisper base as "Sisi." and cancelled the bot's answer
     assert is_backchannel("Sisi.", "es") and is_backchannel("si, si", "es") and is_backchannel("Yeah yeah.", "en")
+    assert is_backchannel("Sísa.", "es")  # and, in the next run, as this
+    assert not is_backchannel("nine", "en") and not is_backchannel("five", "en")  # one letter off "nice"/"fine" is a digit
     assert first_content_word("Sisi, quiero cancelar", "es") == "quiero"
     assert first_content_word("Siempre", "es") == "siempre"  # starts like "si", is not "si" repeated
 
