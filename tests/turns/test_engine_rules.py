@@ -436,6 +436,8 @@ def test_backchannels_as_whisper_writes_them():
 
     # "sí, sí" over the bot came back from the real Whisper base as "Sisi." and cancelled the bot's answer
     assert is_backchannel("Sisi.", "es") and is_backchannel("si, si", "es") and is_backchannel("Yeah yeah.", "en")
+    assert is_backchannel("Sísa.", "es")  # and, in the next run, as this
+    assert not is_backchannel("nine", "en") and not is_backchannel("five", "en")  # one letter off "nice"/"fine" is a digit
     assert first_content_word("Sisi, quiero cancelar", "es") == "quiero"
     assert first_content_word("Siempre", "es") == "siempre"  # starts like "si", is not "si" repeated
 
@@ -445,3 +447,16 @@ def test_a_phrasal_verb_ends_a_sentence_a_preposition_does_not():
 
     assert not text_incomplete("Okay, please go on.", "en") and not text_incomplete("Hold on.", "en")
     assert text_incomplete("I want to return the", "en") and text_incomplete("it is on", "en")
+
+
+def test_smart_turn_doubting_complete_words_waits_the_doubt_silence_not_the_timeout():
+    eot = dataclasses.replace(SPECULATE.end_of_turn, smart_turn_holds=False, doubt_silence_ms=450)
+    s = Script(policy=dataclasses.replace(SPECULATE, end_of_turn=eot), bot=False).speak(800).quiet(160)
+    _, chk = s.last("check")
+    s.e.check_result(chk.data["seq"], smart_turn_prob=0.02, more=True)
+    s.e.check_result(chk.data["seq"], text="The child almost hurt the small dog.")
+    s.quiet(280)
+    assert "utterance" not in s.kinds()  # 440 ms of silence
+    s.quiet(20)
+    t_utt, utt = s.last("utterance")
+    assert utt.data["reason"] == "timeout" and t_utt == 1250  # 450 ms, not silence_ms (700)

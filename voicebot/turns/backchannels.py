@@ -72,9 +72,25 @@ def _is_backchannel_word(tok: str, lex: frozenset[str]) -> bool:
     plain = _plain(tok)
     for w in lex:
         pw = _plain(w)
-        if pw and " " not in pw and len(plain) % len(pw) == 0 and plain == pw * (len(plain) // len(pw)):
+        if not pw or " " in pw:
+            continue
+        if len(plain) % len(pw) == 0 and plain == pw * (len(plain) // len(pw)):
+            return True
+        # a short word said twice, run together and one letter off ("Sísa." for "sí, sí"); only
+        # doubled forms: one letter off a single word is too often another word (nice/nine, fine/five)
+        if len(pw) <= 3 and len(plain) >= 4 and _one_off(plain, pw * 2):
             return True
     return False
+
+
+def _one_off(a: str, b: str) -> bool:
+    """Levenshtein distance of at most 1."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) <= 1
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
 
 
 def first_content_word(text: str, language: str | None) -> str | None:

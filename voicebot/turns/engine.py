@@ -444,6 +444,8 @@ class TurnEngine:
             wait = eot.incomplete_silence_ms
         else:
             wait = eot.silence_ms
+            if self._st_doubts and not self._check_in_flight and eot.doubt_silence_ms:
+                wait = eot.doubt_silence_ms  # the words read complete; only the prosody model doubts it
             if self._check_in_flight and "text" in eot.semantic:  # the transcript is on its way: the reply waits for it anyway
                 wait = max(wait, eot.check_wait_ms)
         if silence >= wait:

@@ -88,6 +88,11 @@ class EndOfTurnPolicy:
     # smart-turn can only end a turn early (with the transcript agreeing); only the transcript
     # (a number being read, a dangling word) holds it open.
     smart_turn_holds: bool = True
+    # The words read complete but smart-turn (which may not hold the turn) doubts it: wait this much
+    # silence instead of ``silence_ms`` (0 = silence_ms). On real callers and read speech over a
+    # phone line smart-turn calls many finished sentences unfinished ("The child almost hurt the
+    # small dog." 0.02); a caller who does go on is caught by ``continue_within_ms``.
+    doubt_silence_ms: int = 0
     # While the check's transcript is still being decoded, wait for it up to this much silence
     # instead of ``silence_ms`` (0 = never). The reply needs that very transcript (it becomes the
     # turn's), so waiting for it costs no reply time, and a number read in pieces ("1 7 3 4 ...
