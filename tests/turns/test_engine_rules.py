@@ -460,3 +460,28 @@ def test_smart_turn_doubting_complete_words_waits_the_doubt_silence_not_the_time
     s.quiet(20)
     t_utt, utt = s.last("utterance")
     assert utt.data["reason"] == "timeout" and t_utt == 1250  # 450 ms, not silence_ms (700)
+
+
+def test_the_shipped_phone_policy_answers_a_complete_sentence_at_250_ms_and_holds_a_number():
+    """pipelines/phone.yaml as shipped: a finished sentence is answered 250 ms after the caller's last
+    word (its check, started at 150 ms, answering in time); a number read in pieces is held for 2 s."""
+    from pathlib import Path
+
+    from voicebot.pipeline.spec import load_spec
+
+    policy = load_spec(Path(__file__).resolve().parents[2] / "pipelines" / "phone.yaml").turns
+    s = Script(policy=policy, bot=False).speak(1500).quiet(160)
+    _, chk = s.last("check")
+    s.e.check_result(chk.data["seq"], smart_turn_prob=0.9, more=True)
+    s.e.check_result(chk.data["seq"], text="Where is my order?")
+    s.quiet(100)
+    t_utt, utt = s.last("utterance")
+    assert utt.data["reason"] == "complete" and t_utt - 1500 <= 250
+    n = Script(policy=policy, bot=False).speak(1500).quiet(160)
+    _, chk = n.last("check")
+    n.e.check_result(chk.data["seq"], smart_turn_prob=0.9, more=True)
+    n.e.check_result(chk.data["seq"], text="my order number is 4 5")
+    n.quiet(1800)
+    assert "utterance" not in n.kinds()  # 1.96 s of silence: still waiting for the rest of the number
+    n.quiet(100)
+    assert n.last("utterance")[1].data["reason"] == "incomplete"
