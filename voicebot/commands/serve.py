@@ -129,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             await server.serve()
         finally:
+            if warmer is not None and warmer.poll() is None:
+                warmer.terminate()  # what it rendered so far is kept; the next start goes on from there
             if outbound is not None:
                 await outbound.stop()
             retention.cancel()
@@ -138,8 +140,6 @@ def run(args: argparse.Namespace) -> int:
                 await sip.stop()
             await runtime.aclose()
             runtime.records.close()
-            if warmer is not None and warmer.poll() is None:
-                warmer.terminate()  # what it rendered so far is kept; the next start goes on from there
 
     asyncio.run(main())
     return 0

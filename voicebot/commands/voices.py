@@ -37,8 +37,12 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"[{lang}] {text}", flush=True)
 
+    import os
+
+    parent = os.getppid()  # serve starts this: when serve is gone (even killed), stop after the current sentence
+
     try:
-        report = warm(catalog, phrases, progress=said)
+        report = warm(catalog, phrases, progress=said, stop=lambda: os.getppid() != parent)
     except KeyboardInterrupt:
         print("voicebot voices warm: stopped; what was rendered is kept", file=sys.stderr)
         return 130
