@@ -16,6 +16,8 @@ import re
 import unicodedata
 
 from voicebot.dialogue.languages import packs
+from voicebot.dialogue.nlu.fuzzy import within
+from voicebot.dialogue.nlu.text import strip_accents
 
 # Per language, normalized (see _norm): each language pack's ``backchannels``. Deliberately
 # short — a word missing there only means the bot yields, never that it ignores.
@@ -59,38 +61,23 @@ def _tokens(text: str, language: str | None) -> list[str]:
     return out
 
 
-def _plain(word: str) -> str:
-    """Without accents: Whisper writes "si" as often as "sí"."""
-    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
-
-
 def _is_backchannel_word(tok: str, lex: frozenset[str]) -> bool:
     """In the lexicon, accents aside, or one of its words said over again as one token
     (Whisper writes "sí, sí" as "Sisi", "yeah yeah" as "yeahyeah")."""
     if tok in lex:
         return True
-    plain = _plain(tok)
+    plain = strip_accents(tok)
     for w in lex:
-        pw = _plain(w)
+        pw = strip_accents(w)
         if not pw or " " in pw:
             continue
         if len(plain) % len(pw) == 0 and plain == pw * (len(plain) // len(pw)):
             return True
         # a short word said twice, run together and one letter off ("Sísa." for "sí, sí"); only
         # doubled forms: one letter off a single word is too often another word (nice/nine, fine/five)
-        if len(pw) <= 3 and len(plain) >= 4 and _one_off(plain, pw * 2):
+        if len(pw) <= 3 and len(plain) >= 4 and within(plain, pw * 2, 1):
             return True
     return False
-
-
-def _one_off(a: str, b: str) -> bool:
-    """Levenshtein distance of at most 1."""
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        return sum(x != y for x, y in zip(a, b, strict=True)) <= 1
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
 
 
 def first_content_word(text: str, language: str | None) -> str | None:
