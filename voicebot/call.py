@@ -13,7 +13,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from voicebot.channels.base import PIPELINE_RATE, CallTransport
 from voicebot.clock import Clock, RealClock
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.events import CallEvent
 from voicebot.logs import get_logger
 from voicebot.pipeline.build import build_pipeline

@@ -25,7 +25,8 @@ from typing import Any
 import yaml
 
 from voicebot.config import ROOT, Settings
-from voicebot.dialogue.api import CallContext, CallerTurn, DialogueReply, Note, Transfer
+from voicebot.core import CallContext, Note, Transfer
+from voicebot.dialogue.api import CallerTurn, DialogueReply
 from voicebot.dialogue.engine import DialogueEngineImpl, DialogueOptions, build_engine
 from voicebot.dialogue.orders.seed import SampleData, sample_data
 
@@ -132,7 +133,7 @@ def _transfer(reason: str, queue: str | None = None) -> Callable[[Run, dict[str,
             return f"transfer reason {t.reason}, wanted {reason}"
         if queue and t.queue != queue:
             return f"transfer queue {t.queue}, wanted {queue}"
-        if t.context.get("language") != ctx["lang"] or not t.context.get("transcript") or not t.context.get("summary"):
+        if t.context is None or t.context.language != ctx["lang"] or not t.context.transcript or not t.context.summary:
             return "transfer context packet incomplete"
         return ""
     return check

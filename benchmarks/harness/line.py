@@ -23,7 +23,7 @@ from voicebot.call import CallSession
 from voicebot.channels.base import CHUNK_MS, CallInput, CallTransport
 from voicebot.channels.replay import ReplayOptions, ReplayOutput, ReplayResult
 from voicebot.clock import RealClock, VirtualClock
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.events import CallEvent
 from voicebot.pipeline.state import CallState
 from voicebot.runtime import Runtime

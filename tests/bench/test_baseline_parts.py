@@ -6,7 +6,7 @@ from pipecat.tests.utils import run_test
 
 from benchmarks.harness.baseline import StockTurnAdapter, _LimitedWhisper
 from voicebot.clock import VirtualClock
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.pipeline.frames import CallerTextFrame
 from voicebot.pipeline.state import CallState
 

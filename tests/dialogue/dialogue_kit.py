@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from voicebot.config import Settings
-from voicebot.dialogue.api import CallContext, CallerTurn, DialogueReply, Note, Transfer
+from voicebot.core import CallContext, Note, Transfer
+from voicebot.dialogue.api import CallerTurn, DialogueReply
 from voicebot.dialogue.engine import DialogueEngineImpl, DialogueOptions, build_engine
 from voicebot.dialogue.nlu_types import NluResult
 from voicebot.dialogue.orders.seed import SampleData, sample_data

@@ -85,7 +85,7 @@ async def test_second_claim_on_same_order_goes_to_a_person(engine, scripted) -> 
     await second.say(nlu("damaged_item", "en", order_id=order.id))
     reply = await second.say(nlu("affirm", "en"))
     assert reply.transfer is not None and reply.transfer.reason == "policy"
-    assert reply.transfer.context["orders"] == [order.id]
+    assert reply.transfer.context.orders == [order.id]
     assert len(await engine.store.cases_for_order(order.id)) == 1
 
 
@@ -130,7 +130,7 @@ async def test_payment_issue_explains_and_hands_to_billing(engine, scripted, lan
     reply = await call.say(nlu("payment_issue", lang))
     assert engine.kb.say("duplicate_charge", lang) in reply.text and engine.kb.say("payment_security", lang) in reply.text
     assert reply.transfer.reason == "policy" and reply.transfer.queue == "billing"
-    assert "duplicate_charge" in reply.transfer.context["promised"]
+    assert "duplicate_charge" in reply.transfer.context.promised
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

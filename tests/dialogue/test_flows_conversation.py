@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.dialogue.dialogue_kit import Call, data, make_engine, nlu
-from voicebot.dialogue.api import CallContext, DialogueSession
+from voicebot.core import CallContext, CallerCard, ContextPacket
+from voicebot.dialogue.api import DialogueSession
 from voicebot.dialogue.nlu_types import LANGUAGES
 
 
@@ -59,7 +62,7 @@ async def test_wrong_email_twice_discloses_nothing_and_hands_over(engine, script
     for r in call.replies:
         assert order.shipment.tracking_number not in r.text and c.email not in r.text
     assert "doesn't match" in r1.text and r2.transfer.reason == "policy"
-    assert r2.transfer.context["caller"]["verified"] is False
+    assert r2.transfer.context.caller.verified is False
     assert len(call.notes("identity_failed")) == 2
 
 
@@ -75,13 +78,14 @@ async def test_caller_asks_for_a_human_with_full_context_packet(engine, scripted
     assert t.reason == "caller_asked" and t.queue == "es"
     assert reply.text == engine.templates.render("transfer_caller_asked", "es")  # says why and what happens next
     ctx = t.context
-    assert ctx["caller"] == {"number": c.phone, "customer_id": c.id, "name": c.name, "verified": True, "verified_by": "caller_number"}
-    assert ctx["language"] == "es" and ctx["orders"] == [order.id]
-    assert [h["text"] for h in ctx["transcript"] if h["role"] == "caller"] == ["quiero devolver el pedido", "sí", "quiero hablar con una persona"]
-    assert ctx["intents"] == ["return_refund", "affirm", "human_agent"]
-    assert ctx["sentiment"] == "negative"
-    assert ctx["cases"][0]["kind"] == "return" and ctx["cases"][0]["reference"] in ctx["summary"]
-    assert "return_window" in ctx["promised"] and ctx["bot_said"][-1] == reply.text
+    assert ctx.caller == CallerCard(number=c.phone, customer_id=c.id, name=c.name, verified=True, verified_by="caller_number")
+    assert ctx.language == "es" and ctx.orders == [order.id]
+    assert [h["text"] for h in ctx.transcript if h["role"] == "caller"] == ["quiero devolver el pedido", "sí", "quiero hablar con una persona"]
+    assert ctx.intents == ["return_refund", "affirm", "human_agent"]
+    assert ctx.sentiment == "negative"
+    assert ctx.cases[0]["kind"] == "return" and ctx.cases[0]["reference"] in ctx.summary
+    assert "return_window" in ctx.promised and ctx.bot_said[-1] == reply.text
+    assert ContextPacket.from_dict(json.loads(json.dumps(ctx.to_dict()))) == ctx  # the wire form reads back whole
 
 
 async def test_strong_frustration_escalates(engine, scripted) -> None:

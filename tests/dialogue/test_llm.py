@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from tests.dialogue.dialogue_kit import Call, ScriptedNlu, data, make_engine, nlu
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.dialogue.engine import LlmOptions
 
 Step = Callable[[dict[str, Any]], dict[str, Any]]

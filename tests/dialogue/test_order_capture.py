@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.dialogue.dialogue_kit import Call, data, make_engine, nlu
-from voicebot.dialogue.api import CallerTurn, CallContext
+from voicebot.core import CallContext
+from voicebot.dialogue.api import CallerTurn
 from voicebot.dialogue.order_capture import near_match, one_edit_apart, spoken_groups
 from voicebot.dialogue.session import SessionOptions
 

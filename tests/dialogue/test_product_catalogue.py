@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.dialogue.dialogue_kit import Call, data, make_engine, nlu
-from voicebot.dialogue.api import CallContext, CallerTurn
+from voicebot.core import CallContext
+from voicebot.dialogue.api import CallerTurn
 from voicebot.dialogue.kb import load_kb
 from voicebot.dialogue.nlu_types import LANGUAGES
 

@@ -11,7 +11,7 @@ from pipecat.processors.frame_processor import FrameProcessor
 
 from voicebot.channels.base import CallInput
 from voicebot.clock import RealClock
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.handoff.agent_media import InappAudio, RelayAudio, TalkRefused, audio_for
 from voicebot.handoff.relay import Relay
 from voicebot.pipeline.state import CallState

@@ -3,7 +3,7 @@
 import asyncio
 from datetime import UTC, datetime
 
-from voicebot.dialogue.api import Transfer
+from voicebot.core import ContextPacket, Transfer
 from voicebot.handoff.bridge import BridgeOptions, HandoffBridge
 from voicebot.handoff.routing import Agent
 from voicebot.handoff.state import MemoryState
@@ -64,7 +64,7 @@ PABLO = Agent("pablo", "Pablo", ("es",), status="available", timezone="Europe/Ma
 async def test_timeout_falls_through_to_next_agent_then_back_to_bot():
     state, bridge, timer = await setup(MARIA, Agent("pablo", "Pablo", ("es",), status="available", load=0, max_load=2))
     h = Handle()
-    await bridge.request(h, Transfer("caller_asked", queue="es", context={"orders": ["45712"]}), "es")
+    await bridge.request(h, Transfer("caller_asked", queue="es", context=ContextPacket(orders=["45712"])), "es")
     await until(lambda: _offered(state, "maria"))
     await timer.wait_armed()
     timer.fire()  # María never answers

@@ -120,7 +120,7 @@ async def test_spanish_caller_reaches_spanish_agent_on_the_desk(server, browser,
         await page.wait_for_selector(".call", timeout=30000)
         t_desk = asyncio.get_running_loop().time()
         t = await state.get_ticket("CAes1")
-        assert t.language == "es" and t.context["orders"] == ["55712"]
+        assert t.language == "es" and t.context.orders == ["55712"]
         # Ana's offer times out -> offered to María: her desk opens the card
         await page.wait_for_selector(".call.offered", timeout=20000)
         await page.wait_for_selector("#card dd", timeout=10000)

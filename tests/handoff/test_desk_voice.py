@@ -29,6 +29,7 @@ from tests.handoff.servers import serving
 from tests.pipeline.timeline import speech, timeline
 from tests.webrtc.conftest import screenshots_dir
 from voicebot.audio.pcm import write_wav
+from voicebot.core import ContextPacket
 from voicebot.channels.webrtc.routes import make_router as inapp_router
 from voicebot.channels.webrtc.service import InappOptions
 from voicebot.handoff.routes import HandoffOptions, make_router, service_for
@@ -258,7 +259,7 @@ async def test_talk_is_refused_for_a_call_the_agent_does_not_own(server):
 async def test_a_denied_microphone_gets_its_own_message_and_no_leg(server, launch, voices, tmp_path):
     host, svc, _live = server
     await svc.state.put_ticket(Ticket(call_id="webrtc-denied", channel="webrtc", language="en", queue="en", state="bridged",
-                                      agent_id="ann", context={"reason": "caller_asked"}))
+                                      agent_id="ann", context=ContextPacket(reason="caller_asked")))
     browser = await launch(voices[1], loop=True, allow_microphone=False)
     desk = await (await browser.new_context(viewport={"width": 1280, "height": 900}, permissions=[])).new_page()
     await desk.goto(f"http://{host}/desk")

@@ -14,20 +14,21 @@ from voicebot.channels.sip.rtp_session import RtpOptions
 from voicebot.channels.sip.sip_call import SipCall
 from voicebot.channels.sip.ua import SipOptions, SipUserAgent
 from voicebot.config import load_settings
+from voicebot.core import CallerCard, ContextPacket
 from voicebot.handoff.context import build_card
 from voicebot.handoff.routing import Agent
 from voicebot.handoff.sip_attended import AttendedOptions, AttendedTransfer, HoldTone, briefing_text
 
 
 async def test_briefing_is_the_cards_summary_in_the_agents_language() -> None:
-    packet = {"caller": {"name": "Marta", "verified": True}, "intents": ["order_status"], "orders": ["A1001"], "reason": "frustration"}
+    packet = ContextPacket(caller=CallerCard(name="Marta", verified=True), intents=["order_status"], orders=["A1001"], reason="frustration")
     es = briefing_text(await build_card("c1", packet, "en", "es"))
     assert es.startswith("Llamada transferida por el asistente de voz.")
     assert "Marta" in es and "Identidad verificada" in es and "A1001" in es and "frustración" in es
-    en = briefing_text(await build_card("c1", {}, "de", "en"))
+    en = briefing_text(await build_card("c1", ContextPacket(), "de", "en"))
     assert en.startswith("Call transferred from the voice bot.") and "Unknown caller" in en
     assert "none" not in en and "Orders" not in en and "Sentiment" not in en  # nothing known is not read out to the agent
-    assert briefing_text(await build_card("c1", {}, "en", "ja")).startswith("Call transferred")  # no Japanese lead-in: English
+    assert briefing_text(await build_card("c1", ContextPacket(), "en", "ja")).startswith("Call transferred")  # no Japanese lead-in: English
 
 
 def test_hold_tone_is_a_soft_beep_then_silence_each_period() -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import shared_audio
-from voicebot.dialogue.api import Transfer
+from voicebot.core import Transfer
 from voicebot.handoff.bridge import HandoffBridge
 from voicebot.handoff.routing import Agent
 from voicebot.handoff.state import MemoryState

@@ -2,12 +2,13 @@
 
 import asyncio
 
+from voicebot.core import ContextPacket
 from voicebot.handoff.routing import Agent
 from voicebot.handoff.state import MemoryState, RedisState, Ticket
 
 
 async def _race(state, n=20):
-    await state.put_ticket(Ticket("CA1", "twilio", "es", "es", context={"orders": ["45712"]}))
+    await state.put_ticket(Ticket("CA1", "twilio", "es", "es", context=ContextPacket(reason="caller_asked", orders=["45712"])))
     results = await asyncio.gather(*(state.claim("CA1", f"agent{i}") for i in range(n)))
     t = await state.get_ticket("CA1")
     return results, t
@@ -18,6 +19,7 @@ async def test_memory_claim_exactly_one_wins():
     assert sum(results) == 1
     assert t.state == "accepted" and t.agent_id == f"agent{results.index(True)}"
     assert t.history[-1]["what"] == "accepted"
+    assert t.context == ContextPacket(reason="caller_asked", orders=["45712"])  # the packet survives the copy, typed
 
 
 async def test_memory_claim_closed_ticket_refused():
@@ -37,6 +39,7 @@ async def test_redis_claim_exactly_one_wins_across_clients(redis_url):
         t = await b.get_ticket("CA1")
         assert t.state == "accepted" and t.agent_id == f"agent{results.index(True)}"
         assert t.transcript == [] and isinstance(t.history, list)
+        assert t.context == ContextPacket()  # cjson's {} for the packet's empty lists reads back as lists
     finally:
         await a.aclose()
         await b.aclose()

@@ -19,7 +19,7 @@ from voicebot.call import CallResult, CallSession
 from voicebot.channels.base import CHUNK_MS, CallInput, CallTransport
 from voicebot.channels.replay import ReplayOutput
 from voicebot.clock import VirtualClock
-from voicebot.dialogue.api import CallContext, Transfer
+from voicebot.core import CallContext, Transfer
 from voicebot.handoff.bridge import HandoffBridge
 from voicebot.handoff.relay import Relay, RelayHandle
 from voicebot.pipeline.state import CallState

@@ -9,7 +9,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from voicebot.config import Settings
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.handoff.auth import Accounts
 from voicebot.handoff.routing import Agent
 from voicebot.runtime import Runtime

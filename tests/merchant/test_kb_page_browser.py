@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 from voicebot.config import Settings
-from voicebot.dialogue.api import CallContext, CallerTurn
+from voicebot.core import CallContext
+from voicebot.dialogue.api import CallerTurn
 from voicebot.dialogue.orders.seed import sample_data
 from voicebot.handoff.auth import Accounts
 from voicebot.handoff.routing import Agent

@@ -117,7 +117,7 @@ CHECK = """
 import asyncio, json, sys
 from voicebot.cli import main
 from voicebot.config import Settings
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.dialogue.engine import build_engine
 from voicebot.dialogue.nlu import Nlu
 from voicebot.dialogue.nlu_types import LANGUAGES

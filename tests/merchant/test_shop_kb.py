@@ -9,7 +9,7 @@ import pytest
 
 from tests.dialogue.dialogue_kit import Call, ScriptedNlu, data, make_engine, nlu
 from voicebot.config import Settings
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.dialogue.engine import DialogueDataError, DialogueOptions, load_dialogue_data
 from voicebot.dialogue.flows import REQUIRED_KB
 from voicebot.dialogue.languages import packs

@@ -9,7 +9,8 @@ from datetime import date
 import pytest
 
 from tests.dialogue.dialogue_kit import TODAY, make_engine
-from voicebot.dialogue.api import CallContext, CallerTurn, HangUp, Note, Transfer
+from voicebot.core import CallContext, HangUp, Note, Transfer
+from voicebot.dialogue.api import CallerTurn
 from voicebot.dialogue.nlu import Nlu
 from voicebot.dialogue.nlu_types import LANGUAGES
 from voicebot.dialogue.orders.seed import sample_data
@@ -117,7 +118,7 @@ async def test_damage_case_follow_up_offers_a_person_and_hands_over(engine):
     handed = await s.respond(CallerTurn("ja bitte", "de"))
     transfer = next(a for a in handed.actions if isinstance(a, Transfer))
     assert transfer.reason == "outbound_follow_up" and transfer.queue == "de"
-    assert transfer.context["caller"]["verified"] and o.id in transfer.context["orders"]
+    assert transfer.context.caller.verified and o.id in transfer.context.orders
 
 
 async def test_with_a_detector_the_bot_waits_then_leaves_a_voicemail_without_details(engine):

@@ -216,4 +216,4 @@ async def test_a_damage_follow_up_is_handed_to_the_agent_desk_like_an_inbound_ca
     transfer = next(a for a in actions if a.kind == "transfer")
     assert transfer.name == "outbound_follow_up"  # the record keeps the reason as the action's name
     ticket = handoff_service(world.runtime).state._tickets[call.sid]  # the desk got it, with the verified customer and the order
-    assert ticket.context["caller"]["verified"] and order.id in ticket.context["orders"] and case.reference in " ".join(ticket.context["bot_said"])
+    assert ticket.context.caller.verified and order.id in ticket.context.orders and case.reference in " ".join(ticket.context.bot_said)

@@ -10,7 +10,7 @@ import asyncio
 
 from voicebot.channels.base import CallOutput
 from voicebot.clock import VirtualClock
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.pipeline.state import CallState
 
 

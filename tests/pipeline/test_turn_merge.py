@@ -4,7 +4,8 @@ back and both parts are answered as one turn, unless that answer already did som
 from __future__ import annotations
 
 from voicebot.clock import VirtualClock
-from voicebot.dialogue.api import CallContext, CallerTurn, DialogueReply, Note
+from voicebot.core import CallContext, Note
+from voicebot.dialogue.api import CallerTurn, DialogueReply
 from voicebot.dialogue.processor import DialogueProcessor
 from voicebot.pipeline.frames import CallerTextFrame
 from voicebot.pipeline.state import CallState

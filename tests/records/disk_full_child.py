@@ -17,7 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from voicebot.config import StoreSettings
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.records.service import Records
 
 from .sim import SimCall, run_support_call

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.records.recorder import CallRecorder, RecorderOptions
 from voicebot.records.store import open_store
 

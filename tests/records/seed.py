@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.events import EventLog
 from voicebot.records.recorder import CallRecorder, RecorderOptions
 from voicebot.records.store import RecordStore

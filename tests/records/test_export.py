@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import yaml
 
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.records.export import PAD_AFTER_MS, PAD_BEFORE_MS, export_scenario
 from voicebot.records.recorder import CallRecorder, RecorderOptions
 from voicebot.records.store import RecordStore

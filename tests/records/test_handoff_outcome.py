@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.events import EventLog
 from voicebot.records.analytics import compute
 from voicebot.records.recorder import CallRecorder, RecorderOptions

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.records.model import OUTCOMES
 from voicebot.records.recorder import CallRecorder, RecorderOptions
 from voicebot.records.store import open_store

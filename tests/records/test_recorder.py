@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.events import CallEvent
 from voicebot.records.model import CallFilter
 from voicebot.records.recorder import CallRecorder, RecorderOptions, infer_outcome

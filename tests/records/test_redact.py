@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.logs import KeyValueFormatter
 from voicebot.records.recorder import CallRecorder, RecorderOptions
 from voicebot.records.redact import RecordingPolicy, RedactingLogFilter, RedactionOptions, Redactor, luhn_ok

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.records.model import Annotation
 from voicebot.records.recorder import CallRecorder, RecorderOptions
 from voicebot.records.retention import apply_retention

@@ -350,7 +350,7 @@ def test_options_from_settings_and_caller_numbers() -> None:
     from voicebot.channels.sip.sip_call import number_of
     from voicebot.channels.sip.ua import SipOptions
     from voicebot.config import SipSettings
-    from voicebot.dialogue.api import Transfer
+    from voicebot.core import Transfer
 
     s = SipSettings(host="10.0.0.5", port=5080, rtp_port_min=30000, rtp_port_max=30100, allow_from=("10.0.0.0/24",), rtp_timeout_s=12.0)
     opts = SipOptions.from_settings(s, user="shop")

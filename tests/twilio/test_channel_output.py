@@ -8,7 +8,7 @@ from voicebot.channels.twilio.channel import TwilioOutput
 from voicebot.channels.twilio.rest import RestOptions, TwilioCallControl
 from voicebot.channels.twilio.stream import StreamInfo, TwilioMediaSender
 from voicebot.clock import RealClock
-from voicebot.dialogue.api import CallContext, Transfer
+from voicebot.core import CallContext, Transfer
 from voicebot.pipeline.state import CallState
 
 from .conftest import PUBLIC_HOST

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from voicebot.dialogue.api import CallContext, CallerTurn
+from voicebot.core import CallContext
+
+from voicebot.dialogue.api import CallerTurn
 from voicebot.handoff.voicemail import voicemail_message
 from voicebot.pipeline.spec import load_spec
 from voicebot.runtime import Runtime

@@ -34,7 +34,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
 
 from voicebot.audio.pcm import StreamResampler, resample
-from voicebot.dialogue.api import HangUp, Transfer
+from voicebot.core import HangUp, Transfer
 from voicebot.logs import get_logger
 from voicebot.pipeline.frames import BotSentenceAudioFrame, PlaybackControlFrame, PlaybackReportFrame
 from voicebot.pipeline.state import CallState

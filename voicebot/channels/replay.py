@@ -20,7 +20,7 @@ from voicebot.audio.pcm import write_wav
 from voicebot.call import CallResult, CallSession
 from voicebot.channels.base import CHUNK_MS, CallInput, CallOutput, CallTransport
 from voicebot.clock import RealClock, VirtualClock
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.pipeline.state import CallState
 from voicebot.runtime import Runtime
 

@@ -4,6 +4,7 @@ This is the final interface between the pipeline (any channel) and the dialogue 
 The dialogue never imports a channel: it returns *actions* and the call carries them out
 on its own channel (a Twilio redirect, a SIP REFER, an agent joining a WebRTC session).
 
+The call's own words (:class:`~voicebot.core.CallContext`, the actions) are in :mod:`voicebot.core`.
 One :class:`DialogueEngine` per process holds the shared, heavy parts (knowledge base,
 order store, NLU tables); it hands out one small :class:`DialogueSession` per call.
 """
@@ -11,23 +12,9 @@ order store, NLU tables); it hands out one small :class:`DialogueSession` per ca
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-Channel = Literal["direct", "replay", "twilio", "sip", "webrtc", "websocket", "text"]
-
-
-@dataclass(frozen=True)
-class CallContext:
-    """What is known about a call before anyone speaks."""
-
-    call_id: str
-    channel: Channel = "direct"
-    caller_number: str | None = None  # E.164 where the channel knows it (Twilio From, SIP From)
-    called_number: str | None = None
-    customer_id: str | None = None  # from an in-app session token
-    customer_name: str | None = None
-    language: str | None = None  # a language the channel already knows (in-app token), ISO 639-1
-    extra: dict[str, Any] = field(default_factory=dict)
+from voicebot.core import CallAction, CallContext, HangUp, Transfer
 
 
 @dataclass(frozen=True)
@@ -42,43 +29,12 @@ class CallerTurn:
 
 
 @dataclass(frozen=True)
-class Transfer:
-    """Hand the caller to a human. The call's channel decides how (REFER, <Enqueue>, desk)."""
-
-    reason: str  # "caller_asked" | "frustration" | "not_understood" | "policy" | ...
-    queue: str = "general"  # routing queue: language/skill (e.g. "es", "returns")
-    target: str | None = None  # an explicit number or SIP URI, when the flow knows one
-    context: dict[str, Any] = field(default_factory=dict)  # the context packet for the agent
-    kind: Literal["transfer"] = "transfer"
-
-
-@dataclass(frozen=True)
-class HangUp:
-    """End the call once the reply has been heard to its last word."""
-
-    reason: str = "completed"
-    kind: Literal["hangup"] = "hangup"
-
-
-@dataclass(frozen=True)
-class Note:
-    """Something the dialogue did that belongs in the call record (order looked up, refund created)."""
-
-    name: str  # e.g. "order_lookup", "refund_requested", "identity_verified", "guard_blocked"
-    data: dict[str, Any] = field(default_factory=dict)
-    kind: Literal["note"] = "note"
-
-
-Action = Transfer | HangUp | Note
-
-
-@dataclass(frozen=True)
 class DialogueReply:
     """What the bot says next (in ``language``) and what it does after saying it."""
 
     text: str
     language: str
-    actions: tuple[Action, ...] = ()
+    actions: tuple[CallAction, ...] = ()
     intent: str | None = None
     slots: dict[str, Any] = field(default_factory=dict)
     sentiment: str | None = None  # "positive" | "neutral" | "negative" | "angry"

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ..config_types import CsvTuple, Flag, Section, Seconds, StrMap, validate_section
 from ..shop import ShopSettings
-from .api import CallContext
+from voicebot.core import CallContext
 from .flows import Resources, missing_kb_entries
 from .guard import Guard
 from .kb import KbError, KnowledgeBase

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from voicebot.dialogue.api import CallContext, CallerTurn, DialogueReply, HangUp, Transfer
+from voicebot.core import CallContext, HangUp, Transfer
+
+from voicebot.dialogue.api import CallerTurn, DialogueReply
 
 GREETINGS = {
     "en": "Hello, this is the customer service assistant. How can I help you today?",

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from .api import CallContext, CallerTurn, DialogueReply, HangUp, Note, Transfer
+from voicebot.core import CallContext, HangUp, Note, Transfer
+
+from .api import CallerTurn, DialogueReply
 from .flows import ORDER_FLOWS, Flow, Out, Pending
 from .guard import GuardContext
 from .languages import packs

@@ -13,7 +13,9 @@ from typing import Any
 from pipecat.frames.frames import DataFrame, Frame, InterruptionFrame, StartFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from voicebot.dialogue.api import CallerTurn, DialogueReply, DialogueSession, Note, Transfer
+from voicebot.core import Note, Transfer
+
+from voicebot.dialogue.api import CallerTurn, DialogueReply, DialogueSession
 from voicebot.logs import get_logger
 from voicebot.pipeline.frames import BotReplyFrame, CallerTextFrame, PlaybackReportFrame, TurnSettledFrame
 from voicebot.pipeline.state import CallState

@@ -11,7 +11,8 @@ from typing import Any, Literal, Protocol
 
 from ..config_types import CsvTuple, Section
 from ..logs import get_logger
-from .api import CallContext, CallerTurn, DialogueReply, HangUp, Note, Transfer
+from voicebot.core import CallContext, CallerCard, ContextPacket, HangUp, Note, Transfer
+from .api import CallerTurn, DialogueReply
 from .flows import CONFIRM_ACTIONS, ORDER_FLOWS, CallState, Flow, Out, Pending, Resources
 from .flows.info import find_product, product_question
 from .guard import Guard, GuardContext
@@ -374,7 +375,7 @@ class DialogueSessionImpl(OrderTasks):
         context = self.context_packet(reason, pending_line=line)
         f.out.actions.append(Transfer(reason=reason, queue=queue or st.lang, context=context))
 
-    def context_packet(self, reason: str, pending_line: str = "") -> dict[str, Any]:
+    def context_packet(self, reason: str, pending_line: str = "") -> ContextPacket:
         """Everything the human agent needs so the caller does not repeat themselves."""
         st = self.state
         c = st.customer
@@ -386,21 +387,23 @@ class DialogueSessionImpl(OrderTasks):
                    f"asked about: {', '.join(dict.fromkeys(intents)) or 'nothing clear'}; "
                    f"orders: {', '.join(st.orders_discussed) or 'none'}; "
                    f"created: {', '.join(x.reference for x in st.cases) or 'nothing'}; transfer reason: {reason}.")
-        return {
-            "reason": reason,
-            "caller": {"number": self.call.caller_number, "customer_id": c.id if c else None, "name": c.name if c and st.verified else self.call.customer_name,
-                       "verified": st.verified, "verified_by": st.verified_by if st.verified else None},
-            "language": st.lang,
-            "transcript": [dict(h) for h in st.history],
-            "intents": st.intents,
-            "orders": list(st.orders_discussed),
-            "cases": [{"reference": x.reference, "kind": x.kind, "order_id": x.order_id} for x in st.cases],
-            "sentiment": sentiment,
-            "frustration": round(st.frustration, 2),
-            "bot_said": bot_said,
-            "promised": list(dict.fromkeys(st.promises)),
-            "summary": summary,
-        }
+        caller = CallerCard(number=self.call.caller_number, customer_id=c.id if c else None,
+                            name=c.name if c and st.verified else self.call.customer_name,
+                            verified=st.verified, verified_by=st.verified_by if st.verified else None)
+        return ContextPacket(
+            reason=reason,
+            caller=caller,
+            language=st.lang,
+            transcript=[dict(h) for h in st.history],
+            intents=list(st.intents),
+            orders=list(st.orders_discussed),
+            cases=[{"reference": x.reference, "kind": x.kind, "order_id": x.order_id} for x in st.cases],
+            sentiment=sentiment,
+            frustration=round(st.frustration, 2),
+            bot_said=bot_said,
+            promised=list(dict.fromkeys(st.promises)),
+            summary=summary,
+        )
 
     # -- guard and bookkeeping ----------------------------------------------------------------
     def _finish(self, out: Out, nlu: NluResult | None = None, intent: str | None = None) -> DialogueReply:

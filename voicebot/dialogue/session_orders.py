@@ -18,7 +18,7 @@ from .order_capture import near_match, spoken_groups
 from .orders import Order
 
 if TYPE_CHECKING:
-    from .api import CallContext
+    from voicebot.core import CallContext
     from .flows import CallState, Resources
     from .session import SessionOptions
 

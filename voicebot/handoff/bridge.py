@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from voicebot.dialogue.api import Transfer
+from voicebot.core import ContextPacket, Transfer
 from voicebot.logs import get_logger
 
 from .hours import say_when
@@ -160,8 +160,9 @@ class HandoffBridge:
         self.handles[call_id] = handle
         self.marks[call_id] = {"requested": time.monotonic()}
         queue_skill = transfer.queue if transfer.queue not in (language, "general") else None
+        packet = transfer.context or ContextPacket()  # the minimal dialogue sends none
         ticket = Ticket(call_id=call_id, channel=handle.channel, language=language, queue=transfer.queue,
-                        context={**transfer.context, "reason": transfer.context.get("reason", transfer.reason)})
+                        context=replace(packet, reason=packet.reason or transfer.reason))
         ticket.log("requested", reason=transfer.reason)
         others = [t for t in await self.state.tickets() if t.state in OPEN_STATES and t.queue == ticket.queue]
         req = RouteRequest(call_id, language, queue_skill, handle.caller_number, position=len(others))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from voicebot.dialogue.api import Transfer
+from voicebot.core import Transfer
 from voicebot.events import CallEvent
 from voicebot.logs import get_logger
 

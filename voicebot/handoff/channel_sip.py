@@ -26,7 +26,7 @@ from pipecat.processors.frame_processor import FrameDirection
 from voicebot.channels.base import CallInput, CallTransport
 from voicebot.channels.sip.channel import SILENCE_20MS, SipCallBridge, SipChannelOptions, SipOutput
 from voicebot.channels.sip.sip_call import SipCall
-from voicebot.dialogue.api import Transfer
+from voicebot.core import ContextPacket, Transfer
 from voicebot.logs import get_logger
 from voicebot.pipeline.state import CallState
 
@@ -161,7 +161,7 @@ class HandoffSipOutput(SipOutput):
             return b""
         ticket = await self.bridge.state.get_ticket(self.call.call_id)
         lang = agent.languages[0] if agent.languages else "en"
-        card = await build_card(self.call.call_id, ticket.context if ticket else {}, ticket.language if ticket else lang, lang,
+        card = await build_card(self.call.call_id, ticket.context if ticket else ContextPacket(), ticket.language if ticket else lang, lang,
                                 self.bridge.translator)
         text = briefing_text(card)
         self.state.emit("handoff_leg", stage="briefing", agent=agent.id, language=lang, text=text)

@@ -20,7 +20,7 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 from voicebot.channels.twilio import twiml
 from voicebot.channels.twilio.channel import TwilioCall, TwilioOutput
 from voicebot.channels.twilio.rest import TwilioCallControl
-from voicebot.dialogue.api import Transfer
+from voicebot.core import Transfer
 from voicebot.logs import get_logger
 from voicebot.pipeline.state import CallState
 

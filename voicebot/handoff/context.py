@@ -1,7 +1,7 @@
 """The context card an agent reads: who is calling, in what language, what was said and done.
 
 ``build_card(packet, agent_language, translator)`` turns the dialogue's context packet
-(:meth:`voicebot.dialogue.session.DialogueSessionImpl.context_packet`; the minimal dialogue sends
+(:class:`voicebot.core.ContextPacket`; the minimal dialogue sends
 none, then the call's own transcript is used) into a card with its labels and summary in the
 agent's language *and* the caller's. Transcript lines in another language than the agent's
 carry a translation when the translator can give one, else a notice saying it cannot.
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from voicebot.core import ContextPacket
 
 from .translate import Translator
 
@@ -90,23 +92,23 @@ def _summary(lang: str, caller: dict[str, Any], intents: list[str], orders: list
             f"{lab['sentiment']}: {term(sentiment, lang)}. {lab['reason']}: {term(reason, lang)}.")
 
 
-async def build_card(call_id: str, packet: dict[str, Any], caller_language: str, agent_language: str,
+async def build_card(call_id: str, packet: ContextPacket, caller_language: str, agent_language: str,
                      translator: Translator | None = None, fallback_transcript: list[dict[str, Any]] | None = None) -> Card:
     """The card for one agent. ``packet`` may be empty (a dialogue that sends no context)."""
-    caller = dict(packet.get("caller") or {})
-    intents = [i for i in packet.get("intents", []) if i not in ("affirm", "deny", "out_of_scope")]
-    orders = [str(o) for o in packet.get("orders", [])]
-    sentiment = str(packet.get("sentiment") or "neutral")
-    reason = str(packet.get("reason") or "caller_asked")
-    raw = packet.get("transcript") or fallback_transcript or []
+    caller = asdict(packet.caller)
+    intents = [i for i in packet.intents if i not in ("affirm", "deny", "out_of_scope")]
+    orders = [str(o) for o in packet.orders]
+    sentiment = str(packet.sentiment or "neutral")
+    reason = str(packet.reason or "caller_asked")
+    raw = packet.transcript or fallback_transcript or []
     card = Card(call_id=call_id, caller_language=caller_language, agent_language=agent_language, caller=caller, orders=orders,
-                intents=intents, sentiment=sentiment, reason=reason, promised=list(packet.get("promised", [])),
-                bot_said=list(packet.get("bot_said", [])),
+                intents=intents, sentiment=sentiment, reason=reason, promised=list(packet.promised),
+                bot_said=list(packet.bot_said),
                 labels=LABELS.get(agent_language, LABELS["en"]), caller_labels=LABELS.get(caller_language, LABELS["en"]))
     for langs in {agent_language, caller_language}:
         card.summary[langs] = _summary(langs, caller, intents, orders, sentiment, reason)
-    if packet.get("summary"):
-        card.summary["bot"] = str(packet["summary"])  # the dialogue's own (English) summary
+    if packet.summary:
+        card.summary["bot"] = packet.summary  # the dialogue's own (English) summary
     for h in raw:
         text = str(h.get("text") or (f"[DTMF {h['dtmf']}]" if h.get("dtmf") else ""))
         line = Line(role=str(h.get("role", "caller")), text=text, language=str(h.get("language") or caller_language))

@@ -32,7 +32,8 @@ from pipecat.processors.frame_processor import FrameDirection
 
 from voicebot.audio.pcm import StreamResampler
 from voicebot.channels.base import CHUNK_MS, CallInput
-from voicebot.dialogue.api import DialogueReply, Transfer
+from voicebot.core import Transfer
+from voicebot.dialogue.api import DialogueReply
 from voicebot.events import CallEvent
 from voicebot.logs import get_logger
 from voicebot.pipeline.frames import BotReplyFrame, BotSentenceAudioFrame

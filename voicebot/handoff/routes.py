@@ -120,7 +120,7 @@ def _summary(t: Ticket) -> dict[str, Any]:
     return {"call_id": t.call_id, "state": t.state, "language": t.language, "queue": t.queue, "channel": t.channel,
             "offered_to": t.offered_to, "agent_id": t.agent_id, "agent_name": t.agent_name, "wait_s": t.wait_s,
             "next_open": t.next_open, "created_at": t.created_at,
-            "reason": t.context.get("reason"), "summary": t.context.get("summary", ""), "translated": t.translated}
+            "reason": t.context.reason or None, "summary": t.context.summary, "translated": t.translated}
 
 
 def make_router(runtime: Any) -> APIRouter:

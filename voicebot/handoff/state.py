@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
+from voicebot.core import ContextPacket
+
 from .routing import Agent, agent_from_dict
 
 TicketState = Literal["queued", "offered", "accepted", "bridged", "ended", "abandoned", "returned", "callback", "voicemail"]
@@ -30,7 +32,7 @@ class Ticket:
     channel: str
     language: str
     queue: str
-    context: dict[str, Any] = field(default_factory=dict)
+    context: ContextPacket = field(default_factory=ContextPacket)
     state: TicketState = "queued"
     offered_to: str | None = None
     agent_id: str | None = None
@@ -42,6 +44,10 @@ class Ticket:
     created_at: float = field(default_factory=time.time)
     history: list[dict[str, Any]] = field(default_factory=list)
     transcript: list[dict[str, Any]] = field(default_factory=list)  # live lines after the hand-off
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.context, ContextPacket):  # read back from JSON
+            self.context = ContextPacket.from_dict(self.context)
 
     def log(self, what: str, **data: Any) -> None:
         self.history.append({"t": round(time.time(), 3), "what": what, **data})
@@ -230,8 +236,7 @@ class RedisState:
 
 def _ticket(raw: bytes) -> Ticket:
     d = json.loads(raw)
-    for key in ("context", ):  # cjson encodes an empty table as {} — fine for dicts
-        d[key] = d.get(key) or {}
+    d["context"] = d.get("context") or {}  # cjson encodes an empty table as {}: Ticket reads lists back itself
     for key in ("history", "transcript"):  # ... but an empty list comes back as {}
         if not isinstance(d.get(key), list):
             d[key] = []

@@ -410,7 +410,7 @@ class VoicemailTake:
     def _row(self) -> Voicemail:
         assert self.capture is not None and self._path is not None
         ctx = self.line.state.ctx if self.line is not None else None
-        summary = self.ticket.context.get("summary") or self.ticket.context.get("reason")
+        summary = self.ticket.context.summary or self.ticket.context.reason
         return Voicemail(call_id=self.call_id, created_at=self.started_at, duration_s=round(self.capture.duration_s, 2),
                          path=str(self._path), sample_rate=self.options.sample_rate, language=self.ticket.language,
                          caller=self.handle.caller_number or (ctx.customer_id if ctx else None), channel=self.ticket.channel,

@@ -7,7 +7,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from voicebot.clock import Clock
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.events import EventLog
 from voicebot.pipeline.activity import Activity
 

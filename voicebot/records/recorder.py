@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.events import CallEvent
 from voicebot.logs import get_logger
 from voicebot.records.model import ActionRecord, CallRecord, Recording, TurnRecord

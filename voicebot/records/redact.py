@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 
 CARD_MASK = "[card]"
 EMAIL_MASK = "[email]"

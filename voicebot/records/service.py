@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voicebot.dialogue.api import CallContext
+from voicebot.core import CallContext
 from voicebot.logs import get_logger
 from voicebot.records.recorder import CallRecorder, RecorderOptions, recover_interrupted
 from voicebot.records.redact import RecordingPolicy, RedactionOptions

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voicebot.channels.base import CallInput, CallOutput, CallTransport
-from voicebot.dialogue.api import CallContext, Transfer
+from voicebot.core import CallContext, Transfer
 from voicebot.logs import get_logger
 from voicebot.pipeline.state import CallState
 

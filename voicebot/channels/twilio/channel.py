@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from voicebot.channels.base import CallInput, CallOutput, CallTransport
-from voicebot.dialogue.api import CallContext, Transfer
+from voicebot.core import CallContext, Transfer
 from voicebot.logs import get_logger
 from voicebot.pipeline.state import CallState
 

@@ -27,7 +27,7 @@ from av import AudioFrame
 
 from voicebot.audio.pcm import StreamResampler
 from voicebot.channels.base import CHUNK_MS, PIPELINE_RATE, CallInput, CallOutput, CallTransport
-from voicebot.dialogue.api import CallContext, Transfer
+from voicebot.core import CallContext, Transfer
 from voicebot.events import CallEvent
 from voicebot.logs import get_logger
 from voicebot.pipeline.frames import CallerTextFrame

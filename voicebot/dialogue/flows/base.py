@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
-from ..api import Action, CallContext, Note
+from voicebot.core import CallAction, CallContext, Note
 from ..kb import KnowledgeBase
 from ..nlu_types import LANGUAGES
 from ..orders import Case, Customer, Order, OrderStore
@@ -64,7 +64,7 @@ class Out:
     """The reply being built for this turn."""
 
     parts: list[str] = field(default_factory=list)
-    actions: list[Action] = field(default_factory=list)
+    actions: list[CallAction] = field(default_factory=list)
 
 
 class Flow:
