@@ -36,7 +36,7 @@ from voicebot.call import CallResult, CallSession
 from voicebot.channels.base import CHUNK_MS
 from voicebot.channels.replay import ReplayResult
 from voicebot.channels.webrtc.links import WebRTCLink, restrict_host_candidates
-from voicebot.channels.webrtc.service import InappOptions, LiveCalls
+from voicebot.channels.webrtc.service import InappCalls, InappOptions
 from voicebot.channels.webrtc.tokens import SessionClaims
 from voicebot.events import CallEvent
 from voicebot.logs import get_logger
@@ -101,7 +101,7 @@ class WebRTCBench:
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
         self.options = InappOptions(allowed_origins=(ORIGIN,), ice_addresses=("127.0.0.1",), max_calls=1000)
-        self.live = LiveCalls()
+        self.live = InappCalls()
 
     async def __aenter__(self) -> WebRTCBench:
         return self

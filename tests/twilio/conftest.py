@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from voicebot.audio.pcm import load_audio
 from voicebot.channels.twilio.routes import make_router
-from voicebot.channels.twilio.stream import LiveCalls, StreamOptions
+from voicebot.channels.twilio.stream import LiveStreams, StreamOptions
 from voicebot.config import Settings
 
 from .standin import CallRecord, StandInBot
@@ -54,7 +54,7 @@ class TwilioServer:
     base_url: str
     ws_url: str
     settings: Settings
-    live: LiveCalls
+    live: LiveStreams
     records: dict[str, CallRecord] = field(default_factory=dict)
     calls: dict[str, StandInBot] = field(default_factory=dict)
     fail_sids: set[str] = field(default_factory=set)  # calls whose setup raises (a broken pipeline)
@@ -81,7 +81,7 @@ async def start_server(bot_pcm8k: tuple[bytes, bytes]) -> AsyncIterator[StartSer
         settings.server.public_host = public_host
         settings.twilio.auth_token = AUTH_TOKEN
         settings.twilio.verify_signatures = verify
-        live = LiveCalls()
+        live = LiveStreams()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))

@@ -13,7 +13,7 @@ from ..config_types import CsvTuple, Section
 from ..logs import get_logger
 from voicebot.core import CallContext, CallerCard, ContextPacket, HangUp, Note, Transfer
 from .api import CallerTurn, DialogueReply
-from .flows import CONFIRM_ACTIONS, ORDER_FLOWS, CallState, Flow, Out, Pending, Resources
+from .flows import CONFIRM_ACTIONS, ORDER_FLOWS, Flow, FlowState, Out, Pending, Resources
 from .flows.info import find_product, product_question
 from .guard import Guard, GuardContext
 from .nlu_types import NluResult
@@ -72,7 +72,7 @@ class DialogueSessionImpl(OrderTasks):
         self.llm = llm
         served = res.languages
         lang = call.language if call.language in served else served[0]
-        self.state = CallState(call=call, lang=lang)
+        self.state = FlowState(call=call, lang=lang)
         if call.caller_number:
             self.state.allowed.add(call.caller_number)
         self._identified = False

@@ -19,7 +19,7 @@ from .orders import Order
 
 if TYPE_CHECKING:
     from voicebot.core import CallContext
-    from .flows import CallState, Resources
+    from .flows import FlowState, Resources
     from .session import SessionOptions
 
 # Intents that start a task of their own (they interrupt whatever the bot was waiting for).
@@ -30,7 +30,7 @@ class OrderTasks:
     """Finding the caller's order and checking they may hear about it."""
 
     call: CallContext
-    state: CallState
+    state: FlowState
     res: Resources
     options: SessionOptions
     _identified: bool

@@ -20,12 +20,12 @@ from urllib.parse import urlencode
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from voicebot.core import CHANNELS
 from voicebot.dialogue.nlu_types import INTENTS, LANGUAGES
 from voicebot.records import svg
 from voicebot.records.analytics import STAGES, Analytics
 from voicebot.records.model import OUTCOMES, ActionRecord, Annotation, CallRecord, EventRecord, Recording, TurnRecord
 
-CHANNELS = ("direct", "replay", "twilio", "sip", "webrtc", "websocket", "text")
 HANDOFF_REASONS = ("caller_asked", "frustration", "not_understood", "policy", "product_fact_unknown")
 
 # The QA pages' style sheet; the campaign pages (voicebot.outbound.pages) share it.

@@ -14,7 +14,7 @@ from voicebot.logs import get_logger
 
 from . import twiml
 from .signature import SignatureVerifier, url_as_signed
-from .stream import CallFactory, LiveCalls, StreamOptions, TwilioStreamHandler
+from .stream import CallFactory, LiveStreams, StreamOptions, TwilioStreamHandler
 
 log = get_logger(__name__)
 
@@ -32,7 +32,7 @@ def make_router(
     *,
     call_factory: CallFactory | None = None,
     stream_options: StreamOptions | None = None,
-    live: LiveCalls | None = None,
+    live: LiveStreams | None = None,
 ) -> APIRouter:
     """The Twilio routes for one server.
 
@@ -43,7 +43,7 @@ def make_router(
     settings = runtime.settings
     public_host: str | None = settings.server.public_host
     verifier = SignatureVerifier(settings.twilio.auth_token, public_host, settings.twilio.verify_signatures)
-    live = live if live is not None else LiveCalls()
+    live = live if live is not None else LiveStreams()
     options = stream_options or StreamOptions(max_message_bytes=settings.twilio.max_message_bytes)
     if call_factory is None:
         from .channel import call_factory as default_factory  # needs voicebot.call (the pipeline)

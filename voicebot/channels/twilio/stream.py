@@ -184,8 +184,8 @@ class TwilioMediaSender:
             await self._close()
 
 
-class LiveCalls:
-    """Live streams by call SID, so a status callback can end the right call."""
+class LiveStreams:
+    """Live Twilio media streams by call SID, so a status callback can end the right call."""
 
     def __init__(self) -> None:
         self._calls: dict[str, TwilioStreamHandler] = {}
@@ -215,7 +215,7 @@ class Socket(Protocol):
 class TwilioStreamHandler:
     """Handles one accepted Media Stream socket until the call is over."""
 
-    def __init__(self, ws: Socket, factory: CallFactory, live: LiveCalls, options: StreamOptions | None = None) -> None:
+    def __init__(self, ws: Socket, factory: CallFactory, live: LiveStreams, options: StreamOptions | None = None) -> None:
         self.ws = ws
         self.factory = factory
         self.live = live

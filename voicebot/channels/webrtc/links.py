@@ -25,8 +25,8 @@ from .channel import (
 )
 from .protocol import BadMessage, error_message, parse_client_message
 from .service import (
+    InappCalls,
     InappOptions,
-    LiveCalls,
     Refused,
     admit,
     new_call_id,
@@ -83,7 +83,7 @@ def restrict_host_candidates(pc: Any, addresses: tuple[str, ...]) -> None:
 class WebRTCLink:
     """A WebRTC in-app call: signalling answered, media and data channel wired to the call."""
 
-    def __init__(self, runtime: Any, options: InappOptions, live: LiveCalls, claims: SessionClaims, origin: str | None,
+    def __init__(self, runtime: Any, options: InappOptions, live: InappCalls, claims: SessionClaims, origin: str | None,
                  *, spec: Any = None, transcriber: Any = None, session_factory: Any = None) -> None:
         self.runtime = runtime
         self._session_factory = session_factory
@@ -175,7 +175,7 @@ class WebSocketLink:
 
     MAX_FRAME_BYTES = 32_000  # 1 s at 16 kHz
 
-    def __init__(self, ws: Any, runtime: Any, options: InappOptions, live: LiveCalls, own_origin: str | None,
+    def __init__(self, ws: Any, runtime: Any, options: InappOptions, live: InappCalls, own_origin: str | None,
                  *, spec: Any = None, transcriber: Any = None) -> None:
         self.ws = ws
         self.runtime = runtime

@@ -23,7 +23,7 @@ from voicebot.logs import get_logger
 
 from .links import WebRTCLink, WebSocketLink
 from .protocol import BadMessage, parse_offer, parse_patch
-from .service import InappOptions, LiveCalls, Refused, admit, options_from
+from .service import InappCalls, InappOptions, Refused, admit, options_from
 from .tokens import issue_token, normalize_origin, origin_allowed
 
 log = get_logger(__name__)
@@ -61,7 +61,7 @@ def make_router(runtime: Any, *, options: InappOptions | None = None, spec: Any 
     """The in-app routes. ``options`` default to :func:`.service.options_from` (``settings.inapp`` or
     VOICEBOT_INAPP_SECRET / VOICEBOT_INAPP_ORIGINS). ``router.inapp_live`` lists the live calls."""
     opts = options or options_from(runtime.settings)
-    live = LiveCalls(opts.keep_results)
+    live = InappCalls(opts.keep_results)
     router = APIRouter()
     router.inapp_live = live  # type: ignore[attr-defined]
     router.inapp_options = opts  # type: ignore[attr-defined]

@@ -72,8 +72,8 @@ def admit(options: InappOptions, token: str, origin: str | None, own_origin: str
     return claims
 
 
-class LiveCalls:
-    """Live in-app calls by id (and WebRTC peer id), plus the last ended ones' summaries."""
+class InappCalls:
+    """Live in-app calls by id (and WebRTC peer id), the session tokens used, and the last ended calls' summaries."""
 
     MAX_USED_TOKENS = 100_000  # tokens live at most token_max_ttl_s; this only bounds a flood
 
@@ -156,4 +156,4 @@ def parse_message_or_error(raw: bytes | str, send: Callable[[dict[str, Any]], No
         return None
 
 
-__all__ = ["InappOptions", "LiveCalls", "Offer", "Refused", "admit", "options_from", "summarize"]
+__all__ = ["InappCalls", "InappOptions", "Offer", "Refused", "admit", "options_from", "summarize"]

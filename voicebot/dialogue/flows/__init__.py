@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from ..orders import Order
 from . import after_sales, tracking
-from .base import CallState, Flow, Out, Pending, Resources
+from .base import Flow, FlowState, Out, Pending, Resources
 
 OrderFlow = Callable[[Flow, Order], Awaitable[None]]
 
@@ -62,4 +62,4 @@ def missing_kb_entries(entries: dict[str, object]) -> list[str]:
     return missing
 
 
-__all__ = ["CONFIRM_ACTIONS", "ORDER_FLOWS", "REQUIRED_KB", "CallState", "Flow", "Out", "Pending", "Resources", "missing_kb_entries"]
+__all__ = ["CONFIRM_ACTIONS", "ORDER_FLOWS", "REQUIRED_KB", "Flow", "FlowState", "Out", "Pending", "Resources", "missing_kb_entries"]

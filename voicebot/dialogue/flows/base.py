@@ -26,7 +26,12 @@ class Pending:
 
 
 @dataclass
-class CallState:
+class FlowState:
+    """What the dialogue has learnt about one call so far; the flows read and write it.
+
+    (The pipeline's own per-call state is :class:`voicebot.pipeline.state.CallState`.)
+    """
+
     call: CallContext
     lang: str
     history: list[dict[str, Any]] = field(default_factory=list)  # {"role": "bot"|"caller", "text", ...}
@@ -70,7 +75,7 @@ class Out:
 class Flow:
     """Helpers shared by the flows; one per turn, wrapping the state and the resources."""
 
-    def __init__(self, state: CallState, res: Resources, out: Out) -> None:
+    def __init__(self, state: FlowState, res: Resources, out: Out) -> None:
         self.state = state
         self.res = res
         self.out = out
