@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hypothesis import given
 
-from voicebot.channels.sip.clock import VirtualClock
+from voicebot.clock import VirtualClock
 from voicebot.channels.sip.message import NameAddr, SipParseError, SipRequest, SipUri, frame_stream, parse_message
 from voicebot.channels.sip.transport import Source
 from voicebot.channels.sip.ua import SipOptions, SipUserAgent

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from voicebot.audio.g711 import ulaw_encode
-from voicebot.channels.sip.clock import VirtualClock
+from voicebot.clock import VirtualClock
 from voicebot.channels.sip.dtmf import dtmf_packets
 from voicebot.channels.sip.message import SipRequest, SipResponse, parse_message
 from voicebot.channels.sip.rtp import RtpPacket, seq_delta

@@ -7,7 +7,7 @@ delivered since the campaign started is not called about). Pacing: at most ``max
 live attempts of this process (counted in the database, so calls that run on after a dialer
 returned, like Twilio's, count too) and ``max_per_minute`` new calls.
 
-Time is a wall clock passed in (UNIX seconds): :class:`WallClock` live, a
+Time is a wall clock passed in (UNIX seconds): :class:`voicebot.clock.WallClock` live, a
 :class:`voicebot.clock.VirtualClock` started at an epoch in tests, so a week of time zones
 runs in milliseconds.
 """
@@ -17,12 +17,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
+from voicebot.clock import Clock, WallClock
 from voicebot.logs import get_logger
 
 from .options import DAY_SECONDS, OutboundOptions
@@ -32,21 +32,6 @@ from .store import Attempt, OutboundStore, TargetRow
 from .timezones import UnknownCountry, next_daytime, zones_for
 
 log = get_logger(__name__)
-
-
-class Clock(Protocol):
-    def now(self) -> float: ...
-    async def sleep_until(self, deadline: float) -> None: ...
-
-
-class WallClock:
-    """UNIX time; sleeping on the event loop."""
-
-    def now(self) -> float:
-        return time.time()
-
-    async def sleep_until(self, deadline: float) -> None:
-        await asyncio.sleep(max(0.0, deadline - time.time()))
 
 
 def default_instance() -> str:

@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 from typing import Any
 
+from voicebot.clock import Clock, WallClock
 from voicebot.logs import get_logger
 
 from .call_agent import OutboundCallAgent
 from .options import OutboundOptions, options_from_settings
 from .outcomes import Outcomes
-from .scheduler import Clock, Scheduler, WallClock, default_instance
+from .scheduler import Scheduler, default_instance
 from .store import OutboundStore
 
 log = get_logger(__name__)

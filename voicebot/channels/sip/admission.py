@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 
-from .clock import Clock
+from voicebot.clock import Clock
 
 
 class RateLimiter:

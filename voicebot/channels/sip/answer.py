@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from voicebot.logs import get_logger
 
-from .clock import TimerHandle
+from voicebot.clock import TimerHandle
 from .dialog import Dialog, new_tag
 from .message import NameAddr, SipParseError, SipRequest, SipUri, make_response
 from .rtp_session import RtpSession

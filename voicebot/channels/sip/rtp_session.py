@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from voicebot.audio.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from voicebot.logs import get_logger
 
-from .clock import Clock, TimerHandle
+from voicebot.clock import Clock, TimerHandle
 from .dtmf import DtmfReceiver, dtmf_packets
 from .jitter import JitterBuffer, conceal
 from .rtp import RtpError, RtpPacket, RtpSender, is_rtcp, seq_delta

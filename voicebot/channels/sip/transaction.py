@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .clock import Clock, TimerHandle
+from voicebot.clock import Clock, TimerHandle
 from .message import SipResponse
 
 Send = Callable[[bytes], None]

@@ -20,7 +20,7 @@ from voicebot.logs import get_logger
 
 from .admission import AllowList, LoopLag, RateLimiter
 from .answer import InboundInviteMixin, InviteState
-from .clock import Clock, LoopClock
+from voicebot.clock import Clock, LoopClock
 from .dial import OutboundDialMixin, SipCallFailed
 from .message import (
     Header,
