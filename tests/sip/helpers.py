@@ -169,3 +169,17 @@ async def until(predicate, timeout: float = 3.0) -> None:  # type: ignore[no-unt
         if loop.time() > end:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.005)
+
+
+async def sent_so_far(peer: UdpPeer, ua_port: int) -> list[bytes]:
+    """Everything the UA has sent ``peer`` until now, with no sleep guessing how long "nothing came" takes.
+
+    An OPTIONS probe from ``peer`` is answered after whatever the UA sent it before (the UA
+    handles datagrams in order and one socket pair on loopback keeps its order), so the
+    messages ahead of the probe's answer are all there is."""
+    probe = Dialer(peer.port, ua_port)  # a Call-ID of its own: outside any dialog
+    peer.send(probe.request("OPTIONS", uri=f"sip:127.0.0.1:{ua_port}"), ua_port)
+    got: list[bytes] = []
+    while probe.call_id.encode() not in (raw := (await peer.recv_raw())[0]):
+        got.append(raw)
+    return got

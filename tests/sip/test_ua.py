@@ -26,7 +26,7 @@ from voicebot.channels.sip.ua import (
     SipUserAgent,
 )
 
-from .helpers import Dialer, UdpPeer, free_port, sdp_offer, until
+from .helpers import Dialer, UdpPeer, free_port, sdp_offer, sent_so_far, until
 
 
 class Harness:
@@ -125,17 +125,19 @@ async def test_invite_answer_audio_both_ways_dtmf_and_far_end_bye() -> None:
         assert len({p.ssrc for p in sent}) == 1 and all(p.payload_type == 0 for p in sent)
 
         # RFC 4733 digit, its end packet sent three times, arrives once
-        for p in dtmf_packets("7", 42, 200, 5000):
+        packets = dtmf_packets("7", 42, 200, 5000)
+        received = call.rtp.stats.received
+        for p in packets:
             h.rtp.send(p.serialize(), bot_rtp_port(ok))
-        await until(lambda: h.dtmf)
-        await asyncio.sleep(0.05)
+        await until(lambda: call.rtp.stats.received == received + len(packets))  # every packet handled
         assert h.dtmf == ["7"]
 
         # RTP from a stranger is ignored
         stranger = await UdpPeer.open()
+        received = call.rtp.stats.received
         stranger.send(pkts[0].serialize(), bot_rtp_port(ok))
-        await asyncio.sleep(0.05)
-        assert call.rtp.stats.dropped_source == 1
+        await until(lambda: call.rtp.stats.dropped_source == 1)
+        assert call.rtp.stats.received == received
         stranger.close()
 
         h.sip.send(h.dialer.next("BYE"), h.ua.port)
@@ -177,8 +179,7 @@ async def test_2xx_retransmitted_on_t1_doubling_until_ack() -> None:
         first = await h.sip.expect_status(200)
         for step in (0.5, 1.0, 2.0):
             h.clock.advance(step - 0.01)
-            await asyncio.sleep(0.02)
-            assert h.sip.drain() == []
+            assert await sent_so_far(h.sip, h.ua.port) == []  # not yet due
             h.clock.advance(0.01)
             again = await h.sip.expect_status(200)
             assert again.serialize() == first.serialize()
@@ -186,8 +187,7 @@ async def test_2xx_retransmitted_on_t1_doubling_until_ack() -> None:
         h.sip.send(h.dialer.ack(), h.ua.port)
         await asyncio.wait_for(h.call_started.wait(), 3)
         h.clock.advance(30)
-        await asyncio.sleep(0.05)
-        assert [m for m in h.sip.drain() if b"SIP/2.0 200" in m[:12]] == []
+        assert [m for m in await sent_so_far(h.sip, h.ua.port) if b"SIP/2.0 200" in m[:12]] == []
 
 
 async def test_missing_ack_ends_call_with_bye() -> None:
@@ -222,8 +222,7 @@ async def test_cancel_before_answer_gives_487() -> None:
         assert sorted((m.status, m.cseq[1]) for m in msgs) == [(200, "CANCEL"), (487, "INVITE")]  # type: ignore[union-attr]
         assert not h.ua.active_calls
         h.clock.advance(10)
-        await asyncio.sleep(0.02)
-        assert h.sip.drain() == []  # no late 200
+        assert await sent_so_far(h.sip, h.ua.port) == []  # no late 200
 
 
 async def test_options_keepalive_and_unknown_dialog() -> None:
@@ -264,8 +263,7 @@ async def test_malformed_requests_get_400_or_are_dropped(raw: bytes, expect: int
     async with Harness() as h:
         h.sip.send(raw.replace(b"{port}", str(h.sip.port).encode()), h.ua.port)
         if expect is None:
-            await asyncio.sleep(0.05)
-            assert h.sip.drain() == []
+            assert await sent_so_far(h.sip, h.ua.port) == []
         else:
             data, _ = await h.sip.recv_raw()
             assert data.startswith(f"SIP/2.0 {expect} ".encode())
@@ -304,8 +302,7 @@ async def test_reinvite_hold_and_unhold() -> None:
         await until(lambda: not h.ua._invites)
         assert call.on_hold and not call.send_frame(bytes(320))
         h.clock.advance(60)  # no RTP while on hold is not a timeout
-        await asyncio.sleep(0.02)
-        assert call.is_up
+        assert await sent_so_far(h.sip, h.ua.port) == [] and call.is_up  # no BYE
         h.sip.send(h.dialer.next("INVITE", body=sdp_offer(h.rtp.port)), h.ua.port)
         resumed = await h.sip.expect_status(200)
         h.sip.send(h.dialer.ack(), h.ua.port)
@@ -317,8 +314,7 @@ async def test_rtp_timeout_ends_call_with_bye() -> None:
     async with Harness() as h:
         _ok, call = await h.establish()
         h.clock.advance(29)
-        await asyncio.sleep(0.02)
-        assert call.is_up
+        assert await sent_so_far(h.sip, h.ua.port) == [] and call.is_up  # no BYE
         h.clock.advance(1.5)
         bye = await h.sip.expect_request("BYE")
         assert await asyncio.wait_for(call.ended, 1) == "rtp_timeout"
@@ -386,8 +382,7 @@ async def test_register_with_digest_challenge() -> None:
         registrar.send(h.dialer.respond(second, 200, extra=[f"Contact: <sip:bot@127.0.0.1:{h.ua.port}>;expires=60"]), h.ua.port)
         await asyncio.wait_for(h.ua.registered.wait(), 2)
         h.clock.advance(47.9)
-        await asyncio.sleep(0.02)
-        assert registrar.drain() == []
+        assert await sent_so_far(registrar, h.ua.port) == []  # no refresh yet
         h.clock.advance(0.2)  # refresh at 80 % of the granted 60 s
         await registrar.expect_request("REGISTER")
     registrar.close()
