@@ -197,7 +197,7 @@ def scenario_checks(events: list[CallEvent], rows: list[dict], expect, *, accura
         checks.append({"check": name, "expected": expected, "actual": actual, "ok": ok, "skipped": skipped})
 
     no_acc = None if accuracy_checked else "dev ASR model (random weights): its words mean nothing"
-    transfers = [e for e in events if e.kind == "action" and e.data.get("kind") == "transfer"]
+    transfers = [e for e in events if e.action == "transfer"]
     outcome = next((e.data.get("outcome") for e in events if e.kind == "call_end"), None)
     if expect.handoff is not None:
         add("handoff", expect.handoff, bool(transfers), expect.handoff == bool(transfers) if accuracy_checked else None, no_acc)

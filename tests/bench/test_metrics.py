@@ -36,7 +36,7 @@ EVENTS = [
     ev(12080, "bot_paused", onset_ms=12010.0),
     ev(12700, "bot_resumed", reason="not_confirmed"),
     ev(15000, "bot_speech_stop", turn_id=3, interrupted=False),
-    ev(15500, "action", kind="transfer"),
+    ev(15500, "action", action="transfer"),
     ev(16000, "call_end", outcome="handed_off"),
 ]
 TRUTHS = [

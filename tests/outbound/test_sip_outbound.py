@@ -116,7 +116,7 @@ async def test_a_person_answers_presses_1_and_hears_the_news(bot, tmp_path):
     assert "Am I speaking with Emma Thompson?" in replies[0] and order_id not in replies[0]  # who, why; no detail before "yes"
     news = next(r for r in replies if order_id in r)
     assert news.startswith("Thank you, Emma Thompson.") and "late" in news
-    notes = [e.data["name"] for e in events(session, "action") if e.data.get("kind") == "note"]
+    notes = [e.data["name"] for e in events(session, "action") if e.action == "note"]
     assert notes.index("identity_verified") < len(notes) and "outbound_outcome" in notes
     assert world.store.attempt(plan.attempt.id).outcome == "reached"
 

@@ -108,7 +108,7 @@ async def test_keypad_interrupts_the_bot_and_digits_reach_the_dialogue(runtime):
 async def test_agent_request_by_keypad_transfers_after_the_sentence_is_heard(runtime):
     result = await replay_call(runtime, timeline(12.0), ReplayOptions(fast=True, dtmf=((6000, "0"),)), transcriber=OracleTranscriber([]))
     transfer = kinds(result, "action")
-    assert transfer and transfer[0].data["kind"] == "transfer"
+    assert transfer and transfer[0].action == "transfer"
     reply_stop = [e for e in kinds(result, "bot_speech_stop") if e.data["turn_id"] == 1][0]
     assert transfer[0].t_ms >= reply_stop.t_ms  # the caller heard the whole sentence first
     assert result.call.outcome == "handed_off"

@@ -54,7 +54,7 @@ async def test_record_of_a_replayed_call_matches_its_timeline(settings, tmp_path
     assert call.ended_at - call.started_at == pytest.approx(events[-1].t_ms / 1000, abs=1.0)
     assert len(store.events("replay")) == len(events)
     assert [(a.kind, a.name) for a in store.actions("replay")] == [
-        (e.data["kind"], e.data.get("reason") or e.data.get("name")) for e in of("action")]
+        (e.action, e.data.get("reason") or e.data.get("name")) for e in of("action")]
     store.close()
 
 

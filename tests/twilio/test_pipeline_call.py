@@ -6,7 +6,6 @@ local stand-in. Slow (models, real time): ``-m 'not slow'`` skips them.
 """
 
 import asyncio
-import inspect
 import socket
 import xml.etree.ElementTree as ET
 
@@ -18,7 +17,6 @@ from fastapi import FastAPI
 from voicebot.audio.g711 import ulaw_decode, ulaw_encode
 from voicebot.channels.twilio import channel
 from voicebot.channels.twilio.routes import make_router
-from voicebot.pipeline.state import CallState
 from voicebot.records.service import Records
 from voicebot.runtime import Runtime
 
@@ -118,11 +116,6 @@ def events(call, kind):
     return [e for e in call.state.events.events if e.kind == kind]
 
 
-def emit_accepts_kind_field() -> bool:
-    """base.py emits ``state.emit("action", kind=...)``; that needs ``kind`` positional-only."""
-    return inspect.signature(CallState.emit).parameters["kind"].kind is inspect.Parameter.POSITIONAL_ONLY
-
-
 async def test_greeting_is_paced_and_marked_then_dtmf_zero_transfers_via_rest(pipeline_server):
     ws_url, calls, api_requests = pipeline_server
     client, caller = await open_call(ws_url, "CAe2e")
@@ -141,9 +134,8 @@ async def test_greeting_is_paced_and_marked_then_dtmf_zero_transfers_via_rest(pi
 
         await client.send_dtmf("0")  # "press 0 for an agent": reaches the dialogue
         await eventually(lambda: any("colleague" in e.data["heard_text"] for e in events(call, "bot_speech_stop")), timeout=30)
-        if not emit_accepts_kind_field():
-            pytest.xfail("voicebot/channels/base.py emits state.emit('action', kind=...), which CallState.emit rejects")
         await eventually(lambda: len(api_requests) == 1, timeout=20)
+        assert [(e.action, e.data["queue"]) for e in events(call, "action") if e.action == "transfer"] == [("transfer", "en")]
         assert api_requests[0]["path"] == "/2010-04-01/Accounts/AC123/Calls/CAe2e.json"
         enqueue = ET.fromstring(api_requests[0]["form"]["Twiml"]).find("Enqueue")
         assert enqueue.text == "en" and enqueue.get("waitUrl") == f"https://{PUBLIC_HOST}/twilio/hold?lang=en"

@@ -140,5 +140,5 @@ def test_call_events_become_captions_and_states() -> None:
     assert event_messages(CallEvent(0, "bot_reply", {"text": "Hello", "turn_id": 0}))[0]["who"] == "bot"
     cut = event_messages(CallEvent(0, "bot_speech_stop", {"turn_id": 2, "heard_text": "I heard", "interrupted": True}))
     assert cut[0]["text"] == "I heard" and cut[0]["interrupted"] and cut[1]["state"] == "listening"
-    assert event_messages(CallEvent(0, "action", {"kind": "transfer", "queue": "en"}))[0]["state"] == "transferred"
+    assert event_messages(CallEvent(0, "action", {"action": "transfer", "queue": "en"}))[0]["state"] == "transferred"
     assert event_messages(CallEvent(0, "call_end", {"reason": "caller_hung_up"}))[0]["state"] == "ended"

@@ -326,7 +326,7 @@ class CallOutput(FrameProcessor):
     async def _run_actions(self, actions) -> None:
         for action in actions:
             if isinstance(action, Transfer):
-                self.state.emit("action", kind="transfer", reason=action.reason, queue=action.queue, target=action.target)
+                self.state.emit_action("transfer", reason=action.reason, queue=action.queue, target=action.target)
                 self.state.outcome = "handed_off"
                 try:
                     await self.transfer(action)
@@ -334,7 +334,7 @@ class CallOutput(FrameProcessor):
                     log.exception("transfer failed", extra={"call_id": self.state.ctx.call_id})
                     self.state.emit("error", where="transfer", message=str(exc))
             elif isinstance(action, HangUp):
-                self.state.emit("action", kind="hangup", reason=action.reason)
+                self.state.emit_action("hangup", reason=action.reason)
                 self.state.outcome = self.state.outcome or "resolved_by_bot"
                 self.state.end_reason = self.state.end_reason or "bot_hung_up"
                 await self.hang_up()

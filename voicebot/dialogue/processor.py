@@ -130,7 +130,7 @@ class DialogueProcessor(FrameProcessor):
                         actions=[a.kind for a in reply.actions])
         for action in reply.actions:
             if isinstance(action, Note):
-                self.state.emit("action", kind="note", name=action.name, data=action.data)
+                self.state.emit_action("note", name=action.name, data=action.data)
         if not reply.text and not reply.actions:
             self.state.activity.end(turn_id)
             return

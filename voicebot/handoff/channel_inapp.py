@@ -39,7 +39,7 @@ class InappHandle(RelayHandle):
         out = self.call.output
         out.waiting_for_agent = False  # typed text goes to the dialogue again
         self.call.input.to_agent_only = False
-        self.relay.state.emit("action", kind="back_to_bot")
+        self.relay.state.emit_action("back_to_bot")
 
     async def end(self, reason: str) -> None:
         self.relay.stop()

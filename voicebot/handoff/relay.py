@@ -144,7 +144,7 @@ class Relay:
         """A hand-off step as an ``action`` event (``action="handoff"``): the call record and the widget see it."""
         if not self.state.ended:  # "action" and "reason" name the step itself; a step's own reason is "why"
             fields = {("why" if k == "reason" else k): v for k, v in data.items() if v is not None and k != "action"}
-            self.state.emit("action", action="handoff", reason=what, **fields)
+            self.state.emit_action("handoff", reason=what, **fields)
 
     def agent_voice(self) -> AgentVoice:
         """Start mixing the agent's voice into the output (one per call; :meth:`AgentVoice.close` stops it)."""

@@ -156,7 +156,7 @@ class OutboundCallAgent:
             self._spawn(self._finish(str(data.get("reason", ""))))
 
     def _on_action(self, data: dict[str, Any]) -> None:
-        if data.get("kind") == "transfer":
+        if data.get("action") == "transfer":
             self.transferred = True
         elif data.get("kind") == "hangup":
             self.bot_hung_up = True

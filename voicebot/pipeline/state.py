@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from voicebot.clock import Clock
 from voicebot.core import CallContext
-from voicebot.events import EventLog
+from voicebot.events import ActionKind, EventKind, EventLog
 from voicebot.pipeline.activity import Activity
 
 
@@ -62,5 +63,9 @@ class CallState:
                 return False
         return True
 
-    def emit(self, kind: str, /, t_ms: float | None = None, **data) -> None:
+    def emit(self, kind: EventKind, /, t_ms: float | None = None, **data: Any) -> None:
         self.events.emit(self.audio_ms if t_ms is None else t_ms, kind, **data)
+
+    def emit_action(self, action: ActionKind, /, **data: Any) -> None:
+        """An "action" event: what the bot did, in ``data["action"]``."""
+        self.emit("action", action=action, **data)

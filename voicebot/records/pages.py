@@ -131,7 +131,7 @@ def describe_action(a: ActionRecord) -> str:
 def describe_event(e: EventRecord) -> str:
     d = e.data
     if e.kind == "action":
-        kind = str(d.get("action") or d.get("kind") or "note")
+        kind = str(d.get("action") or d.get("kind") or "note")  # "kind": calls recorded before the key was settled
         return describe_action(ActionRecord(e.call_id, e.seq, e.t_ms, kind, str(d.get("reason") or d.get("name") or kind),
                                             data={k: v for k, v in d.items() if k not in ("action", "kind", "reason", "name")}))
     return fields(d)

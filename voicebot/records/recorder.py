@@ -199,9 +199,8 @@ class CallRecorder:
 
     def _on_action(self, ev: CallEvent) -> None:
         d = dict(ev.data)
-        # events.py documents data.kind, but EventLog.emit(t, "action", kind=...) collides with
-        # its own ``kind`` parameter, so channels pass ``action=``; accept both.
-        kind = str(d.pop("action", None) or d.pop("kind", None) or "note")
+        d.pop("action", None)
+        kind = str(ev.action or "note")
         name = str(d.pop("reason", None) or d.pop("name", None) or kind)
         nested = d.pop("data", None)  # Note actions carry their own data dict
         if isinstance(nested, dict):

@@ -97,7 +97,7 @@ class _HandoffMixin:
 
     async def transfer(self, action: Transfer) -> None:
         self.waiting_for_agent = True
-        self.state.emit("action", kind="waiting_for_agent", queue=action.queue, reason=action.reason)
+        self.state.emit_action("waiting_for_agent", queue=action.queue, reason=action.reason)
         log.info("in-app call waiting for an agent", extra={"call_id": self.state.ctx.call_id, "queue": action.queue})
         if self.handoff is not None:  # the bot keeps listening: the caller's words are relayed to the desk
             await self.handoff.transfer(action)

@@ -161,9 +161,9 @@ def event_messages(ev: CallEvent) -> list[dict[str, Any]]:
             out.insert(0, {"type": "caption", "who": "bot", "text": d.get("heard_text", ""), "turn_id": d.get("turn_id"),
                            "final": True, "interrupted": True})
         return out
-    if ev.kind == "action" and d.get("kind") == "transfer":
+    if ev.action == "transfer":
         return [{"type": "state", "state": "transferred", "queue": d.get("queue")}]
-    if ev.kind == "action" and d.get("action") == "handoff":
+    if ev.action == "handoff":
         return _handoff_messages(d)
     if ev.kind == "call_end":
         return [{"type": "state", "state": "ended", "reason": d.get("reason"), "outcome": d.get("outcome")}]
