@@ -159,27 +159,27 @@ def run_ours(sc: dict, near: np.ndarray, bot: np.ndarray, smart_turn, shipped: t
                 res.resumes.append(_tick(t))
             elif a.kind == "interrupt" and res.confirmed_ms is None and line.has_more:
                 res.confirmed_ms = t
-                res.reason = a.data.get("reason", "")
+                res.reason = a.reason
                 if not res.paused_at(t):
                     res.pauses.append(_tick(t))
             elif a.kind == "utterance":
                 res.utterance_ends.append(t)
             elif a.kind == "partial":  # one partial at a time, the newest request kept (as TurnTaker runs them)
-                audio_s = len(a.data["audio"]) / (2 * RATE)
+                audio_s = len(a.audio) / (2 * RATE)
                 if any(p[1] == "partial" for p in pending):
-                    deferred["partial"] = (a.data["seq"], audio_s, t)
+                    deferred["partial"] = (a.seq, audio_s, t)
                 else:
-                    pending.append((t + latency.partial.at(audio_s), "partial", a.data["seq"], t))
+                    pending.append((t + latency.partial.at(audio_s), "partial", a.seq, t))
             elif a.kind == "check":
-                prob = smart_turn.predict(np.frombuffer(a.data["audio"], dtype="<i2")) if smart_turn and a.data.get("smart_turn") else None
+                prob = smart_turn.predict(np.frombuffer(a.audio, dtype="<i2")) if smart_turn and a.smart_turn else None
                 said = None
-                if a.data.get("text") and sc.get("segment_texts"):  # ORACLE: the labelled text of the segments heard so far
+                if a.text and sc.get("segment_texts"):  # ORACLE: the labelled text of the segments heard so far
                     said = " ".join(txt for (start, _), txt in zip(sc["segments"], sc["segment_texts"]) if start < t)
                 # smart-turn answers first (~30 ms), the transcript after the ASR's time for that much audio (as TurnTaker does)
                 if prob is not None or said is None:
-                    pending.append((t + 30, "check", a.data["seq"], prob, None, said is not None))
+                    pending.append((t + 30, "check", a.seq, prob, None, said is not None))
                 if said is not None:
-                    pending.append((t + latency.check_ms(len(a.data["audio"]) / (2 * RATE)), "check", a.data["seq"], None, said, False))
+                    pending.append((t + latency.check_ms(len(a.audio) / (2 * RATE)), "check", a.seq, None, said, False))
 
     n = len(near) // 160
     for i in range(n):

@@ -45,7 +45,7 @@ class Line:
         return [t for t, a in self.actions if a.kind == kind]
 
     def emitted(self, kind):
-        return [(t, a.data) for t, a in self.actions if a.kind == "emit" and a.data["kind"] == kind]
+        return [(t, a.data) for t, a in self.actions if a.kind == "emit" and a.event == kind]
 
 
 def test_a_loud_onset_the_vad_calls_unvoiced_pauses_the_bot_after_early_pause_ms():
@@ -80,13 +80,13 @@ def test_a_click_resumes_the_bot_once_the_sound_stopped_for_the_release_time():
     line = Line().frames(300).frames(30, level=-30.0).frames(200)
     assert line.at("pause") == [320]
     (t, a), = [(t, a) for t, a in line.actions if a.kind == "resume"]
-    assert t == 330 + EARLY_RELEASE_MS and a.data["reason"] == "early_unconfirmed"
+    assert t == 330 + EARLY_RELEASE_MS and a.reason == "early_unconfirmed"
 
 
 def test_a_sound_the_vad_never_accepts_is_released_after_early_hold_ms():
     line = Line().frames(300).frames(1000, level=-35.0)  # loud, unvoiced, on and on
     (t, a), = [(t, a) for t, a in line.actions if a.kind == "resume"]
-    assert line.at("pause")[0] == 320 and t == 320 + 300 and a.data["reason"] == "early_unconfirmed"
+    assert line.at("pause")[0] == 320 and t == 320 + 300 and a.reason == "early_unconfirmed"
     assert line.at("pause") == [320]  # not paused again for the same sound
 
 
@@ -183,7 +183,7 @@ def test_a_dismissed_sound_that_outlasts_the_bots_turn_ends_as_a_caller_turn():
     line.frames(1500, voiced=True, level=-30.0).frames(1000)
     assert [t for t, _ in line.emitted("sound_outlasts_bot")] == [1510]
     (t, utt), = [(t, a) for t, a in line.actions if a.kind == "utterance"]
-    assert utt.data["utterance"].end_ms > 2900
+    assert utt.utterance.end_ms > 2900
     # the same sound ending while the bot still talks stays dismissed (no turn)
     still = Line(REONSET).frames(300).frames(1200, voiced=True, level=-35.0).frames(1000)
     assert [a for _, a in still.actions if a.kind == "utterance"] == []

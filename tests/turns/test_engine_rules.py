@@ -6,6 +6,7 @@ placed where webrtcvad with start_ms/stop_ms would place them; no clocks, no sle
 
 import dataclasses
 
+from voicebot.turns.actions import InterruptBot
 from voicebot.turns.engine import TurnEngine
 from voicebot.turns.policy import BargeInPolicy, EndOfTurnPolicy, TurnPolicy
 
@@ -60,7 +61,7 @@ class Script:
 def test_vad_start_while_the_bot_talks_pauses_it_at_once():
     s = Script().quiet(500).speak(100)
     t, a = s.last("pause")
-    assert t == 590 and a.data["onset_ms"] == 490  # the VAD's decision frame; onset 90+10 ms earlier
+    assert t == 590 and a.onset_ms == 490  # the VAD's decision frame; onset 90+10 ms earlier
 
 
 def test_no_pause_when_the_bot_is_silent():
@@ -71,25 +72,25 @@ def test_no_pause_when_the_bot_is_silent():
 def test_long_speech_confirms_after_confirm_ms_of_voiced_audio():
     s = Script().speak(600)
     t, a = s.last("interrupt")
-    assert a.data["reason"] == "speech_confirmed" and t == 400
+    assert a.reason == "speech_confirmed" and t == 400
 
 
 def test_a_non_backchannel_word_confirms_before_the_length_threshold():
     s = Script().speak(200)
     _, req = s.last("partial")
-    assert req is not None and req.data["audio"]  # speculative transcription of the paused speech was asked for
-    out = s.e.partial_result(req.data["seq"], "no the other")
-    assert [a.kind for a in out if a.kind != "emit"] == ["interrupt"] and out[-1].data == {"reason": "words", "onset_ms": 0.0, "word": "no"}
+    assert req is not None and req.audio  # speculative transcription of the paused speech was asked for
+    out = s.e.partial_result(req.seq, "no the other")
+    assert [a.kind for a in out if a.kind != "emit"] == ["interrupt"] and out[-1] == InterruptBot("words", 0.0, word="no")
 
 
 def test_backchannel_words_do_not_confirm_and_extend_the_threshold():
     s = Script().speak(200)
     _, req = s.last("partial")
-    assert not [a for a in s.e.partial_result(req.data["seq"], "Uh-huh.") if a.kind == "interrupt"]
+    assert not [a for a in s.e.partial_result(req.seq, "Uh-huh.") if a.kind == "interrupt"]
     s.speak(500)  # 700 ms of "yeah yeah okay": past confirm_ms but the words are all backchannels
     assert "interrupt" not in s.kinds()
     t, a = s.last("resume")
-    assert a.data["reason"] == "backchannel" and t == 90 + 600  # resume_after_ms: the bot talks on over the listener
+    assert a.reason == "backchannel" and t == 90 + 600  # resume_after_ms: the bot talks on over the listener
     s.quiet(300)
     assert "interrupt" not in s.kinds() and "utterance" not in s.kinds() and s.kinds().count("resume") == 1
 
@@ -98,10 +99,10 @@ def test_backchannel_in_the_callers_language():
     for lang, word, content in (("es", "sí", "espera"), ("de", "ja genau", "nein"), ("zh", "嗯", "不是"), ("ja", "はい", "違います"), ("ko", "네", "아니요")):
         s = Script(lang=lang).speak(200)
         _, req = s.last("partial")
-        assert not [a for a in s.e.partial_result(req.data["seq"], word) if a.kind == "interrupt"], (lang, word)
+        assert not [a for a in s.e.partial_result(req.seq, word) if a.kind == "interrupt"], (lang, word)
         s2 = Script(lang=lang).speak(200)
         _, req2 = s2.last("partial")
-        assert [a for a in s2.e.partial_result(req2.data["seq"], content) if a.kind == "interrupt"], (lang, content)
+        assert [a for a in s2.e.partial_result(req2.seq, content) if a.kind == "interrupt"], (lang, content)
 
 
 def test_short_sound_resumes_the_bot_without_a_turn():
@@ -114,29 +115,29 @@ def test_a_stale_partial_after_resume_is_discarded():
     s = Script().speak(200)
     _, req = s.last("partial")
     s.quiet(300)  # resumed
-    assert s.e.partial_result(req.data["seq"], "cancel my order") == []
+    assert s.e.partial_result(req.seq, "cancel my order") == []
 
 
 def test_end_of_turn_complete_answers_without_the_full_timeout():
     s = Script(bot=False).speak(800).quiet(260)
     _, chk = s.last("check")
     assert chk is not None and "utterance" not in s.kinds()
-    out = s.e.check_result(chk.data["seq"], text="Where is my order?", smart_turn_prob=0.9)
+    out = s.e.check_result(chk.seq, text="Where is my order?", smart_turn_prob=0.9)
     utt = [a for a in out if a.kind == "utterance"][0]
-    assert utt.data["reason"] == "complete" and utt.data["utterance"].transcript == "Where is my order?"
+    assert utt.reason == "complete" and utt.utterance.transcript == "Where is my order?"
 
 
 def test_mid_number_pause_is_not_cut_and_the_check_is_discarded_when_the_caller_goes_on():
     s = Script(bot=False).speak(1000).quiet(260)
     _, chk = s.last("check")
-    s.e.check_result(chk.data["seq"], text="my order number is 4 5", smart_turn_prob=0.9)
+    s.e.check_result(chk.seq, text="my order number is 4 5", smart_turn_prob=0.9)
     s.quiet(900)  # 1.16 s of silence: past silence_ms, within incomplete_silence_ms
     assert "utterance" not in s.kinds()
     s.speak(600)  # "... 7 8 9"
-    assert s.e.check_result(chk.data["seq"], text="stale", smart_turn_prob=1.0) == []
+    assert s.e.check_result(chk.seq, text="stale", smart_turn_prob=1.0) == []
     s.quiet(260 + 700)
     _, utt = s.last("utterance")
-    assert utt is not None and utt.data["utterance"].start_ms < 20 and utt.data["reason"] == "timeout"
+    assert utt is not None and utt.utterance.start_ms < 20 and utt.reason == "timeout"
 
 
 WAIT = dataclasses.replace(WORDS, end_of_turn=dataclasses.replace(WORDS.end_of_turn, check_wait_ms=1500))
@@ -145,77 +146,77 @@ WAIT = dataclasses.replace(WORDS, end_of_turn=dataclasses.replace(WORDS.end_of_t
 def test_smart_turn_incomplete_decides_before_the_transcript_arrives():
     s = Script(policy=WAIT, bot=False).speak(800).quiet(260)
     _, chk = s.last("check")
-    s.e.check_result(chk.data["seq"], smart_turn_prob=0.1, more=True)  # the transcript is still decoding
+    s.e.check_result(chk.seq, smart_turn_prob=0.1, more=True)  # the transcript is still decoding
     s.quiet(1400)
     t, utt = s.last("utterance")
-    assert utt.data["reason"] == "incomplete" and t == 800 + 1500  # incomplete_silence_ms, not check_wait_ms
+    assert utt.reason == "incomplete" and t == 800 + 1500  # incomplete_silence_ms, not check_wait_ms
 
 
 def test_a_slow_transcript_is_awaited_up_to_check_wait_and_its_incomplete_holds_the_turn():
     # smart-turn calls "1 7 3 4" complete; the transcript arrives 900 ms into the silence
     s = Script(policy=WAIT, bot=False).speak(800).quiet(260)
     _, chk = s.last("check")
-    out = s.e.check_result(chk.data["seq"], smart_turn_prob=0.9, more=True)
+    out = s.e.check_result(chk.seq, smart_turn_prob=0.9, more=True)
     assert not [a for a in out if a.kind == "utterance"]  # "complete" from smart-turn alone does not end it
     s.quiet(640)  # 900 ms of silence: past silence_ms (700), the turn is still open
     assert "utterance" not in s.kinds()
-    s.e.check_result(chk.data["seq"], text="my id is 1 7 3 4")
+    s.e.check_result(chk.seq, text="my id is 1 7 3 4")
     s.quiet(500)
     assert "utterance" not in s.kinds()  # incomplete: up to 1500 ms
     s.speak(400)  # "... 1 2 5 6": the same turn goes on
     s.quiet(260)
     _, chk2 = s.last("check")
-    s.e.check_result(chk2.data["seq"], smart_turn_prob=0.9, more=True)
-    out = s.e.check_result(chk2.data["seq"], text="my id is 1 7 3 4 1 2 5 6 please")
+    s.e.check_result(chk2.seq, smart_turn_prob=0.9, more=True)
+    out = s.e.check_result(chk2.seq, text="my id is 1 7 3 4 1 2 5 6 please")
     utt = [a for a in out if a.kind == "utterance"][0]
-    assert utt.data["reason"] == "complete" and utt.data["utterance"].start_ms < 20
+    assert utt.reason == "complete" and utt.utterance.start_ms < 20
 
 
 def test_a_transcript_that_never_comes_ends_the_turn_at_check_wait():
     s = Script(policy=WAIT, bot=False).speak(800).quiet(260)
     _, chk = s.last("check")
-    s.e.check_result(chk.data["seq"], smart_turn_prob=0.9, more=True)
+    s.e.check_result(chk.seq, smart_turn_prob=0.9, more=True)
     s.quiet(1400)
     t, utt = s.last("utterance")
-    assert utt.data["reason"] == "timeout" and t == 800 + 1500
+    assert utt.reason == "timeout" and t == 800 + 1500
     without = Script(bot=False).speak(800).quiet(260)  # check_wait_ms 0: the plain silence timeout
     without.quiet(500)
     t, utt = without.last("utterance")
-    assert utt.data["reason"] == "timeout" and t == 800 + 700
+    assert utt.reason == "timeout" and t == 800 + 700
 
 
 def test_smart_turn_that_may_not_hold_neither_holds_the_turn_nor_ends_it_early():
     policy = dataclasses.replace(WAIT, end_of_turn=dataclasses.replace(WAIT.end_of_turn, smart_turn_holds=False))
     s = Script(policy=policy, bot=False).speak(800).quiet(260)
     _, chk = s.last("check")
-    s.e.check_result(chk.data["seq"], smart_turn_prob=0.1, more=True)
-    out = s.e.check_result(chk.data["seq"], text="I want to return my order.")
+    s.e.check_result(chk.seq, smart_turn_prob=0.1, more=True)
+    out = s.e.check_result(chk.seq, text="I want to return my order.")
     assert not [a for a in out if a.kind == "utterance"]  # smart-turn doubts it: not answered at once
     s.quiet(500)
     t, utt = s.last("utterance")
-    assert utt.data["reason"] == "timeout" and t == 800 + 700  # ... nor held for incomplete_silence_ms
+    assert utt.reason == "timeout" and t == 800 + 700  # ... nor held for incomplete_silence_ms
     digits = Script(policy=policy, bot=False).speak(800).quiet(260)
     _, chk = digits.last("check")
-    digits.e.check_result(chk.data["seq"], smart_turn_prob=0.9, more=True)
-    digits.e.check_result(chk.data["seq"], text="my id is 1 7 3 4")
+    digits.e.check_result(chk.seq, smart_turn_prob=0.9, more=True)
+    digits.e.check_result(chk.seq, text="my id is 1 7 3 4")
     digits.quiet(1400)
     t, utt = digits.last("utterance")
-    assert utt.data["reason"] == "incomplete" and t == 800 + 1500  # the words still hold it
+    assert utt.reason == "incomplete" and t == 800 + 1500  # the words still hold it
 
 
 def test_incomplete_turn_ends_after_the_long_timeout():
     s = Script(bot=False).speak(800).quiet(260)
     _, chk = s.last("check")
-    s.e.check_result(chk.data["seq"], text="I want to return the", smart_turn_prob=0.2)
+    s.e.check_result(chk.seq, text="I want to return the", smart_turn_prob=0.2)
     s.quiet(1400)
     t, utt = s.last("utterance")
-    assert utt.data["reason"] == "incomplete" and t == 800 + 1500
+    assert utt.reason == "incomplete" and t == 800 + 1500
 
 
 def test_undecided_turn_ends_after_silence_ms():
     s = Script(bot=False).speak(800).quiet(800)
     t, utt = s.last("utterance")
-    assert utt.data["reason"] == "timeout" and t == 800 + 700
+    assert utt.reason == "timeout" and t == 800 + 700
 
 
 def test_plain_policy_keeps_the_single_timeout():
@@ -228,7 +229,7 @@ def test_keypad_interrupts_and_ends_on_hash():
     s = Script().quiet(100)
     out = s.e.dtmf("4") + s.e.dtmf("5") + s.e.dtmf("#")
     assert [a.kind for a in out if a.kind != "emit"] == ["interrupt", "interrupt", "interrupt", "utterance"]
-    assert out[-1].data["utterance"].dtmf == "45"
+    assert out[-1].utterance.dtmf == "45"
 
 
 def test_resume_after_ms_when_paused_without_speech():
@@ -236,7 +237,7 @@ def test_resume_after_ms_when_paused_without_speech():
     s = Script(policy=policy).speak(100)
     s.e.speaking = False  # the VAD never reports stop (e.g. its stream ended)
     s.quiet(310)
-    assert s.last("resume")[1].data["reason"] == "not_confirmed"
+    assert s.last("resume")[1].reason == "not_confirmed"
 
 
 # ---- the shipped phone policy: words decide, length is only the fallback ----------------------
@@ -258,7 +259,7 @@ def test_length_confirms_only_as_the_fallback_when_the_asr_has_not_answered():
     assert "interrupt" not in s.kinds()  # no partial came back: below the fallback length, no decision yet
     s.speak(200)
     t, a = s.last("interrupt")
-    assert a.data["reason"] == "speech_confirmed" and t == _phone_policy().barge_in.confirm_ms
+    assert a.reason == "speech_confirmed" and t == _phone_policy().barge_in.confirm_ms
 
 
 def _speak_answering_partials(s, ms, text):
@@ -267,8 +268,8 @@ def _speak_answering_partials(s, ms, text):
     for _ in range(int(ms // 50)):
         s.speak(50)
         _, req = s.last("partial")
-        if req is not None and req.data["seq"] == s.e._seq and s.e._partial_in_flight:
-            s.e.partial_result(req.data["seq"], text)
+        if req is not None and req.seq == s.e._seq and s.e._partial_in_flight:
+            s.e.partial_result(req.seq, text)
             answered += 1
     return answered
 
@@ -278,7 +279,7 @@ def test_a_long_sound_without_words_never_confirms_and_the_bot_resumes_over_it()
     # 3 s of noise, far past confirm_ms; every partial transcript comes back empty
     assert _speak_answering_partials(s, 3000, "") >= 3 and "interrupt" not in s.kinds()
     t, a = s.last("resume")
-    assert a.data["reason"] == "no_words" and t == 60 + 600  # not silent while the noise goes on
+    assert a.reason == "no_words" and t == 60 + 600  # not silent while the noise goes on
     s.quiet(400)
     assert "utterance" not in s.kinds() and s.kinds().count("pause") == 1  # the noise is not a caller turn
 
@@ -289,16 +290,16 @@ def test_words_after_noise_in_the_same_sound_still_confirm():
     assert s.e._no_words and "interrupt" not in s.kinds()
     s.speak(800)
     _, req = s.last("partial")
-    out = s.e.partial_result(req.data["seq"], "cancel my order")
-    assert [a.data["reason"] for a in out if a.kind == "interrupt"] == ["words"]
+    out = s.e.partial_result(req.seq, "cancel my order")
+    assert [a.reason for a in out if a.kind == "interrupt"] == ["words"]
 
 
 def test_a_short_empty_partial_does_not_rule_out_words():
     s = Script(policy=_phone_policy(), start_ms=60).speak(320)  # the phone policy's first partial: 300 ms into the sound
     _, req = s.last("partial")
-    s.e.partial_result(req.data["seq"], "")  # ~300 ms of audio (< no_words_after_ms): too short to rule words out
+    s.e.partial_result(req.seq, "")  # ~300 ms of audio (< no_words_after_ms): too short to rule words out
     s.speak(1100)
-    assert s.last("interrupt")[1].data["reason"] == "speech_confirmed"
+    assert s.last("interrupt")[1].reason == "speech_confirmed"
 
 
 def test_echo_gated_frames_do_not_count_toward_confirmation():
@@ -312,23 +313,23 @@ def test_echo_gated_frames_do_not_count_toward_confirmation():
     assert "interrupt" not in s.kinds()  # 600 ms of sound, 350 ms of it the caller's: not yet confirm_ms
     s.speak(50)
     t, a = s.last("interrupt")
-    assert t == 650 and a.data["voiced_ms"] == 400
+    assert t == 650 and a.voiced_ms == 400
 
 
 def test_a_spelled_id_is_incomplete_even_when_smart_turn_says_complete():
     s = Script(bot=False).speak(1500).quiet(260)
     _, chk = s.last("check")
-    out = s.e.check_result(chk.data["seq"], text="1 7 3 4", smart_turn_prob=0.95)
+    out = s.e.check_result(chk.seq, text="1 7 3 4", smart_turn_prob=0.95)
     assert [a for a in out if a.kind == "emit" and a.data.get("verdict") == "incomplete"]
     s.quiet(1000)  # the caller looks for the next digits
     assert "utterance" not in s.kinds()
     s.speak(1200)  # "1 2 5 6"
     s.quiet(260)
     _, chk2 = s.last("check")
-    s.e.check_result(chk2.data["seq"], text="1 7 3 4 1 2 5 6", smart_turn_prob=0.9)
+    s.e.check_result(chk2.seq, text="1 7 3 4 1 2 5 6", smart_turn_prob=0.9)
     s.quiet(1500)
     _, utt = s.last("utterance")
-    assert utt.data["reason"] == "incomplete" and utt.data["utterance"].start_ms < 20  # one turn, both pieces
+    assert utt.reason == "incomplete" and utt.utterance.start_ms < 20  # one turn, both pieces
 
 
 def test_text_rules_for_numbers():
@@ -344,7 +345,7 @@ CONT = dataclasses.replace(WORDS, end_of_turn=dataclasses.replace(WORDS.end_of_t
 def _end_turn(s, speech_ms, text):
     s.speak(speech_ms).quiet(260)
     _, chk = s.last("check")
-    out = s.e.check_result(chk.data["seq"], text=text, smart_turn_prob=0.9)
+    out = s.e.check_result(chk.seq, text=text, smart_turn_prob=0.9)
     s.actions += [(s.t, a) for a in out]
     return [a for a in out if a.kind == "utterance"][0]
 
@@ -353,18 +354,18 @@ def test_going_on_after_a_pause_while_the_reply_is_pending_holds_it_and_continue
     # caller speaks 0-1.0 s ("And so my fellow Americans."), pauses 0.8 s, goes on ("ask not ...")
     s = Script(policy=CONT, bot=False)
     first = _end_turn(s, 1000, "And so my fellow Americans.")
-    assert first.data["utterance"].continues is False
+    assert first.utterance.continues is False
     s.e.reply_pending = True  # the reply is being made: nothing played yet
     s.quiet(540).speak(200)  # onset 800 ms after the end of the first part
     t, pause = s.last("pause")
     assert pause is not None  # the reply is held back before a sample of it plays
     _, req = s.last("partial")
-    out = s.e.partial_result(req.data["seq"], "ask not")
+    out = s.e.partial_result(req.seq, "ask not")
     interrupt = [a for a in out if a.kind == "interrupt"][0]
-    assert interrupt.data["continues"] is True
+    assert interrupt.continues is True
     s.e.reply_pending = False
     second = _end_turn(s, 400, "ask not what your country can do for you")
-    assert second.data["utterance"].continues is True
+    assert second.utterance.continues is True
 
 
 def test_speech_long_after_the_turn_is_a_new_turn_not_a_continuation():
@@ -373,10 +374,10 @@ def test_speech_long_after_the_turn_is_a_new_turn_not_a_continuation():
     s.e.bot_active = True  # the answer is playing
     s.quiet(1800).speak(200)  # onset 2 s after the end: past continue_within_ms
     _, req = s.last("partial")
-    out = s.e.partial_result(req.data["seq"], "no wait")
-    assert [a for a in out if a.kind == "interrupt"][0].data.get("continues") is None
+    out = s.e.partial_result(req.seq, "no wait")
+    assert [a for a in out if a.kind == "interrupt"][0].continues is False
     s.e.bot_active = False
-    assert _end_turn(s, 400, "no wait it is the other one").data["utterance"].continues is False
+    assert _end_turn(s, 400, "no wait it is the other one").utterance.continues is False
 
 
 def test_a_cough_after_the_turn_does_not_withdraw_the_reply():
@@ -402,33 +403,33 @@ def test_speculative_check_answers_at_the_complete_silence_not_before():
     s = Script(policy=SPECULATE, bot=False).speak(800).quiet(160)  # caller stops at 800 ms; check at 150 ms of silence
     t_check, chk = s.last("check")
     assert chk is not None and t_check == 950
-    assert s.e.check_result(chk.data["seq"], text="Where is my order?", smart_turn_prob=0.9)[-1].kind == "emit"  # complete, but too soon
+    assert s.e.check_result(chk.seq, text="Where is my order?", smart_turn_prob=0.9)[-1].kind == "emit"  # complete, but too soon
     s.quiet(80)
     assert "utterance" not in s.kinds()  # 240 ms of silence
     s.quiet(20)
     t_utt, utt = s.last("utterance")
-    assert utt.data["reason"] == "complete" and t_utt == 1050  # 250 ms after the last word
+    assert utt.reason == "complete" and t_utt == 1050  # 250 ms after the last word
 
 
 def test_speculative_check_that_decodes_longer_answers_when_it_is_done():
     s = Script(policy=SPECULATE, bot=False).speak(800).quiet(400)
     _, chk = s.last("check")
     assert "utterance" not in s.kinds()  # the check is still decoding at 400 ms of silence
-    out = s.e.check_result(chk.data["seq"], text="Where is my order?", smart_turn_prob=0.9)
-    assert [a.data["reason"] for a in out if a.kind == "utterance"] == ["complete"]
+    out = s.e.check_result(chk.seq, text="Where is my order?", smart_turn_prob=0.9)
+    assert [a.reason for a in out if a.kind == "utterance"] == ["complete"]
 
 
 def test_caller_going_on_before_the_complete_silence_discards_the_speculative_check():
     s = Script(policy=SPECULATE, bot=False).speak(800).quiet(160)
     _, chk = s.last("check")
-    s.e.check_result(chk.data["seq"], text="I want to", smart_turn_prob=0.9)  # "complete" by smart-turn; the text says no anyway
+    s.e.check_result(chk.seq, text="I want to", smart_turn_prob=0.9)  # "complete" by smart-turn; the text says no anyway
     s.speak(600).quiet(160)
     _, chk2 = s.last("check")
-    assert chk2.data["seq"] != chk.data["seq"] and "utterance" not in s.kinds()
-    s.e.check_result(chk2.data["seq"], text="I want to return my lamp.", smart_turn_prob=0.9)
+    assert chk2.seq != chk.seq and "utterance" not in s.kinds()
+    s.e.check_result(chk2.seq, text="I want to return my lamp.", smart_turn_prob=0.9)
     s.quiet(100)
     _, utt = s.last("utterance")
-    assert utt is not None and utt.data["utterance"].start_ms < 20 and utt.data["utterance"].transcript == "I want to return my lamp."
+    assert utt is not None and utt.utterance.start_ms < 20 and utt.utterance.transcript == "I want to return my lamp."
 
 
 def test_backchannels_as_whisper_writes_them():
@@ -453,13 +454,13 @@ def test_smart_turn_doubting_complete_words_waits_the_doubt_silence_not_the_time
     eot = dataclasses.replace(SPECULATE.end_of_turn, smart_turn_holds=False, doubt_silence_ms=450)
     s = Script(policy=dataclasses.replace(SPECULATE, end_of_turn=eot), bot=False).speak(800).quiet(160)
     _, chk = s.last("check")
-    s.e.check_result(chk.data["seq"], smart_turn_prob=0.02, more=True)
-    s.e.check_result(chk.data["seq"], text="The child almost hurt the small dog.")
+    s.e.check_result(chk.seq, smart_turn_prob=0.02, more=True)
+    s.e.check_result(chk.seq, text="The child almost hurt the small dog.")
     s.quiet(280)
     assert "utterance" not in s.kinds()  # 440 ms of silence
     s.quiet(20)
     t_utt, utt = s.last("utterance")
-    assert utt.data["reason"] == "timeout" and t_utt == 1250  # 450 ms, not silence_ms (700)
+    assert utt.reason == "timeout" and t_utt == 1250  # 450 ms, not silence_ms (700)
 
 
 def test_the_shipped_phone_policy_answers_a_complete_sentence_at_250_ms_and_holds_a_number():
@@ -472,16 +473,16 @@ def test_the_shipped_phone_policy_answers_a_complete_sentence_at_250_ms_and_hold
     policy = load_spec(Path(__file__).resolve().parents[2] / "pipelines" / "phone.yaml").turns
     s = Script(policy=policy, bot=False).speak(1500).quiet(160)
     _, chk = s.last("check")
-    s.e.check_result(chk.data["seq"], smart_turn_prob=0.9, more=True)
-    s.e.check_result(chk.data["seq"], text="Where is my order?")
+    s.e.check_result(chk.seq, smart_turn_prob=0.9, more=True)
+    s.e.check_result(chk.seq, text="Where is my order?")
     s.quiet(100)
     t_utt, utt = s.last("utterance")
-    assert utt.data["reason"] == "complete" and t_utt - 1500 <= 250
+    assert utt.reason == "complete" and t_utt - 1500 <= 250
     n = Script(policy=policy, bot=False).speak(1500).quiet(160)
     _, chk = n.last("check")
-    n.e.check_result(chk.data["seq"], smart_turn_prob=0.9, more=True)
-    n.e.check_result(chk.data["seq"], text="my order number is 4 5")
+    n.e.check_result(chk.seq, smart_turn_prob=0.9, more=True)
+    n.e.check_result(chk.seq, text="my order number is 4 5")
     n.quiet(1800)
     assert "utterance" not in n.kinds()  # 1.96 s of silence: still waiting for the rest of the number
     n.quiet(100)
-    assert n.last("utterance")[1].data["reason"] == "incomplete"
+    assert n.last("utterance")[1].reason == "incomplete"

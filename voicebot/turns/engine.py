@@ -1,5 +1,6 @@
 """The turn-taking state machine, pure: observations in, actions out, no I/O, no asyncio.
 
+The actions are the small types of :mod:`voicebot.turns.actions`.
 :class:`voicebot.turns.processor.TurnTaker` adapts it to the pipecat pipeline (frames,
 executor work, the playback gate); :mod:`voicebot.turns.evaluate` drives the very same
 engine over labelled recordings. Time is the caller's audio time in ms, passed in with
@@ -42,8 +43,19 @@ from __future__ import annotations
 
 import collections
 import math
-from dataclasses import dataclass, field
 
+from voicebot.events import EventKind
+from voicebot.turns.actions import (
+    CheckTurnEnd,
+    EmitEvent,
+    EndTurn,
+    InterruptBot,
+    PauseBot,
+    ResumeBot,
+    TranscribePartial,
+    TurnAction,
+    Utterance,
+)
 from voicebot.turns.backchannels import first_content_word, is_backchannel
 from voicebot.turns.completeness import text_incomplete
 from voicebot.turns.policy import TurnPolicy
@@ -53,24 +65,6 @@ FLOOR_FRAMES = 150  # 1.5 s of frames echo control let through: the line's noise
 FLOOR_MIN_FRAMES = 50  # fewer than this (a quiet line: echo control mutes what is below its floor): the default floor
 REONSET_WINDOW = 3  # frames: the re-onset compares their mean power with the paused-for sound before them
 REONSET_MAX = 2  # re-onsets per pause: continuous noise still lets the bot resume (after 3 x resume_after_ms at most)
-
-
-@dataclass
-class Action:
-    """``kind``: pause | resume | interrupt | utterance | partial | check | emit."""
-
-    kind: str
-    data: dict = field(default_factory=dict)
-
-
-@dataclass
-class Utterance:
-    audio: bytes
-    start_ms: float
-    end_ms: float
-    dtmf: str = ""
-    transcript: str | None = None  # the speculative transcript of exactly this audio, when one finished
-    continues: bool = False  # the caller went on after a pause: this continues the previous turn
 
 
 class TurnEngine:
@@ -126,8 +120,8 @@ class TurnEngine:
     def _ms(self, nbytes: int) -> float:
         return nbytes / 2 / self.rate * 1000
 
-    def _emit(self, out: list[Action], kind: str, **data) -> None:
-        out.append(Action("emit", {"kind": kind, **data}))
+    def _emit(self, out: list[TurnAction], kind: EventKind, **data) -> None:
+        out.append(EmitEvent(kind, data))
 
     def _keep_preroll(self, audio: bytes) -> None:
         self._preroll.append(audio)
@@ -140,7 +134,7 @@ class TurnEngine:
     def _bot_active(self) -> bool:
         return self.bot_active or self.paused or (self.reply_pending and self.policy.end_of_turn.continue_within_ms > 0)
 
-    def _pause(self, out: list[Action]) -> None:
+    def _pause(self, out: list[TurnAction]) -> None:
         if self.paused or not self.policy.barge_in.pause_on_speech:
             return
         self.paused = True
@@ -148,24 +142,24 @@ class TurnEngine:
         self._recent.clear()
         self._sound_energy, self._sound_frames = 0.0, 0
         self._reonsets = 0
-        out.append(Action("pause", {"onset_ms": self._onset_ms}))
+        out.append(PauseBot(self._onset_ms))
 
-    def _resume(self, out: list[Action], why: str) -> None:
+    def _resume(self, out: list[TurnAction], why: str) -> None:
         if not self.paused:
             return
         self.paused = False
-        out.append(Action("resume", {"reason": why}))
+        out.append(ResumeBot(why))
 
-    def _interrupt(self, out: list[Action], why: str, **extra) -> None:
+    def _interrupt(self, out: list[TurnAction], why: str, voiced_ms: float | None = None, word: str | None = None) -> None:
         self.paused = False
         self._interrupted = True
         self._seq += 1  # partials of the paused stage are done with
         self._partial_in_flight = False
         within = self.policy.end_of_turn.continue_within_ms
-        if within > 0 and why != "dtmf" and self._onset_ms - self._last_end_ms <= within:
+        continues = within > 0 and why != "dtmf" and self._onset_ms - self._last_end_ms <= within
+        if continues:
             self._continues = True
-            extra = {**extra, "continues": True}
-        out.append(Action("interrupt", {"reason": why, "onset_ms": self._onset_ms, **extra}))
+        out.append(InterruptBot(why, self._onset_ms, voiced_ms=voiced_ms, word=word, continues=continues))
 
     def output_flushed(self) -> None:
         """The pipeline's interruption has flushed the output (pipecat's InterruptionFrame came by)."""
@@ -173,11 +167,11 @@ class TurnEngine:
 
     # ---- observations ----------------------------------------------------------------------
     def audio(self, t_end_ms: float, pcm: bytes, voiced: bool, level_db: float | None = None,
-              echo_masked: bool = False) -> list[Action]:
+              echo_masked: bool = False) -> list[TurnAction]:
         """``pcm`` (16-bit mono) ends at caller-audio time ``t_end_ms``; ``voiced``: the VAD's frame state;
         ``level_db``: the frame's level (dBFS) as the VAD saw it, after echo control (None: no early pause);
         ``echo_masked``: echo control muted this frame as the bot's own echo (the caller may be under it)."""
-        out: list[Action] = []
+        out: list[TurnAction] = []
         self.now = max(self.now, t_end_ms)
         self._early_pause_step(out, self._ms(len(pcm)), voiced, level_db, echo_masked)
         self._reonset_step(out, level_db)
@@ -214,9 +208,9 @@ class TurnEngine:
             self._flush_dtmf(out)
         return out
 
-    def vad_start(self, start_len_ms: float) -> list[Action]:
+    def vad_start(self, start_len_ms: float) -> list[TurnAction]:
         """The VAD decided "speaking" after ``start_len_ms`` of voiced audio (its start_secs)."""
-        out: list[Action] = []
+        out: list[TurnAction] = []
         if self._closing:  # the caller goes on after a pause: same utterance, discard the check
             self._closing = False
             self._seq += 1
@@ -249,9 +243,9 @@ class TurnEngine:
                 self._paused_at_ms = min(self._paused_at_ms, self._early_paused_at_ms)
         return out
 
-    def vad_stop(self, stop_len_ms: float) -> list[Action]:
+    def vad_stop(self, stop_len_ms: float) -> list[TurnAction]:
         """The VAD decided "quiet" after ``stop_len_ms`` of silence (its stop_secs)."""
-        out: list[Action] = []
+        out: list[TurnAction] = []
         if not self.speaking:
             return out
         end_ms = max(self._onset_ms, self.now - stop_len_ms)
@@ -277,14 +271,14 @@ class TurnEngine:
         self._check_bytes = sum(map(len, self._utterance))
         self._check_text = None
         self._check_incomplete = self._check_answered = self._st_doubts = False
-        out.append(Action("check", {"seq": self._seq, "audio": b"".join(self._utterance), "text": "text" in eot.semantic,
-                                    "smart_turn": "smart_turn" in eot.semantic}))
+        out.append(CheckTurnEnd(self._seq, b"".join(self._utterance), text="text" in eot.semantic,
+                                smart_turn="smart_turn" in eot.semantic))
         self._maybe_close(out)
         return out
 
-    def partial_result(self, seq: int, text: str) -> list[Action]:
+    def partial_result(self, seq: int, text: str) -> list[TurnAction]:
         """A speculative transcript of the paused caller speech (request ``seq``)."""
-        out: list[Action] = []
+        out: list[TurnAction] = []
         if seq != self._seq:
             return out
         self._partial_in_flight = False
@@ -300,14 +294,14 @@ class TurnEngine:
         return out
 
     def check_result(self, seq: int, *, text: str | None = None, smart_turn_prob: float | None = None,
-                     more: bool = False) -> list[Action]:
+                     more: bool = False) -> list[TurnAction]:
         """The semantic end-of-turn check for request ``seq``: the transcript and/or smart-turn probability.
 
         It may come in parts (``more=True``: another part follows): smart-turn answers in tens of
         milliseconds, a transcript in hundreds, and an "incomplete" from the first part must not
         wait behind the second. Either part saying "incomplete" decides; "complete" needs every part.
         """
-        out: list[Action] = []
+        out: list[TurnAction] = []
         if seq != self._seq or not self._closing:
             return out  # the caller went on: the speculative work is discarded
         self._check_in_flight = more
@@ -337,8 +331,8 @@ class TurnEngine:
         self._maybe_close(out)
         return out
 
-    def dtmf(self, digit: str) -> list[Action]:
-        out: list[Action] = []
+    def dtmf(self, digit: str) -> list[TurnAction]:
+        out: list[TurnAction] = []
         self._emit(out, "dtmf", digit=digit)
         if self._bot_active and self.policy.barge_in.dtmf_interrupts:
             self._interrupt(out, "dtmf")
@@ -351,14 +345,14 @@ class TurnEngine:
                 self._flush_dtmf(out)
         return out
 
-    def end(self) -> list[Action]:
+    def end(self) -> list[TurnAction]:
         """The call is ending: hand over a pending keypad entry."""
-        out: list[Action] = []
+        out: list[TurnAction] = []
         self._flush_dtmf(out)
         return out
 
     # ---- internals -------------------------------------------------------------------------
-    def _reonset_step(self, out: list[Action], level_db: float | None) -> None:
+    def _reonset_step(self, out: list[TurnAction], level_db: float | None) -> None:
         rise = self.policy.barge_in.reonset_rise_db
         if rise <= 0 or level_db is None or not self.paused or self._interrupted:
             return
@@ -381,7 +375,7 @@ class TurnEngine:
         self._sound_energy += self._recent[0]
         self._sound_frames += 1
 
-    def _early_pause_step(self, out: list[Action], ms: float, voiced: bool, level_db: float | None, masked: bool) -> None:
+    def _early_pause_step(self, out: list[TurnAction], ms: float, voiced: bool, level_db: float | None, masked: bool) -> None:
         bi = self.policy.barge_in
         loud = False
         if level_db is not None and level_db > -100.0:  # a frame muted by echo control is not line noise
@@ -424,16 +418,16 @@ class TurnEngine:
             return "backchannel"
         return "no_words" if self._no_words else default
 
-    def _maybe_request_partial(self, out: list[Action]) -> None:
+    def _maybe_request_partial(self, out: list[TurnAction]) -> None:
         if self._partial_in_flight or self.now < self._next_partial_ms:
             return
         self._partial_in_flight = True
         self._next_partial_ms = self.now + self.policy.barge_in.partial_every_ms
         self._seq += 1
         self._partial_covers_ms = self.now - self._onset_ms
-        out.append(Action("partial", {"seq": self._seq, "audio": b"".join(self._utterance)}))
+        out.append(TranscribePartial(self._seq, b"".join(self._utterance)))
 
-    def _maybe_close(self, out: list[Action]) -> None:
+    def _maybe_close(self, out: list[TurnAction]) -> None:
         if self._voiced_run_ms > 0:
             return  # the caller is making sound again: never answer into it (the VAD's start may follow)
         eot = self.policy.end_of_turn
@@ -452,7 +446,7 @@ class TurnEngine:
             transcript = self._check_text  # valid: the caller said nothing since (that discards the check)
             self._finish(out, self._close_end_ms, reason=self._close_verdict or "timeout", transcript=transcript)
 
-    def _finish(self, out: list[Action], end_ms: float, reason: str = "silence", transcript: str | None = None) -> None:
+    def _finish(self, out: list[TurnAction], end_ms: float, reason: str = "silence", transcript: str | None = None) -> None:
         self.speaking = False
         self._closing = False
         self._seq += 1
@@ -469,13 +463,13 @@ class TurnEngine:
             return
         self._last_end_ms = end_ms
         utt = Utterance(audio, self._onset_ms, end_ms, self._take_dtmf(), transcript, continues=continues)
-        out.append(Action("utterance", {"utterance": utt, "reason": reason}))
+        out.append(EndTurn(utt, reason))
 
     def _take_dtmf(self) -> str:
         digits, self._dtmf = self._dtmf, ""
         return digits
 
-    def _flush_dtmf(self, out: list[Action]) -> None:
+    def _flush_dtmf(self, out: list[TurnAction]) -> None:
         if not self._dtmf or self.speaking or self._closing:
             return
-        out.append(Action("utterance", {"utterance": Utterance(b"", self.now, self.now, self._take_dtmf()), "reason": "dtmf"}))
+        out.append(EndTurn(Utterance(b"", self.now, self.now, self._take_dtmf()), "dtmf"))

@@ -36,7 +36,17 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from voicebot.logs import get_logger
 from voicebot.pipeline.frames import CallerUtteranceFrame, TurnSettledFrame
 from voicebot.pipeline.state import CallState
-from voicebot.turns.engine import Action, TurnEngine
+from voicebot.turns.actions import (
+    CheckTurnEnd,
+    EmitEvent,
+    EndTurn,
+    InterruptBot,
+    PauseBot,
+    ResumeBot,
+    TranscribePartial,
+    TurnAction,
+)
+from voicebot.turns.engine import TurnEngine
 from voicebot.turns.policy import TurnPolicy
 
 log = get_logger(__name__)
@@ -127,31 +137,29 @@ class TurnTaker(FrameProcessor):
         return getattr(self.vad, "_vad_state", VADState.SPEAKING) in (VADState.SPEAKING, VADState.STARTING)
 
     # ---- actions ---------------------------------------------------------------------------
-    async def _apply(self, actions: list[Action]) -> None:
+    async def _apply(self, actions: list[TurnAction]) -> None:
         st = self.state
         for a in actions:
-            if a.kind == "emit":
-                data = dict(a.data)
-                kind = data.pop("kind")
-                if kind == "turn_continues":  # the caller went on: a running check transcribed too little
+            if isinstance(a, EmitEvent):
+                if a.event == "turn_continues":  # the caller went on: a running check transcribed too little
                     self._check_asr = None
-                st.emit(kind, **data)
-            elif a.kind == "pause":
+                st.emit(a.event, **a.data)
+            elif isinstance(a, PauseBot):
                 st.playback_gate = "paused"
-                st.emit("bot_paused", onset_ms=a.data["onset_ms"])
-            elif a.kind == "resume":
+                st.emit("bot_paused", onset_ms=a.onset_ms)
+            elif isinstance(a, ResumeBot):
                 st.playback_gate = "open"
-                st.emit("bot_resumed", reason=a.data["reason"])
-            elif a.kind == "interrupt":
+                st.emit("bot_resumed", reason=a.reason)
+            elif isinstance(a, InterruptBot):
                 self._check_asr = None
-                if a.data.get("continues") and self._turn_seq:
+                if a.continues and self._turn_seq:
                     st.superseded.add(self._turn_seq)  # its reply is withdrawn; the dialogue answers it with what follows
                 st.playback_gate = "cut"
-                st.emit("interruption", **a.data)
+                st.emit("interruption", **a.event_data())
                 await self.broadcast_interruption()
-            elif a.kind == "utterance":
-                await self._push_utterance(a.data["utterance"], a.data["reason"])
-            elif a.kind in ("partial", "check"):
+            elif isinstance(a, EndTurn):
+                await self._push_utterance(a.utterance, a.reason)
+            else:
                 self._speculate(a)
 
     async def _push_utterance(self, utt, reason: str) -> None:
@@ -179,7 +187,7 @@ class TurnTaker(FrameProcessor):
         await self.push_frame(cls(audio=utt.audio, sample_rate=self.engine.rate, turn_id=turn_id, start_ms=utt.start_ms,
                                   end_ms=utt.end_ms, dtmf=utt.dtmf, continues=continues, **kwargs))
 
-    def _speculate(self, action: Action) -> None:
+    def _speculate(self, action: TranscribePartial | CheckTurnEnd) -> None:
         """Run an engine request off the event loop: a barge-in ``partial`` or an end-of-turn ``check``.
 
         With a shorter partial window (``asr.partial_window_s``) the check's words come from it
@@ -187,21 +195,21 @@ class TurnTaker(FrameProcessor):
         before the caller's pause ends. The turn's own transcript is then decoded alongside in
         the turns' window (job kind ``transcript``), and the ASR stage reuses that one.
         """
-        if action.kind == "check" and action.data.get("text") and self._short_check(action):
+        if isinstance(action, CheckTurnEnd) and action.text and self._short_check(action):
             self._run_job("transcript", action)
             self._run_job("check", action)
-        elif action.kind == "check":
+        elif isinstance(action, CheckTurnEnd):
             self._run_job("check", action, asr=self.transcriber)  # its words are the turn's transcript too
         else:
             self._run_job(action.kind, action)
 
-    def _short_check(self, action: Action) -> bool:
+    def _short_check(self, action: CheckTurnEnd) -> bool:
         """The check's words can come from the short window: there is one and the turn so far fits it
         (a longer turn would be decoded twice in the 30 s window, both slowed by the other)."""
         short = self.partial_transcriber
         if short is self.transcriber or self.transcriber is None:
             return False
-        seconds = len(action.data["audio"]) / 2 / self.engine.rate
+        seconds = len(action.audio) / 2 / self.engine.rate
         fits = getattr(short, "fits_window", None)
         if fits is not None and not fits(seconds):
             return False
@@ -212,10 +220,11 @@ class TurnTaker(FrameProcessor):
             return window_of(seconds) >= 2 * short_window(seconds)
         return True
 
-    def _run_job(self, kind: str, action: Action, asr=None) -> None:  # type: ignore[no-untyped-def]
-        seq = action.data["seq"]
-        want_text = kind in ("partial", "transcript") or bool(action.data.get("text"))
-        want_st = kind == "check" and action.data.get("smart_turn") and self.smart_turn is not None
+    def _run_job(self, kind: str, action: TranscribePartial | CheckTurnEnd, asr=None) -> None:  # type: ignore[no-untyped-def]
+        seq = action.seq
+        checks = action if isinstance(action, CheckTurnEnd) else None
+        want_text = kind in ("partial", "transcript") or bool(checks and checks.text)
+        want_st = kind == "check" and bool(checks and checks.smart_turn) and self.smart_turn is not None
         if (want_text and self.transcriber is None) and not want_st:
             return
         # At most one speculative job of each kind per call: on a slow CPU (or a dev model that
@@ -229,7 +238,7 @@ class TurnTaker(FrameProcessor):
             self._spec_deferred[kind] = (action, asr)
             return
         self._spec_busy.add(kind)
-        pcm = np.frombuffer(action.data["audio"], dtype="<i2")
+        pcm = np.frombuffer(action.audio, dtype="<i2")
         if self.engine.rate != 16000:
             from voicebot.audio.pcm import resample
 
