@@ -149,20 +149,20 @@ class OutboundCallAgent:
         elif kind == "call_start":
             self._spawn(self.outcomes.progress(self.attempt_id, state="in_call", answered_at=self.outcomes.now(), call_id=ev.data.get("call_id")))
         elif kind == "action":
-            self._on_action(data)
+            self._on_action(ev.action, data)
         elif kind == "error":
             self.error = True
         elif kind == "call_end":
             self._spawn(self._finish(str(data.get("reason", ""))))
 
-    def _on_action(self, data: dict[str, Any]) -> None:
-        if data.get("action") == "transfer":
+    def _on_action(self, action: str | None, data: dict[str, Any]) -> None:
+        if action == "transfer":
             self.transferred = True
-        elif data.get("kind") == "hangup":
+        elif action == "hangup":
             self.bot_hung_up = True
-        elif data.get("kind") == "note" and data.get("name") == "outbound_outcome":
+        elif action == "note" and data.get("name") == "outbound_outcome":
             self.notes.append(str((data.get("data") or {}).get("outcome", "")))
-        elif data.get("kind") == "note" and data.get("name") == "outbound_opt_out":
+        elif action == "note" and data.get("name") == "outbound_opt_out":
             self._spawn(self.outcomes.opt_out(str(self.extra.get("phone", "")), str(self.extra.get("customer_id", "")), "asked on the call"))
 
     async def _finish(self, end_reason: str) -> None:
