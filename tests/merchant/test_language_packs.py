@@ -126,7 +126,7 @@ from datetime import date
 
 nlu = Nlu(prefer=("eo", "en"))
 r = nlu.understand("kie estas mia mendo kvar kvin sep unu du", "eo")
-engine = build_engine(Settings(home=sys.argv[1], shop={"name": "Verda", "languages": ["eo", "en"]}), nlu=nlu)
+engine = build_engine(Settings(home=sys.argv[1], shop={"name": "Verda", "languages": ["eo", "en"]}, dialogue={"order_store": "demo"}), nlu=nlu)
 session = engine.new_session(CallContext("c1", channel="text", language="eo"))
 greeting = asyncio.run(session.greet())
 rc = main(["kb", "check", "--languages", "eo"])

@@ -52,10 +52,11 @@ class DialogueOptions(Section):
     kb_dir: Path | None = None
     kb_replace_builtin: Flag = False  # true: the shop's files are the whole knowledge base (the flows' entries must be there)
     templates_file: Path | None = None  # reply templates reworded by the shop: {key: {language: text}} over the packs' ones
-    # Where orders come from: "demo" (sample customers, fictional numbers: a loud banner says so),
-    # "http" (docs/order-api.md), "shopify", "woocommerce", or "package.module:factory" (your own
-    # OrderStore, called with order_store_options as keyword arguments). See docs/order-stores.md.
-    order_store: str = "demo"
+    # Where orders come from: "shopify", "woocommerce", "http" (docs/order-api.md),
+    # "package.module:factory" (your own OrderStore, called with order_store_options as keyword
+    # arguments), or "demo" (sample customers, fictional numbers: a loud banner says so; what
+    # `serve --demo` sets). No default: unset, the bot refuses to start. See docs/order-stores.md.
+    order_store: str | None = None
     order_store_options: dict[str, Any] = Field(default_factory=dict)
     order_api_url: str | None = None
     order_api_token_env: str = "VOICEBOT_ORDER_API_TOKEN"
@@ -76,7 +77,7 @@ class DialogueOptions(Section):
 
     @field_validator("order_store")
     @classmethod
-    def _store_name(cls, v: str) -> str:
+    def _store_name(cls, v: str | None) -> str | None:
         return check_store_name(v)
 
 
