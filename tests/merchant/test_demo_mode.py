@@ -106,7 +106,7 @@ def test_serve_demo_says_so_at_start_in_the_log_and_on_every_page(tmp_path: Path
 def test_a_configured_store_serves_no_demo_data(tmp_path: Path, real_models_dir: Path) -> None:
     pages, err = serve(tmp_path, real_models_dir, config=ERP)
     assert "DEMO ORDER STORE" not in err
-    for status, headers, body in pages.values():
+    for _status, headers, body in pages.values():
         assert "x-voicebot-demo" not in headers and "data-demo-banner" not in body
     assert pages["/desk"][0] == 200 and pages["/health"][0] == 200
     assert not (tmp_path / "home" / "demo-orders.sqlite3").exists()  # no sample customer was ever seeded
