@@ -18,6 +18,7 @@ from .flows import Resources, missing_kb_entries
 from .guard import Guard
 from .kb import KbError, KnowledgeBase
 from .kb.knowledge import load_shop_kb, placeholders
+from .languages.handoff_lines import check_all as check_handoff_lines
 from .nlu_types import LANGUAGES
 from .orders import OrderStore
 from .orders.factory import check_store_name, make_store
@@ -138,6 +139,7 @@ def load_dialogue_data(settings: Any, options: DialogueOptions) -> tuple[Knowled
     try:
         kb = load_shop_kb(folder, replace_builtin=options.kb_replace_builtin, fallback=shop.default_language)
         templates = Templates.load(override=options.templates_file, fallback=shop.default_language)
+        check_handoff_lines(("en", *shop.languages))  # a malformed handoff.yaml stops the start, not a call
     except (KbError, ValueError) as exc:
         raise DialogueDataError(str(exc)) from None
     missing = missing_kb_entries(kb.entries)
