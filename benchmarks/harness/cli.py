@@ -122,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     if args.pipeline:
         settings.pipeline = Path(args.pipeline)
+    if settings.dialogue.order_store is None:  # the scenarios are written against the sample store's orders
+        settings.dialogue.order_store = "demo"
     runtime = Runtime(settings)
     total = len(scenarios) * max(1, args.concurrency) * (2 if args.baseline else 1)
     progress = None
