@@ -21,6 +21,9 @@ EventKind = Literal[
     "early_pause",  # the bot's audio paused on caller sound before the VAD decided (data: onset_ms, loud, voiced)
     "sound_outlasts_bot",  # sound dismissed under the bot went on after its turn: it may be the caller answering
     "end_of_turn_check",  # the end-of-turn decision on a pause (data: verdict, text, partial)
+    "early_check",  # the caller's level fell (before the VAD's stop): the end-of-turn check starts early (data: quiet_ms)
+    "early_check_dropped",  # louder again before the VAD's stop: the early check is discarded
+    "early_check_adopted",  # the VAD stopped with the caller still quiet: the early check is this turn's (data: end_ms)
     "turn_continues",  # the caller went on after a pause the check had taken for an end (data: paused_ms)
     "turn_end",  # end of the caller's turn decided (VAD stop + end-of-turn check)
     "turn_merged",  # a turn joined the one before it (the caller went on before the reply)

@@ -141,7 +141,7 @@ class TurnTaker(FrameProcessor):
         st = self.state
         for a in actions:
             if isinstance(a, EmitEvent):
-                if a.event == "turn_continues":  # the caller went on: a running check transcribed too little
+                if a.event in ("turn_continues", "early_check_dropped"):  # the caller went on: a running check transcribed too little
                     self._check_asr = None
                 st.emit(a.event, **a.data)
             elif isinstance(a, PauseBot):
