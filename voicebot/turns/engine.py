@@ -9,21 +9,18 @@ Rules (see :mod:`voicebot.turns.policy`):
 
 * **pause** — the VAD's speech start while the bot talks pauses the bot's audio.
 * **early pause** (``early_pause_ms`` > 0) — before the VAD decides: that much loud caller audio
-  in a row (``level_db`` at least ``early_level_dbfs`` and ``early_rise_db`` above the line's
-  noise floor: the quietest frame of the last 1.5 s that echo control let through) pauses the
-  bot; the VAD's start must follow within ``early_hold_ms``, else the bot resumes
-  ("early_unconfirmed"); it resumes sooner when the sound stops (neither loud nor voiced) for
-  ``EARLY_RELEASE_MS`` (frames muted as the bot's echo do not count as quiet: the echo of what was
-  played before the pause keeps coming for the line's delay, and may hide the caller).
+  in a row (``early_level_dbfs`` and ``early_rise_db`` over the line's noise floor) pauses the bot;
+  the VAD's start must follow within ``early_hold_ms``, else the bot resumes ("early_unconfirmed");
+  sooner when the sound stops (neither loud nor voiced, frames muted as echo not counted) for
+  ``EARLY_RELEASE_MS``.
 * **confirm** — while the bot's turn stands: a partial transcript with a word that is not
   a backchannel, or voiced speech of ``confirm_ms`` (``backchannel_max_ms`` while the words
   so far are all backchannels; never once a partial of ``no_words_after_ms`` of audio came
   back without any word: noise), cancels the bot's turn (``interrupt``).
 * **resume** — the caller's sound ended unconfirmed (VAD stop), or ``resume_after_ms``
   passed without confirmation (even while the sound goes on): the bot resumes where it paused.
-* **re-onset** (``reonset_rise_db`` > 0) — while paused unconfirmed, when the newest 30 ms (mean
-  power) are that much louder than the sound before them since the pause (the words after a
-  breath or a click), the ``resume_after_ms`` clock restarts; at most ``REONSET_MAX`` times per pause.
+* **re-onset** (``reonset_rise_db`` > 0) — while paused unconfirmed, the caller's words after a
+  breath restart the ``resume_after_ms`` clock (:mod:`voicebot.turns.reonset`).
 * **outlasting sound** — a sound dismissed while the bot talked (unconfirmed after
   ``resume_after_ms``) that goes on after the bot's turn ended is no longer dismissed: it ends
   as a caller utterance like any other (the caller may answer inside line noise).
@@ -31,7 +28,8 @@ Rules (see :mod:`voicebot.turns.policy`):
   transcript + smart-turn) ends the turn at once when complete, else the turn ends after
   ``silence_ms`` (undecided) or ``incomplete_silence_ms`` (mid-sentence). Speech resuming
   in the closing silence discards the check and continues the same utterance; no turn
-  ends on a voiced frame (the caller resuming before the VAD's start decision).
+  ends on a voiced frame. With ``early_check_ms`` the check starts once the caller's level
+  has fallen, before the VAD's stop (:mod:`voicebot.turns.quiet_tail`).
 * **continuation** (``continue_within_ms`` > 0) — while a reply is pending or playing, speech
   starting within that long of the previous turn's end counts as barge-in (it holds the reply);
   confirmed by words, the utterance is marked as continuing the previous turn.
@@ -47,12 +45,12 @@ from dataclasses import dataclass, field
 from voicebot.turns.backchannels import first_content_word, is_backchannel
 from voicebot.turns.completeness import text_incomplete
 from voicebot.turns.policy import TurnPolicy
+from voicebot.turns.quiet_tail import CheckPart, QuietTail, pad_with_quiet
+from voicebot.turns.reonset import Reonset
 
 EARLY_RELEASE_MS = 60  # an early pause ends when the sound stops this long before the VAD's start
 FLOOR_FRAMES = 150  # 1.5 s of frames echo control let through: the line's noise floor is their minimum
 FLOOR_MIN_FRAMES = 50  # fewer than this (a quiet line: echo control mutes what is below its floor): the default floor
-REONSET_WINDOW = 3  # frames: the re-onset compares their mean power with the paused-for sound before them
-REONSET_MAX = 2  # re-onsets per pause: continuous noise still lets the bot resume (after 3 x resume_after_ms at most)
 
 
 @dataclass
@@ -110,17 +108,15 @@ class TurnEngine:
         self._early = False  # paused early, the VAD's start not yet come
         self._early_spent = False  # an early pause of this sound was released: not again until it stops
         self._early_paused_at_ms = 0.0
-        self._recent: collections.deque[float] = collections.deque(maxlen=REONSET_WINDOW)  # newest frame powers
-        self._sound_energy, self._sound_frames = 0.0, 0  # the paused-for sound so far, before the recent window
-        self._reonsets = 0
-        self._check_in_flight = False
-        self._check_bytes = 0
+        self._reonset = Reonset(self.policy.barge_in.reonset_rise_db, self.policy.barge_in.early_level_dbfs)
+        self._check_in_flight, self._check_bytes = False, 0
         self._check_text: str | None = None
         self._check_incomplete = False  # a part of the current check said "incomplete"
         self._check_answered = False  # a part of the current check has answered
         self._st_doubts = False  # smart-turn said "incomplete" where it may not hold the turn (smart_turn_holds: false)
-        self._dtmf = ""
-        self._last_dtmf_ms = 0.0
+        eot = self.policy.end_of_turn
+        self._tail = QuietTail(eot.early_quiet_db, eot.early_check_ms)  # the check started before the VAD's stop
+        self._dtmf, self._last_dtmf_ms = "", 0.0
 
     # ---- helpers ---------------------------------------------------------------------------
     def _ms(self, nbytes: int) -> float:
@@ -145,9 +141,7 @@ class TurnEngine:
             return
         self.paused = True
         self._paused_at_ms = self.now
-        self._recent.clear()
-        self._sound_energy, self._sound_frames = 0.0, 0
-        self._reonsets = 0
+        self._reonset.reset()
         out.append(Action("pause", {"onset_ms": self._onset_ms}))
 
     def _resume(self, out: list[Action], why: str) -> None:
@@ -190,6 +184,8 @@ class TurnEngine:
             self._keep_preroll(pcm)
         if self.speaking and voiced:
             self._voiced_ms += self._ms(len(pcm))
+        if self.speaking and not self._closing and level_db is not None and eot.early_check_ms > 0:
+            self._early_check_step(out, level_db, self._ms(len(pcm)), voiced)
         self._voiced_run_ms = self._voiced_run_ms + self._ms(len(pcm)) if voiced else 0.0
         bi = self.policy.barge_in
         if self.speaking and self._bot_active and bi.enabled and not self._interrupted:
@@ -222,9 +218,11 @@ class TurnEngine:
             self._seq += 1
             self._check_in_flight = False
             self.speaking = True
+            self._tail.drop()
             self._emit(out, "turn_continues", paused_ms=round(self.now - self._close_end_ms, 1))
             return out
         self.speaking = True
+        self._tail.reset()
         self._voiced_ms = start_len_ms
         self._interrupted = False
         self._continues = False
@@ -272,6 +270,8 @@ class TurnEngine:
         self._closing = True
         self._close_end_ms = end_ms
         self._close_verdict = None
+        if self._tail.seq is not None and self._tail.seq == self._seq:
+            return self._adopt_early_check(out)
         self._seq += 1
         self._check_in_flight = True
         self._check_bytes = sum(map(len, self._utterance))
@@ -308,6 +308,9 @@ class TurnEngine:
         wait behind the second. Either part saying "incomplete" decides; "complete" needs every part.
         """
         out: list[Action] = []
+        if seq == self._tail.seq and not self._closing:  # the early check answered before the VAD's stop
+            self._tail.parts.append(CheckPart(text, smart_turn_prob, more))
+            return out
         if seq != self._seq or not self._closing:
             return out  # the caller went on: the speculative work is discarded
         self._check_in_flight = more
@@ -359,27 +362,12 @@ class TurnEngine:
 
     # ---- internals -------------------------------------------------------------------------
     def _reonset_step(self, out: list[Action], level_db: float | None) -> None:
-        rise = self.policy.barge_in.reonset_rise_db
-        if rise <= 0 or level_db is None or not self.paused or self._interrupted:
+        if self.policy.barge_in.reonset_rise_db <= 0 or level_db is None or not self.paused or self._interrupted:
             return
-        p = 10 ** (max(level_db, -120.0) / 10)
-        self._recent.append(p)
-        if len(self._recent) < REONSET_WINDOW:
-            self._sound_energy += p
-            self._sound_frames += 1
-            return
-        recent = sum(self._recent) / len(self._recent)
-        so_far = self._sound_energy / max(1, self._sound_frames)
-        if (self._reonsets < REONSET_MAX and so_far > 0 and recent >= so_far * 10 ** (rise / 10)
-                and 10 * math.log10(recent) >= self.policy.barge_in.early_level_dbfs):
-            self._reonsets += 1
+        hit = self._reonset.step(level_db)
+        if hit is not None:
             self._paused_at_ms = self.now  # the words after a breath: resume_after_ms counts from here
-            self._emit(out, "reonset", level_db=round(10 * math.log10(recent), 1), before_db=round(10 * math.log10(so_far), 1))
-            self._sound_energy, self._sound_frames = 0.0, 0
-            self._recent.clear()  # the new part of the sound starts its own history
-            return
-        self._sound_energy += self._recent[0]
-        self._sound_frames += 1
+            self._emit(out, "reonset", level_db=round(hit[0], 1), before_db=round(hit[1], 1))
 
     def _early_pause_step(self, out: list[Action], ms: float, voiced: bool, level_db: float | None, masked: bool) -> None:
         bi = self.policy.barge_in
@@ -452,9 +440,40 @@ class TurnEngine:
             transcript = self._check_text  # valid: the caller said nothing since (that discards the check)
             self._finish(out, self._close_end_ms, reason=self._close_verdict or "timeout", transcript=transcript)
 
+    def _early_check_step(self, out: list[Action], level_db: float, ms: float, voiced: bool) -> None:
+        if not self._tail.observe(level_db, ms, voiced):
+            self._emit(out, "early_check_dropped")  # louder again: the caller goes on
+            return
+        eot = self.policy.end_of_turn
+        if (self._tail.ready() and eot.semantic and not self._bot_active and eot.vad_stop_ms < eot.silence_ms
+                and self.now - self._tail.quiet_ms - self._onset_ms >= eot.min_speech_ms):
+            self._seq += 1
+            audio = b"".join(self._utterance)
+            self._tail.seq, self._tail.cut_bytes = self._seq, len(audio)
+            self._emit(out, "early_check", quiet_ms=round(self._tail.quiet_ms, 1))
+            audio = pad_with_quiet(audio, int(self.rate * 2 * eot.early_check_ms / 1000), int(self.rate * 2 * eot.early_pad_ms / 1000))
+            out.append(Action("check", {"seq": self._seq, "audio": audio, "text": "text" in eot.semantic, "smart_turn": "smart_turn" in eot.semantic}))
+
+    def _adopt_early_check(self, out: list[Action]) -> list[Action]:
+        """The VAD stopped and the caller stayed quiet since the early check: it is this turn's check,
+        and the silence counts from where the level fell."""
+        parts, self._check_bytes = self._tail.parts, self._tail.cut_bytes
+        self._close_end_ms = min(self._close_end_ms, self.now - self._tail.quiet_ms)
+        self._tail.drop()
+        self._check_in_flight = True
+        self._check_text = None
+        self._check_incomplete = self._check_answered = self._st_doubts = False
+        self._emit(out, "early_check_adopted", end_ms=round(self._close_end_ms, 1))
+        for part in parts:
+            out.extend(self.check_result(self._seq, text=part.text, smart_turn_prob=part.smart_turn_prob, more=part.more))
+        if self._closing:  # (an answered check may have ended the turn already)
+            self._maybe_close(out)
+        return out
+
     def _finish(self, out: list[Action], end_ms: float, reason: str = "silence", transcript: str | None = None) -> None:
         self.speaking = False
         self._closing = False
+        self._tail.reset()
         self._seq += 1
         audio = b"".join(self._utterance)
         self._utterance = []
