@@ -1,5 +1,10 @@
 """What one bot process shares between all its calls: settings, models, voices, dialogue
-engines, worker threads. Heavy things are loaded once, on first use, and never per call."""
+engines, worker threads. Heavy things are loaded once, on first use, and never per call.
+
+The optional services (call records, hand-off, voicemail, outbound campaigns) are set once by
+the composition root (``voicebot serve``, :func:`voicebot.server.compose`) before any router or
+channel reads them; their types are imported for type checking only, so the runtime depends on
+none of them."""
 
 from __future__ import annotations
 
@@ -9,13 +14,20 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from voicebot.config import Settings
 from voicebot.logs import get_logger
 from voicebot.thread_priority import lower_this_thread
 from voicebot.models.registry import ModelInfo, build_dev_models, read_model, resolve
 from voicebot.pipeline.spec import PipelineSpec, load_spec
+
+if TYPE_CHECKING:
+    from voicebot.channels.base import AttachHandoff
+    from voicebot.handoff.service import HandoffService
+    from voicebot.handoff.voicemail_call import VoicemailService
+    from voicebot.outbound.service import OutboundService
+    from voicebot.records.service import Records
 
 log = get_logger(__name__)
 
@@ -34,9 +46,12 @@ class Runtime:
     _catalogs: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     dev_models: set[str] = field(default_factory=set)
-    records: Any = None  # voicebot.records.service.Records: every call is recorded when set
-    handoff: Any = None  # voicebot.handoff service (queues, agents, bridge), set by its router
-    require_user: Any = None  # the agent desk's sign-in (a FastAPI dependency), reused by the QA pages
+    records: Records | None = None  # every call is recorded when set
+    handoff: HandoffService | None = None  # queues, agents, the bridge: the agent desk
+    attach_handoff: AttachHandoff | None = None  # how a channel gives a call its hand-off (with ``handoff``)
+    voicemail: VoicemailService | None = None  # messages taken outside hours (the hand-off bridge's)
+    outbound: OutboundService | None = None  # campaigns: calls the bot places (needs records)
+    require_user: Callable[..., Any] | None = None  # the agent desk's sign-in (a FastAPI dependency), reused by the QA pages
     # What /health asks: name -> check() returning None when fine, else a sentence saying what is
     # wrong and what to do. Any part may add one (records: disk writes; models: a load check).
     health_checks: dict[str, Callable[[], str | None]] = field(default_factory=dict)

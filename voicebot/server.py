@@ -1,7 +1,9 @@
 """The web app: health, channels' routes (Twilio, in-app, desks), static pages.
 
-Each channel contributes an ``APIRouter`` from its own package; a channel that is not
-installed or fails to import is reported in /health and the others keep working.
+:func:`compose` installs the process's optional services on the runtime first, in one place
+(the hand-off with its voicemail and sign-in, outbound campaigns); then each channel contributes
+an ``APIRouter`` from its own package, in any order. A service or channel that is not installed
+or fails to load is reported in /health and the others keep working.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from voicebot.runtime import Runtime
 
 log = get_logger(__name__)
 
-# (module, factory) of each channel's router: factory(runtime) -> APIRouter
-# (the handoff service first: channels find it on the runtime when they build their calls)
+# (module, factory) of each channel's router: factory(runtime) -> APIRouter, over the services
+# compose() installed (so their order does not matter)
 ROUTERS = (
     ("voicebot.handoff.routes", "make_router"),
-    ("voicebot.handoff.voicemail_routes", "make_router"),  # voicemails on the desk; gives the bridge its voicemail service
-    ("voicebot.outbound.routes", "make_router"),  # before Twilio: its streams of calls the bot placed get the outbound agent
+    ("voicebot.handoff.voicemail_routes", "make_router"),  # voicemails on the desk
+    ("voicebot.outbound.routes", "make_router"),
     ("voicebot.channels.twilio.routes", "make_router"),
     ("voicebot.channels.webrtc.routes", "make_router"),
     ("voicebot.records.routes", "make_router"),
@@ -53,20 +55,42 @@ def run_health_checks(checks: dict[str, Callable[[], str | None]]) -> dict[str, 
     return problems
 
 
+def compose(runtime: Runtime) -> dict[str, str]:
+    """Install the optional services on the runtime, once, before any router or channel reads
+    them: the hand-off (``runtime.handoff``, the channels' ``runtime.attach_handoff``) with its
+    voicemail (``runtime.voicemail``) and the desk's sign-in (``runtime.require_user``, reused by
+    the QA, knowledge-base and campaign pages); outbound campaigns (``runtime.outbound``, with
+    call records). Call records themselves are opened by ``voicebot serve`` before this.
+    Returns ``{service: why it is missing}`` (for /health); the others still run."""
+    failed: dict[str, str] = {}
+    try:
+        from voicebot.handoff.routes import require_user
+        from voicebot.handoff.service import attach_voicemail
+
+        attach_voicemail(runtime)  # installs the hand-off service first
+        if runtime.require_user is None:
+            runtime.require_user = require_user
+    except Exception as exc:  # no desk: calls still run, their transfers stay on the channel
+        failed["voicebot.handoff"] = f"{type(exc).__name__}: {exc}"
+        log.error("hand-off service unavailable: no agent desk, QA pages will answer 503", extra={"error": str(exc)})
+    try:
+        from voicebot.outbound.service import service_for as outbound_service
+
+        outbound_service(runtime)  # None without call records: no campaigns
+    except Exception as exc:
+        failed["voicebot.outbound"] = f"{type(exc).__name__}: {exc}"
+        log.error("outbound campaigns unavailable", extra={"error": str(exc)})
+    return failed
+
+
 def create_app(runtime: Runtime) -> FastAPI:
     server = getattr(runtime.settings, "server", None)
     docs = bool(getattr(server, "docs_enabled", True))  # off by default on a public bind (settings server.api_docs)
     app = FastAPI(title="voicebot", version=__version__, docs_url="/docs" if docs else None,
                   redoc_url="/redoc" if docs else None, openapi_url="/openapi.json" if docs else None)
     app.state.runtime = runtime
-    if runtime.require_user is None:  # QA pages sign in with the agent desk's accounts
-        try:
-            from voicebot.handoff.routes import require_user
-
-            runtime.require_user = require_user
-        except ImportError as exc:
-            log.error("agent desk sign-in unavailable: QA pages will answer 503", extra={"error": str(exc)})
-    mounted, failed = [], {}
+    mounted: list[str] = []
+    failed = compose(runtime)
     for module_name, factory in ROUTERS:
         try:
             module = importlib.import_module(module_name)

@@ -31,10 +31,9 @@ from tests.sip.peers import SCENARIOS as SIP_SCENARIOS
 from tests.sip.peers import Capture, Proc, best_correlation, render, require, rms_db, shared_audio
 from voicebot.audio.g711 import ulaw_decode, ulaw_encode
 from voicebot.audio.pcm import load_audio
-from voicebot.channels.sip.channel import SipChannel
+from voicebot.channels.sip.channel import SipCallBridge, SipChannel
 from voicebot.channels.sip.rtp_session import RtpOptions
 from voicebot.channels.sip.ua import SipOptions
-from voicebot.handoff.channel_sip import HandoffSipCallBridge
 from voicebot.handoff.routes import HandoffOptions, service_for
 from voicebot.handoff.routing import Agent
 from voicebot.handoff.sip_attended import synthesize_8k
@@ -67,7 +66,7 @@ BUSY_UAS = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 class RecordingChannel(SipChannel):
     def __init__(self, *a, **kw) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*a, **kw)
-        self.bridges: list[HandoffSipCallBridge] = []
+        self.bridges: list[SipCallBridge] = []
 
     def make_bridge(self, call):  # type: ignore[no-untyped-def]
         bridge = super().make_bridge(call)
@@ -190,7 +189,7 @@ async def test_attended_transfer_briefs_the_agent_then_bridges_and_the_agents_by
             t_accept = loop.time()
             assert await svc.bridge.accept(call_id, await svc.state.get_agent("ann"))
             await until(lambda: svc.state._tickets[call_id].state == "bridged", 60)
-            transfer = bridge.output.handle.attended
+            transfer = bridge.output.handoff.handle.attended
             assert transfer is not None and svc.state._tickets[call_id].mode == "voice"
             rc, out = await caller.wait(60)  # Ann's phone hangs up; the bot's BYE ends the caller's scenario
             assert rc == 0, out[-3000:]
@@ -284,7 +283,7 @@ async def test_busy_agent_phone_486_leaves_the_caller_with_the_bot_relaying(tmp_
         assert rc == 0, out[-3000:]  # the busy phone got the INVITE, said 486 and got its ACK
         ticket = svc.state._tickets[call_id]
         assert ticket.mode == "relay" and bridge.call.is_up
-        assert bridge.output.media == "bot" and bridge.output.handle.attended is None
+        assert bridge.output.media == "bot" and bridge.output.handoff.handle.attended is None
         # the caller is told who has the call now, in the bot's voice on the call
         await until(lambda: any(e.kind == "bot_reply" and e.data.get("agent") and "Ann" in e.data["text"]
                                 for e in bridge.state.events.events), 20)
@@ -330,7 +329,7 @@ async def test_caller_bye_during_the_bridge_ends_the_agents_leg_with_bye(tmp_pat
         bridge = channel.bridges[0]
         assert await svc.bridge.accept(call_id, await svc.state.get_agent("ann"))
         await until(lambda: svc.state._tickets[call_id].state == "bridged", 60)
-        transfer = bridge.output.handle.attended
+        transfer = bridge.output.handoff.handle.attended
         assert transfer is not None, "the agent leg was not bridged before the caller hung up"
         rc, out = await caller.wait(90)  # the caller's BYE, answered 200 by the bot
         assert rc == 0, out[-3000:]
@@ -366,8 +365,8 @@ async def _bridged_call(tmp_path: Path, channel, svc, scenario: Path):  # type: 
     assert await svc.bridge.accept(call_id, await svc.state.get_agent("ann"))
     await until(lambda: svc.state._tickets[call_id].state == "bridged", 60)
     bridge = channel.bridges[0]
-    assert bridge.output.handle.attended is not None
-    return call_id, bridge, bridge.output.handle.attended, caller, agent_phone
+    assert bridge.output.handoff.handle.attended is not None
+    return call_id, bridge, bridge.output.handoff.handle.attended, caller, agent_phone
 
 
 async def test_desk_ending_a_bridged_call_sends_bye_on_both_legs(tmp_path: Path, bot) -> None:
@@ -400,7 +399,7 @@ async def test_agent_sending_the_caller_back_ends_the_agents_leg_and_the_bot_hea
         await svc.bridge.release(call_id, await svc.state.get_agent("ann"), back_to_bot=True)
         await until(lambda: not transfer.leg.is_up, 10)
         assert transfer.leg.ended.result() == "back_to_bot" and bridge.call.is_up
-        assert bridge.output.media == "bot" and bridge.output.handle.attended is None and bridge.call.rtp.on_packet is None
+        assert bridge.output.media == "bot" and bridge.output.handoff.handle.attended is None and bridge.call.rtp.on_packet is None
         await until(lambda: bridge.input.received_ms > heard_before + 1000, 10)  # the pipeline hears the caller again
         assert svc.state._tickets[call_id].state == "returned" and bridge.state.end_reason is None
     finally:

@@ -27,7 +27,7 @@ from voicebot.audio.g711 import ulaw_decode
 from voicebot.channels.sip.channel import SipChannel
 from voicebot.channels.sip.rtp_session import RtpOptions
 from voicebot.channels.sip.ua import SipOptions
-from voicebot.handoff.channel_sip import HandoffSipCallBridge
+from voicebot.handoff.channel_sip import SipHandoff
 from voicebot.handoff.routes import HandoffOptions, make_router, service_for
 from voicebot.handoff.routing import Agent
 from voicebot.runtime import Runtime
@@ -156,7 +156,7 @@ async def test_sip_caller_pressing_zero_is_referred_to_the_accepting_agents_phon
                 await w.close()
             await channel.stop()
     bridge = channel.bridges[0]
-    assert isinstance(bridge, HandoffSipCallBridge)
+    assert isinstance(bridge.output.handoff, SipHandoff)  # the composition's hook, attached by the channel
     t = svc.state._tickets[call_id]
     assert t.state == "bridged" and t.mode == "voice" and t.agent_id == "ann"
     assert not any(e.get("offered_to") == "jorge" for _, e in events["jorge"])

@@ -238,7 +238,7 @@ def test_router_wiring_takes_voicemail_options_from_the_handoff_settings(tmp_pat
     settings.home = tmp_path  # (the handoff accounts file goes there)
     runtime = SimpleNamespace(settings=settings, handoff=None, records=None)
     vm = attach_voicemail(runtime)
-    assert vm.options.max_s == 45.0 and runtime.handoff.bridge.voicemail is vm
+    assert vm.options.max_s == 45.0 and runtime.handoff.bridge.voicemail is vm and runtime.voicemail is vm
     assert runtime.handoff.options.secure_cookie is True  # the other hand-off settings still apply
     assert attach_voicemail(runtime) is vm and (tmp_path / "handoff.sqlite3").exists()
     runtime.handoff.accounts.close()

@@ -55,7 +55,7 @@ async def desk(settings):
                                                       sample_rate=16000, language=lang, caller=caller, channel="twilio",
                                                       summary=f"wants a refund ({lang})", transcript="please call me back"))
     app = create_app(runtime)
-    assert runtime.handoff is svc and svc.bridge.voicemail is not None  # the router gave the bridge its voicemail service
+    assert runtime.handoff is svc and svc.bridge.voicemail is not None  # compose() gave the bridge its voicemail service
     async with serving(app) as addr:
         yield addr, runtime
     await svc.bridge.stop()

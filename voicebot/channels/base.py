@@ -1,7 +1,10 @@
 """What every channel plugs into: one input and one output around the same call pipeline.
 
 A channel (Twilio, SIP, WebRTC, replay) subclasses :class:`CallOutput` and implements a
-few hooks (``send_audio``, ``clear``, ...), and feeds :class:`CallInput`. Everything a
+few hooks (``send_audio``, ``clear``, ...), and feeds :class:`CallInput`. A hand-off to a
+person is one injected :class:`CallHandoff` on the output (``voicebot.handoff`` implements it;
+channels never import it): the composition root gives the runtime an :data:`AttachHandoff`,
+and each channel calls it once a call's output exists. Everything a
 caller experiences — VAD, barge-in, ASR, dialogue, TTS pacing, what the caller heard,
 hang-up after the last word — is this shared code.
 
@@ -13,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from pipecat.audio.dtmf.types import KeypadEntry
@@ -43,6 +47,27 @@ log = get_logger(__name__)
 
 PIPELINE_RATE = 16000  # the rate of caller audio inside the pipeline (VAD, ASR)
 CHUNK_MS = 20
+
+
+class CallHandoff(Protocol):
+    """One call's way to a person (``voicebot.handoff``: queue, agent desk, relay), on its output."""
+
+    def drops(self, frame: Frame, direction: FrameDirection) -> bool:
+        """True for the dialogue's own audio while a person has the call: the output does not play it."""
+        ...
+
+    async def transfer(self, action: Transfer) -> None:
+        """The dialogue hands the caller to a person."""
+        ...
+
+    async def call_ended(self) -> None:
+        """The call is over (the channel's call has finished running): leave the queue, free the agent."""
+        ...
+
+
+# Given a channel's call object once its output exists (``call.output``; TwilioCall, SipCallBridge,
+# InappCall), that call's hand-off, or None where there is none for this channel.
+AttachHandoff = Callable[[Any], CallHandoff | None]
 
 
 class CallInput(FrameProcessor):
@@ -134,7 +159,9 @@ class CallOutput(FrameProcessor):
 
     Channel hooks (override): ``send_audio`` (required), ``send_idle``, ``clear``,
     ``send_mark`` (with ``uses_marks = True``: audio counts as heard only once the far end
-    confirms it with :meth:`mark_played`), ``hang_up``, ``transfer``.
+    confirms it with :meth:`mark_played`), ``hang_up``, ``transfer``. ``handoff`` is the
+    call's :class:`CallHandoff` when there is one: it mutes the dialogue while a person has the
+    call, and ``transfer`` goes to it.
     """
 
     uses_marks = False
@@ -161,6 +188,7 @@ class CallOutput(FrameProcessor):
         self._mark_seq = 0
         self._ending = False
         self.audio_taps: list = []  # callables(pcm: bytes, rate: int) — the call recorder
+        self.handoff: CallHandoff | None = None  # set by the channel right after it makes the output
 
     # ---- channel hooks -----------------------------------------------------------------
     async def send_audio(self, chunk: bytes) -> None:
@@ -179,11 +207,26 @@ class CallOutput(FrameProcessor):
         """End the call on the channel (after the last word has been heard)."""
 
     async def transfer(self, action: Transfer) -> None:
-        """Hand the caller to a human on this channel."""
+        """Hand the caller to a human: through the hand-off when there is one (a channel may
+        override this, e.g. to transfer to a fixed target itself)."""
+        if self.handoff is not None:
+            await self.handoff.transfer(action)
+            return
         log.warning("this channel cannot transfer; ending the call", extra={"call_id": self.state.ctx.call_id})
+
+    async def call_ended(self) -> None:
+        """The channel's call has finished: its hand-off lets go of it. Never raises (the call is over anyway)."""
+        if self.handoff is None:
+            return
+        try:
+            await self.handoff.call_ended()
+        except Exception:
+            log.exception("hand-off not told that the call ended", extra={"call_id": self.state.ctx.call_id})
 
     # ---- pipeline ------------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if self.handoff is not None and self.handoff.drops(frame, direction):
+            return
         await super().process_frame(frame, direction)
         if isinstance(frame, StartFrame):
             await self.push_frame(frame, direction)

@@ -22,7 +22,6 @@ import contextlib
 import fractions
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -34,22 +33,12 @@ from voicebot.channels.base import CHUNK_MS, PIPELINE_RATE
 from voicebot.logs import get_logger
 
 from .bridge import HandoffBridge
+from .options import TalkOptions
 
 log = get_logger(__name__)
 
 CALLER_SAMPLES = PIPELINE_RATE * CHUNK_MS // 1000  # 20 ms of caller audio at 16 kHz
 LOUD_RMS = 300  # int16 RMS above which a 20 ms frame counts as speech energy (about -40 dBFS)
-
-
-@dataclass(frozen=True)
-class TalkOptions:
-    """The desk's Talk legs (``settings.handoff``: ``talk_ice_addresses`` ...)."""
-
-    ice_addresses: tuple[str, ...] = ()  # host candidates offered (tests: ("127.0.0.1",)); empty: aioice's choice
-    ice_servers: tuple[str, ...] = ()  # stun:/turn: URLs; empty: host candidates only
-    media_timeout_s: float = 10.0  # no audio from the agent's browser this long: the agent has left
-    connect_timeout_s: float = 30.0  # no agent audio this long after the answer: the agent has left
-    caller_buffer_ms: int = 200  # caller audio waiting for the agent's track beyond this is dropped
 
 
 class TalkRefused(Exception):

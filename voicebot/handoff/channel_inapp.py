@@ -1,7 +1,8 @@
 """In-app calls (WebRTC or the WebSocket fallback) that hand off through the bridge.
 
 ``InappCall`` attaches an :class:`InappHandoff` to its output when the runtime has a hand-off
-service; the output's ``transfer`` then comes here instead of only marking the call as waiting:
+(the composition root's ``runtime.attach_handoff``, :mod:`.hooks`); the output's ``transfer``
+then comes here instead of only marking the call as waiting:
 - the caller stays in the widget and the bot stays on the line (relay): the wait estimate and
   "connected with Ana" are spoken (and captioned), the caller's spoken or typed words go to the
   desk, the agent's typed replies are spoken by the bot and shown as bot captions;
@@ -13,11 +14,11 @@ service; the output's ``transfer`` then comes here instead of only marking the c
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from pipecat.frames.frames import Frame
+from pipecat.processors.frame_processor import FrameDirection
 
+from voicebot.channels.webrtc.channel import InappCall
 from voicebot.core import Transfer
-from voicebot.events import CallEvent
 from voicebot.logs import get_logger
 
 from .bridge import HandoffBridge
@@ -29,7 +30,7 @@ log = get_logger(__name__)
 class InappHandle(RelayHandle):
     """:class:`~.bridge.CallHandle` for an in-app call (relay)."""
 
-    def __init__(self, relay: Relay, call: Any) -> None:
+    def __init__(self, relay: Relay, call: InappCall) -> None:
         super().__init__(relay, call.ctx.channel)
         self.call = call
         self.voice = not getattr(call, "text_only", False)  # a typed session leaves no voicemail
@@ -49,16 +50,17 @@ class InappHandle(RelayHandle):
 
 
 class InappHandoff:
-    """The hand-off side of one in-app call: ``output.handoff`` (see ``voicebot.channels.webrtc.channel``)."""
+    """An in-app call's :class:`~voicebot.channels.base.CallHandoff` (``call.output.handoff``)."""
 
-    def __init__(self, call: Any, bridge: HandoffBridge) -> None:
+    def __init__(self, call: InappCall, bridge: HandoffBridge) -> None:
         self.call = call
         self.bridge = bridge
         self.relay = Relay(call.output, bridge)
         self.handle = InappHandle(self.relay, call)
         self._requested = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        call.output.state.events.subscribe(self._on_event)  # call.state is set only once the transport is made
+
+    def drops(self, frame: Frame, direction: FrameDirection) -> bool:
+        return self.relay.drops(frame, direction)
 
     async def transfer(self, action: Transfer) -> None:
         """The dialogue handed the caller to a person: the bridge finds one; the bot keeps listening
@@ -66,15 +68,6 @@ class InappHandoff:
         self._requested = True
         await self.relay.request(self.handle, action)
 
-    def _on_event(self, event: CallEvent) -> None:
-        if event.kind == "call_end" and self._requested:  # the caller left: out of the queue, or the agent's call ends
-            task = asyncio.get_running_loop().create_task(self.bridge.caller_hung_up(self.call.call_id))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-
-def attach(call: Any, bridge: HandoffBridge) -> InappHandoff:
-    """Give an in-app call's output its hand-off (called while the call's transport is made)."""
-    handoff = InappHandoff(call, bridge)
-    call.output.handoff = handoff
-    return handoff
+    async def call_ended(self) -> None:
+        if self._requested:  # the caller left: out of the queue, or the agent's call ends
+            await self.bridge.caller_hung_up(self.call.call_id)

@@ -1,7 +1,9 @@
 """SIP calls that hand off through the bridge.
 
-:class:`HandoffSipOutput`'s ``transfer`` goes to the :class:`~.bridge.HandoffBridge` (unless the
-dialogue named a fixed ``Transfer.target``: then the channel's own blind REFER, as before):
+:class:`SipHandoff` is a SIP call's :class:`~voicebot.channels.base.CallHandoff` (the
+composition root attaches it, :mod:`.hooks`): the call's ``transfer`` goes to the
+:class:`~.bridge.HandoffBridge` (unless the dialogue named a fixed ``Transfer.target``: then the
+channel's own blind REFER):
 - while the caller waits, the bot stays on the line (relay): it tells the caller the wait and
   passes their words to the desk;
 - the agent who accepts has a SIP contact (``sip:``/``sips:``), with ``sip.transfer_mode``:
@@ -18,17 +20,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any
 
 from pipecat.frames.frames import Frame
 from pipecat.processors.frame_processor import FrameDirection
 
-from voicebot.channels.base import CallInput, CallTransport
-from voicebot.channels.sip.channel import SILENCE_20MS, SipCallBridge, SipChannelOptions, SipOutput
-from voicebot.channels.sip.sip_call import SipCall
+from voicebot.channels.sip.channel import SipCallBridge, SipOutput
 from voicebot.core import ContextPacket, Transfer
 from voicebot.logs import get_logger
-from voicebot.pipeline.state import CallState
 
 from .bridge import HandoffBridge, sip_attended_transfer, sip_blind_transfer
 from .context import build_card
@@ -44,16 +43,17 @@ Synthesize = Callable[[str, str], Awaitable[bytes]]  # (text, language) -> PCM16
 class SipHandle(RelayHandle):
     """:class:`~.bridge.CallHandle` for a SIP call: REFER to (or call and bridge) an agent's SIP contact, else relay."""
 
-    def __init__(self, output: HandoffSipOutput) -> None:
-        super().__init__(output.relay, "sip")
-        self.output = output
+    def __init__(self, handoff: SipHandoff) -> None:
+        super().__init__(handoff.relay, "sip")
+        self.handoff = handoff
+        self.output = handoff.output
         self.attended: AttendedTransfer | None = None  # bridged through the bot (attended mode)
 
     async def connect_voice(self, agent: Agent) -> bool:
         out = self.output
         if not agent.contact or not agent.contact.startswith(("sip:", "sips:")) or not out.call.is_up:
             return False
-        if out.attended_options.mode == "attended":
+        if self.handoff.attended_options.mode == "attended":
             return await self._connect_attended(agent)
         ok = await sip_blind_transfer(out.call, agent, out.options.refer_timeout_s)
         out.state.emit("transfer_result", channel="sip", target=agent.contact, ok=ok, agent=agent.id)
@@ -68,12 +68,12 @@ class SipHandle(RelayHandle):
 
     async def _connect_attended(self, agent: Agent) -> bool:
         out = self.output
-        briefing = asyncio.ensure_future(out.briefing_audio(agent))
+        briefing = asyncio.ensure_future(self.handoff.briefing_audio(agent))
         out.media = "hold"  # the caller hears the hold tone; nothing the bot says reaches them
         # Shielded: the caller hanging up cancels the offer, but the agent's leg must still be
         # CANCELled or hung up, never left ringing.
         connecting = asyncio.ensure_future(sip_attended_transfer(
-            out.call, agent, briefing, answer_timeout_s=out.attended_options.answer_timeout_s, emit=out.state.emit))
+            out.call, agent, briefing, answer_timeout_s=self.handoff.attended_options.answer_timeout_s, emit=out.state.emit))
         try:
             transfer = await asyncio.shield(connecting)  # cancelled (caller gone): the transfer still ends cleanly on its own
         except Exception:  # a bug must not leave the caller on hold: they stay with the bot
@@ -119,94 +119,57 @@ class SipHandle(RelayHandle):
         await super().back_to_bot()
 
 
-class HandoffSipOutput(SipOutput):
-    """The SIP output with a hand-off: relay muting, and who owns the caller's RTP (``media``)."""
+class SipHandoff:
+    """A SIP call's hand-off: relay muting, the hold tone, the agent's briefing, and the bridge."""
 
-    def __init__(self, state: CallState, call: SipCall, options: SipChannelOptions, bridge: HandoffBridge,
-                 attended: AttendedOptions | None = None, synthesize: Synthesize | None = None) -> None:
-        super().__init__(state, call, options)
+    def __init__(self, output: SipOutput, bridge: HandoffBridge, attended: AttendedOptions | None = None,
+                 synthesize: Synthesize | None = None) -> None:
+        self.output = output
         self.bridge = bridge
         self.attended_options = attended or AttendedOptions()
         self.synthesize = synthesize
-        # bot: the pipeline plays; hold: the hold tone plays (attended transfer: dialing, briefing);
-        # bridged: the agent's relayed RTP plays, the pipeline sends nothing
-        self.media: Literal["bot", "hold", "bridged"] = "bot"
-        self._tone = HoldTone() if self.attended_options.hold_tone else None
-        self.relay = Relay(self, bridge)
+        if self.attended_options.hold_tone:  # what the caller hears while the agent is dialed and briefed
+            output.hold_frame = HoldTone().next_frame
+        self.relay = Relay(output, bridge)
         self.handle = SipHandle(self)
 
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        if self.relay.drops(frame, direction):
-            return
-        await super().process_frame(frame, direction)
+    def drops(self, frame: Frame, direction: FrameDirection) -> bool:
+        return self.relay.drops(frame, direction)
 
-    async def send_audio(self, chunk: bytes) -> None:
-        if self.media == "bot":
-            await super().send_audio(chunk)
-        elif self.media == "hold":
-            self._send_hold()
-
-    async def send_idle(self) -> None:
-        if self.media == "bot":
-            await super().send_idle()
-        elif self.media == "hold":
-            self._send_hold()
-
-    def _send_hold(self) -> None:
-        self.call.send_frame(self._tone.next_frame() if self._tone is not None else SILENCE_20MS)
+    async def transfer(self, action: Transfer) -> None:
+        await self.relay.request(self.handle, action)
 
     async def briefing_audio(self, agent: Agent) -> bytes:
         """The agent's briefing (the context card's summary in their language) as PCM16 8 kHz."""
         if self.synthesize is None:
             return b""
-        ticket = await self.bridge.state.get_ticket(self.call.call_id)
+        call_id = self.output.call.call_id
+        ticket = await self.bridge.state.get_ticket(call_id)
         lang = agent.languages[0] if agent.languages else "en"
-        card = await build_card(self.call.call_id, ticket.context if ticket else ContextPacket(), ticket.language if ticket else lang, lang,
+        card = await build_card(call_id, ticket.context if ticket else ContextPacket(), ticket.language if ticket else lang, lang,
                                 self.bridge.translator)
         text = briefing_text(card)
-        self.state.emit("handoff_leg", stage="briefing", agent=agent.id, language=lang, text=text)
+        self.output.state.emit("handoff_leg", stage="briefing", agent=agent.id, language=lang, text=text)
         return await self.synthesize(text, lang)
 
-    async def transfer(self, action: Transfer) -> None:
-        if action.target:  # the dialogue named where to go: the channel's own blind transfer
-            await super().transfer(action)
-            return
-        await self.relay.request(self.handle, action)
+    async def call_ended(self) -> None:
+        handle, call_id = self.handle, self.output.call.call_id
+        if handle.attended is not None:  # bridged through the bot: the ticket ends with the call
+            end = await handle.attended.wait_end(timeout_s=5.0)
+            await self.bridge.caller_hung_up(call_id, reason=f"{end.ended_by}_hung_up" if end else "ended")
+        elif not handle.left_path:  # REFERred calls stay the agent's until the desk releases them
+            await self.bridge.caller_hung_up(call_id)
 
 
-class HandoffSipCallBridge(SipCallBridge):
-    """A SIP call whose transfers go through the hand-off bridge."""
+def attach(runtime: Any, bridge: HandoffBridge, attended: AttendedOptions | None = None) -> Callable[[SipCallBridge], SipHandoff]:
+    """The hand-off a :class:`~voicebot.channels.sip.channel.SipCallBridge` attaches to its
+    output (``handoff=``): attended transfers per ``sip.transfer_mode``, briefed in the call's voice."""
+    def make(call: SipCallBridge) -> SipHandoff:
+        options = attended or AttendedOptions.from_settings(getattr(getattr(runtime, "settings", None), "sip", None))
 
-    def __init__(self, runtime: Any, call: SipCall, options: SipChannelOptions, bridge: HandoffBridge, transcriber: Any = None,
-                 attended: AttendedOptions | None = None) -> None:
-        self._handoff = bridge
-        self._attended = attended or AttendedOptions.from_settings(getattr(getattr(runtime, "settings", None), "sip", None))
-        self._runtime = runtime
-        super().__init__(runtime, call, options)
-        if transcriber is not None:  # tests: an oracle transcriber (CallSession has no public setter after init)
-            self.session._transcriber = transcriber
+        async def synthesize(text: str, language: str) -> bytes:
+            return await synthesize_8k(runtime, call.session.spec, text, language)
 
-    def _make_transport(self, state: CallState) -> CallTransport:
-        self.input = CallInput(state)
-        self.output = HandoffSipOutput(state, self.call, self.options, self._handoff, self._attended, self._synthesize)
-        return CallTransport(self.input, self.output)
+        return SipHandoff(call.output, bridge, options, synthesize)
 
-    async def _synthesize(self, text: str, language: str) -> bytes:
-        return await synthesize_8k(self._runtime, self.session.spec, text, language)
-
-    async def run(self) -> None:
-        try:
-            await super().run()
-        finally:
-            handle = self.output.handle
-            if handle.attended is not None:  # bridged through the bot: the ticket ends with the call
-                end = await handle.attended.wait_end(timeout_s=5.0)
-                await self._handoff.caller_hung_up(self.call.call_id, reason=f"{end.ended_by}_hung_up" if end else "ended")
-            elif not handle.left_path:  # REFERred calls stay the agent's until the desk releases them
-                await self._handoff.caller_hung_up(self.call.call_id)
-
-
-def make_bridge(runtime: Any, call: SipCall, options: SipChannelOptions, bridge: HandoffBridge,
-                transcriber: Any = None, attended: AttendedOptions | None = None) -> HandoffSipCallBridge:
-    """What ``SipChannel.make_bridge`` returns when the runtime has a hand-off service."""
-    return HandoffSipCallBridge(runtime, call, options, bridge, transcriber, attended)
+    return make

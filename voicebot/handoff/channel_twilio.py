@@ -1,7 +1,8 @@
-"""Twilio calls that hand off through the bridge (no change to voicebot/channels/twilio needed).
+"""Twilio calls that hand off through the bridge.
 
-:func:`call_factory` makes the Twilio channel's calls with :class:`HandoffTwilioOutput`, whose
-``transfer`` goes to the :class:`~.bridge.HandoffBridge` instead of a fixed ``<Enqueue>``:
+:class:`TwilioHandoff` is a Twilio call's :class:`~voicebot.channels.base.CallHandoff` (the
+composition root attaches it, :mod:`.hooks`): the call's ``transfer`` goes to the
+:class:`~.bridge.HandoffBridge` instead of a fixed ``<Enqueue>``:
 - the caller's first-choice agent has a phone/SIP contact and speaks the language: the call is
   redirected to ``<Enqueue waitUrl=/twilio/hold?lang=..>`` (hold audio in the caller's language,
   ``action`` tells us when the caller leaves the queue), then to ``<Dial>`` the agent on accept;
@@ -18,8 +19,9 @@ from pipecat.processors.frame_processor import FrameDirection
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from voicebot.channels.twilio import twiml
-from voicebot.channels.twilio.channel import TwilioCall, TwilioOutput
+from voicebot.channels.twilio.channel import TwilioOutput, plain_call_factory
 from voicebot.channels.twilio.rest import TwilioCallControl
+from voicebot.channels.twilio.stream import CallFactory
 from voicebot.core import Transfer
 from voicebot.logs import get_logger
 from voicebot.pipeline.state import CallState
@@ -50,35 +52,35 @@ def dial_twiml(contact: str, caller_id: str | None) -> str:
     return twiml.dial(contact, caller_id=caller_id)
 
 
-class HandoffTwilioOutput(TwilioOutput):
-    """TwilioOutput whose transfer goes through the bridge, and which can speak for the hand-off (:class:`.relay.Relay`)."""
+class TwilioHandoff:
+    """The :class:`~voicebot.channels.base.CallHandoff` of a Twilio call: its transfer goes to
+    the bridge, and it can speak for the hand-off (:class:`.relay.Relay`)."""
 
-    def __init__(self, *args: Any, bridge: HandoffBridge, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, output: TwilioOutput, bridge: HandoffBridge) -> None:
+        self.output = output
         self.bridge = bridge
-        self.relay = Relay(self, bridge)  # the dialogue's own replies are muted while a person has the call
+        self.relay = Relay(output, bridge)  # the dialogue's own replies are muted while a person has the call
         self.handle = TwilioHandle(self)
 
-    async def speak(self, text: str, language: str) -> None:
-        """Speak through the call's own TTS (the frame travels upstream to the TTS processor)."""
-        await self.relay.speak(text, language)
-
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        if self.relay.drops(frame, direction):
-            return
-        await super().process_frame(frame, direction)
+    def drops(self, frame: Frame, direction: FrameDirection) -> bool:
+        return self.relay.drops(frame, direction)
 
     async def transfer(self, action: Transfer) -> None:
-        await self.sender.wait_played(self.mark_timeout_s)  # the dialogue's last sentence is heard first
-        await self.relay.request(self.handle, action)
+        await self.relay.request(self.handle, action)  # the output has waited for the last sentence's mark
+
+    async def call_ended(self) -> None:
+        if not self.handle.left_stream:  # the caller (or the stream) is gone
+            await self.bridge.caller_hung_up(self.handle.call_id)
 
 
 class TwilioHandle:
     """:class:`~.bridge.CallHandle` for a Twilio call."""
 
-    def __init__(self, output: HandoffTwilioOutput) -> None:
-        self.output = output
-        state: CallState = output.state
+    def __init__(self, handoff: TwilioHandoff) -> None:
+        self.handoff = handoff
+        self.output = handoff.output
+        self.relay = handoff.relay
+        state: CallState = self.output.state
         self.call_id = state.ctx.call_id
         self.channel = "twilio"
         self.caller_number = state.ctx.caller_number
@@ -88,19 +90,19 @@ class TwilioHandle:
         if self.left_stream or self.output.sender.closed:
             log.info("not spoken: the call left the media stream", extra={"call_id": self.call_id, "text": text})
             return
-        await self.output.speak(text, language)
+        await self.relay.speak(text, language)
 
     async def say_as_agent(self, text: str, language: str, agent_name: str) -> None:
         if self.left_stream or self.output.sender.closed:
             log.info("not spoken: the call left the media stream", extra={"call_id": self.call_id, "text": text})
             return
-        await self.output.relay.speak(text, language, agent_name)
+        await self.relay.speak(text, language, agent_name)
 
     def note(self, what: str, **data: Any) -> None:
-        self.output.relay.note(what, **data)
+        self.relay.note(what, **data)
 
     async def hold(self, ticket: Ticket) -> bool:
-        agents = [await self.output.bridge.state.get_agent(a) for a in ticket.history[-1].get("agents", [])]
+        agents = [await self.handoff.bridge.state.get_agent(a) for a in ticket.history[-1].get("agents", [])]
         first: Agent | None = agents[0] if agents else None
         control: TwilioCallControl | None = self.output.control
         if not (first and first.contact and ticket.language in first.languages and control and self.output.public_host):
@@ -121,11 +123,11 @@ class TwilioHandle:
         return True
 
     async def back_to_bot(self) -> None:
-        self.output.relay.stop()
+        self.relay.stop()
 
     async def end(self, reason: str) -> None:
         """The agent (or the bridge) ends the call: hang up on Twilio and stop the pipeline."""
-        self.output.relay.stop()
+        self.relay.stop()
         if self.left_stream and self.output.control:
             await self.output.control.hang_up(self.call_id)
             return
@@ -139,39 +141,7 @@ class TwilioHandle:
         await self.output.push_frame(EndWorkerFrame(reason=reason), FrameDirection.UPSTREAM)
 
 
-class HandoffTwilioCall(TwilioCall):
-    def __init__(self, runtime: Any, info: Any, sender: Any, control: TwilioCallControl | None, bridge: HandoffBridge) -> None:
-        self._bridge = bridge
-        super().__init__(runtime, info, sender, control)
-
-    def _make_transport(self, state: CallState):
-        from voicebot.channels.base import CallInput, CallTransport
-
-        self.input = CallInput(state)
-        self.output = HandoffTwilioOutput(state, self.sender, control=self._control, public_host=self._public_host, bridge=self._bridge)
-        self.sender.on_mark = self._on_mark
-        return CallTransport(self.input, self.output)
-
-    async def run(self) -> None:
-        try:
-            await super().run()
-        finally:
-            handle = self.output.handle
-            if not handle.left_stream:  # the caller (or the stream) is gone
-                await self._bridge.caller_hung_up(self.info.call_sid)
-
-
-def call_factory(runtime: Any, bridge: HandoffBridge, transcriber: Any = None):
-    """A Twilio ``call_factory`` (voicebot.channels.twilio.routes.make_router) with hand-off."""
-    from voicebot.channels.twilio.rest import RestOptions
-
-    tw = runtime.settings.twilio
-    control = TwilioCallControl(RestOptions(tw.account_sid, tw.auth_token, tw.api_base_url)) if tw.account_sid and tw.auth_token else None
-
-    def make(info, sender):
-        call = HandoffTwilioCall(runtime, info, sender, control, bridge)
-        if transcriber is not None:  # tests: an oracle transcriber (CallSession has no public setter after init)
-            call.session._transcriber = transcriber
-        return call
-
-    return make
+def call_factory(runtime: Any, bridge: HandoffBridge, transcriber: Any = None) -> CallFactory:
+    """A Twilio ``call_factory`` (voicebot.channels.twilio.routes.make_router) with hand-off;
+    ``transcriber`` replaces the ASR (tests: an oracle)."""
+    return plain_call_factory(runtime, lambda call: TwilioHandoff(call.output, bridge), transcriber)

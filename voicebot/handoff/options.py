@@ -9,6 +9,7 @@ imports so ``voicebot.config`` stays cheap to load.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, field_validator
@@ -32,6 +33,17 @@ def _queues(value: Any) -> Any:
 
 # Business hours: a schedule mapping (timezone, mon..sun, holidays) or a shift text with its zone last.
 Hours = Annotated[Schedule, BeforeValidator(schedule_from_text)]
+
+
+@dataclass(frozen=True)
+class TalkOptions:
+    """The desk's Talk legs (``settings.handoff``: ``talk_ice_addresses`` ...)."""
+
+    ice_addresses: tuple[str, ...] = ()  # host candidates offered (tests: ("127.0.0.1",)); empty: aioice's choice
+    ice_servers: tuple[str, ...] = ()  # stun:/turn: URLs; empty: host candidates only
+    media_timeout_s: float = 10.0  # no audio from the agent's browser this long: the agent has left
+    connect_timeout_s: float = 30.0  # no agent audio this long after the answer: the agent has left
+    caller_buffer_ms: int = 200  # caller audio waiting for the agent's track beyond this is dropped
 
 
 class VoicemailOptions(Section):
@@ -101,7 +113,7 @@ class HandoffOptions(Section):
     # Every failed sign-in answers no sooner than this after the request came in, whether the
     # agent id exists or not (the password check itself costs ~50 ms; this hides the rest).
     login_failure_floor_s: float = Field(0.25, ge=0)
-    # Talk (the agent's voice from the desk over WebRTC): see voicebot.handoff.agent_media.TalkOptions
+    # Talk (the agent's voice from the desk over WebRTC): see TalkOptions and voicebot.handoff.agent_media
     talk_ice_addresses: CsvTuple = ()  # host candidates offered; tests: ("127.0.0.1",)
     talk_ice_servers: CsvTuple = ()  # stun:/turn: URLs for desks outside the bot's network
     talk_media_timeout_s: Seconds = 10.0  # no audio from the agent's browser this long: the agent has left the call
@@ -123,8 +135,7 @@ class HandoffOptions(Section):
         hours = self.hours if self.hours is not None else shop_hours
         return RoutingOptions(offer_timeout_s=self.offer_timeout_s, hours=hours, queue_hours=dict(self.queues))
 
-    def talk(self) -> Any:
-        from .agent_media import TalkOptions
-
+    def talk(self) -> TalkOptions:
+        """The desk's Talk legs' options these settings give."""
         return TalkOptions(ice_addresses=tuple(self.talk_ice_addresses), ice_servers=tuple(self.talk_ice_servers),
                            media_timeout_s=self.talk_media_timeout_s)

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,66 +28,24 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from voicebot.channels.webrtc.protocol import MAX_SIGNAL_BYTES, Offer, parse_offer
 from voicebot.channels.webrtc.tokens import normalize_origin, origin_allowed
-from voicebot.config_types import validate_section
 from voicebot.logs import get_logger
-from voicebot.web_guard import SignInThrottle, json_api_guard, request_origin
+from voicebot.web_guard import json_api_guard, request_origin
 
-from .agent_media import AgentMedia, TalkRefused
+from .agent_media import TalkRefused
 from .agent_routes import add_agent_routes
-from .auth import Accounts, AuthError, User
-from .bridge import BridgeOptions, HandoffBridge
+from .auth import AuthError, User
 from .context import build_card
 from .coverage import shift_status
 from .options import HandoffOptions
-from .state import HandoffState, Ticket, make_state
-from .translate import TextTranslator
+from .service import HandoffService, installed, service_for, shop_hours
+from .state import Ticket
+
+__all__ = ["HandoffOptions", "HandoffService", "make_router", "require_user", "service_for", "shop_hours"]
 
 log = get_logger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 COOKIE = "desk_session"
-
-
-@dataclass
-class HandoffService:
-    state: HandoffState
-    bridge: HandoffBridge
-    accounts: Accounts
-    options: HandoffOptions = field(default_factory=HandoffOptions)
-    media: AgentMedia = field(init=False)  # the desk's Talk legs held by this process
-    ids: SignInThrottle = field(init=False)  # failed sign-ins per agent id
-    addresses: SignInThrottle = field(init=False)  # ... and per client address (an office behind one NAT gets more)
-
-    def __post_init__(self) -> None:
-        self.media = AgentMedia(self.bridge, self.options.talk())
-        o = self.options
-        self.ids = SignInThrottle(o.login_max_failures, o.login_window_s, o.login_lockout_s)
-        self.addresses = SignInThrottle(o.login_max_failures * 4, o.login_window_s, o.login_lockout_s)
-
-    async def ensure_started(self) -> None:
-        await self.bridge.start()
-
-
-def shop_hours(settings: Any) -> Any:
-    """The shop's business hours when the merchant set them (``shop.hours``), else None: the
-    default weekday 9-17 UTC must not close queues that only their agents' shifts were meant to govern."""
-    shop = getattr(settings, "shop", None)
-    return shop.hours if "hours" in getattr(shop, "model_fields_set", ()) else None
-
-
-def service_for(runtime: Any, options: HandoffOptions | None = None) -> HandoffService:
-    """The runtime's hand-off service (created once; the Twilio call factory uses the same)."""
-    svc = getattr(runtime, "handoff", None)
-    if svc is None:
-        raw = getattr(runtime.settings, "handoff", None)
-        opts = options or (raw if isinstance(raw, HandoffOptions) else validate_section(HandoffOptions, raw or {}, "handoff."))
-        state = make_state(opts.state_url)
-        bridge = HandoffBridge(state, BridgeOptions(routing=opts.routing(shop_hours(runtime.settings))),
-                               translator=TextTranslator(whisper_provider=lambda: runtime.asr(runtime.spec())))
-        accounts = Accounts(Path(runtime.settings.home) / "handoff.sqlite3", opts.session_ttl_s)
-        svc = HandoffService(state, bridge, accounts, opts)
-        runtime.handoff = svc
-    return svc
 
 
 def _token(request: Request | WebSocket) -> str | None:
@@ -99,7 +57,7 @@ def _token(request: Request | WebSocket) -> str | None:
 
 async def require_user(request: Request) -> User:
     """FastAPI dependency: the signed-in agent or supervisor; 401 otherwise."""
-    svc: HandoffService = service_for(request.app.state.runtime)
+    svc = installed(request.app.state.runtime)
     try:
         return await asyncio.to_thread(svc.accounts.user_for, _token(request))
     except AuthError as exc:
@@ -124,10 +82,13 @@ def _summary(t: Ticket) -> dict[str, Any]:
 
 
 def make_router(runtime: Any) -> APIRouter:
+    """The desk's pages and API over the runtime's hand-off service (installed by the composition
+    root, :func:`.service.service_for`; a missing one is an error here, not created)."""
+    installed(runtime)
     router = APIRouter()
 
     def svc() -> HandoffService:
-        return service_for(runtime)
+        return installed(runtime)
 
     # Every state-changing desk call: from the desk's own page, as JSON (see voicebot.web_guard).
     guarded = [Depends(json_api_guard(lambda: getattr(getattr(runtime.settings, "server", None), "public_host", None)))]

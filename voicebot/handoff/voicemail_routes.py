@@ -1,8 +1,8 @@
 """Voicemail on the agent desk: list, listen, mark done (behind the desk sign-in).
 
-``make_router(runtime)`` is mounted by voicebot.server (``ROUTERS``). It also gives the hand-off
-bridge its :class:`~.voicemail_call.VoicemailService`, so mount it for voicemails to be taken.
-Agents see the voicemails in their languages; supervisors see all. Routes:
+``make_router(runtime)`` is mounted by voicebot.server (``ROUTERS``), over the hand-off service
+the composition root installed; voicemails are taken once :func:`.service.attach_voicemail` gave
+the bridge its :class:`~.voicemail_call.VoicemailService` (the composition root does). Agents see the voicemails in their languages; supervisors see all. Routes:
 
 - ``GET /handoff/api/voicemails?status=new|done|all`` (default ``new``), newest first;
 - ``GET /handoff/api/voicemails/{call_id}/audio`` the WAV;
@@ -25,31 +25,14 @@ from voicebot.web_guard import json_api_guard
 from voicebot.records.model import Voicemail
 
 from .auth import User
-from .routes import HandoffService, require_user, service_for
-from .voicemail_call import VoicemailService
+from .routes import require_user
+from .service import attach_voicemail, installed
+
+__all__ = ["attach_voicemail", "make_router"]
 
 log = get_logger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-
-
-def handoff_service(runtime: Any) -> HandoffService:
-    """The runtime's hand-off service, created now if need be.
-
-    ``settings.handoff.voicemail`` is this module's section (:class:`~.options.VoicemailOptions`).
-    """
-    svc = getattr(runtime, "handoff", None)
-    if svc is not None:
-        return svc
-    return service_for(runtime)
-
-
-def attach_voicemail(runtime: Any) -> VoicemailService:
-    """Give the bridge its voicemail service (once)."""
-    bridge = handoff_service(runtime).bridge
-    if bridge.voicemail is None:
-        bridge.voicemail = VoicemailService.from_runtime(runtime)
-    return bridge.voicemail
 
 
 def visible(user: User, languages: tuple[str, ...], vm: Voicemail) -> bool:
@@ -65,7 +48,7 @@ def item(vm: Voicemail) -> dict[str, Any]:
 
 
 def make_router(runtime: Any) -> APIRouter:
-    attach_voicemail(runtime)
+    installed(runtime)
     router = APIRouter()
 
     def store() -> Any:
@@ -75,7 +58,7 @@ def make_router(runtime: Any) -> APIRouter:
         return records.store
 
     async def languages(user: User) -> tuple[str, ...]:
-        agent = await handoff_service(runtime).state.get_agent(user.id) or user.agent
+        agent = await installed(runtime).state.get_agent(user.id) or user.agent
         return tuple(agent.languages)
 
     async def voicemail_for(user: User, call_id: str) -> Voicemail:

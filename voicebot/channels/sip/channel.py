@@ -2,17 +2,19 @@
 
 :class:`SipOutput` is the channel's :class:`~voicebot.channels.base.CallOutput`: each paced
 20 ms chunk (PCM16 8 kHz) goes out as one RTP packet; barge-in stops RTP at once (nothing is
-buffered below the output); hang-up sends BYE; transfer sends REFER and follows its NOTIFYs.
+buffered below the output); hang-up sends BYE; transfer sends REFER and follows its NOTIFYs,
+or goes to the call's hand-off (``runtime.attach_handoff``) when the dialogue named no target.
 :class:`SipChannel` owns the user agent of a ``voicebot serve`` process.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from voicebot.channels.base import CallInput, CallOutput, CallTransport
+from voicebot.channels.base import AttachHandoff, CallInput, CallOutput, CallTransport
 from voicebot.core import CallContext, Transfer
 from voicebot.logs import get_logger
 from voicebot.pipeline.state import CallState
@@ -55,12 +57,22 @@ class SipOutput(CallOutput):
         super().__init__(state, SAMPLE_RATE, pacing="realtime")
         self.call = call
         self.options = options
+        # Who owns the caller's RTP: the pipeline ("bot"); a hold sound, 20 ms frames from
+        # ``hold_frame`` ("hold": e.g. while a hand-off dials and briefs an agent); or a relayed
+        # leg ("bridged": the pipeline sends nothing).
+        self.media: Literal["bot", "hold", "bridged"] = "bot"
+        self.hold_frame: Callable[[], bytes] = lambda: SILENCE_20MS
 
     async def send_audio(self, chunk: bytes) -> None:
-        self.call.send_frame(chunk)
+        if self.media == "bot":
+            self.call.send_frame(chunk)
+        elif self.media == "hold":
+            self.call.send_frame(self.hold_frame())
 
     async def send_idle(self) -> None:
-        if self.options.silence_when_idle:
+        if self.media == "hold":
+            self.call.send_frame(self.hold_frame())
+        elif self.media == "bot" and self.options.silence_when_idle:
             self.call.send_frame(SILENCE_20MS)
 
     async def clear(self) -> None:
@@ -70,6 +82,9 @@ class SipOutput(CallOutput):
         await self.call.hangup("bot_hangup")
 
     async def transfer(self, action: Transfer) -> None:
+        if self.handoff is not None and not action.target:  # a named target: the channel's own blind transfer
+            await self.handoff.transfer(action)
+            return
         target = self.options.target_for(action)
         if target is None:
             raise RuntimeError(f"no SIP transfer target for queue {action.queue!r}: set sip.transfer_targets or sip.default_transfer_target")
@@ -85,15 +100,18 @@ class SipOutput(CallOutput):
 class SipCallBridge:
     """One SIP call driving one CallSession: audio and digits in, end of call both ways."""
 
-    def __init__(self, runtime: Any, call: SipCall, options: SipChannelOptions, *, session_factory: Any = None) -> None:
+    def __init__(self, runtime: Any, call: SipCall, options: SipChannelOptions, *, session_factory: Any = None,
+                 handoff: AttachHandoff | None = None) -> None:
         """``session_factory(runtime, ctx, make_transport)`` builds the call's session (default
-        :class:`~voicebot.call.CallSession`; the bench passes its variants)."""
+        :class:`~voicebot.call.CallSession`; the bench passes its variants). ``handoff`` gives
+        the call its hand-off (transfers to the agent desk), none by default."""
         from voicebot.call import (
             CallSession,  # the pipeline: imported only when a call runs
         )
 
         self.call = call
         self.options = options
+        self._attach_handoff = handoff
         # The far end is "the caller" to the pipeline: on a call the bot placed, the callee.
         far, near = (call.callee_number, call.caller_number) if call.direction == "outbound" else (call.caller_number, call.callee_number)
         ctx = CallContext(
@@ -111,6 +129,8 @@ class SipCallBridge:
     def _make_transport(self, state: CallState) -> CallTransport:
         self.input = CallInput(state)
         self.output = SipOutput(state, self.call, self.options)
+        if self._attach_handoff is not None:
+            self.output.handoff = self._attach_handoff(self)
         return CallTransport(self.input, self.output)
 
     def _on_dtmf(self, digit: str) -> None:
@@ -151,6 +171,7 @@ class SipCallBridge:
             if self.call.is_up:
                 await self.call.hangup("pipeline_ended")
             self.done.set()
+            await self.output.call_ended()  # out of the hand-off's queue; a REFERred call stays the agent's
 
 
 class SipChannel:
@@ -171,12 +192,8 @@ class SipChannel:
         await self.ua.stop()
 
     def make_bridge(self, call: SipCall) -> SipCallBridge:
-        handoff = getattr(self.runtime, "handoff", None)
-        if handoff is not None:  # transfers go through the handoff bridge (agent desk, routing, REFER or relay)
-            from voicebot.handoff.channel_sip import make_bridge as bridged
-
-            return bridged(self.runtime, call, self.channel_options, handoff.bridge)
-        return SipCallBridge(self.runtime, call, self.channel_options)
+        # With the runtime's hand-off, transfers go to the agent desk (routing, REFER or relay).
+        return SipCallBridge(self.runtime, call, self.channel_options, handoff=getattr(self.runtime, "attach_handoff", None))
 
     async def _on_call(self, call: SipCall) -> None:
         bridge = self.make_bridge(call)

@@ -4,7 +4,8 @@
 chunks of 8 kHz PCM go out as mu-law ``media`` messages, each sentence ends with a ``mark``
 (audio counts as heard only when Twilio echoes it), barge-in sends ``clear``, hang-up closes
 the stream once the goodbye's last mark is back, transfer redirects the live call through
-the REST API with ``<Dial>`` or ``<Enqueue>``.
+the REST API with ``<Dial>`` or ``<Enqueue>``, or goes to the call's hand-off when the
+composition root gave the runtime one (``runtime.attach_handoff``: agent desk, queues, relay).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from voicebot.channels.base import CallInput, CallOutput, CallTransport
+from voicebot.channels.base import AttachHandoff, CallInput, CallOutput, CallTransport
 from voicebot.core import CallContext, Transfer
 from voicebot.logs import get_logger
 from voicebot.pipeline.state import CallState
@@ -60,6 +61,10 @@ class TwilioOutput(CallOutput):
         await self.sender.close()
 
     async def transfer(self, action: Transfer) -> None:
+        if self.handoff is not None:
+            await self.sender.wait_played(self.mark_timeout_s)  # the dialogue's last sentence is heard first
+            await self.handoff.transfer(action)
+            return
         call_sid = self.sender.info.call_sid
         if self.control is None:
             raise TwilioRestError("transfer over Twilio needs twilio.account_sid and twilio.auth_token")
@@ -79,15 +84,18 @@ class TwilioCall:
     """One call on one stream: the :class:`~.stream.StreamCall` the handler drives."""
 
     def __init__(self, runtime: Any, info: StreamInfo, sender: TwilioMediaSender, control: TwilioCallControl | None, *,
-                 session_factory: Callable[..., Any] | None = None, public_host: str | None = None) -> None:
+                 session_factory: Callable[..., Any] | None = None, public_host: str | None = None,
+                 handoff: AttachHandoff | None = None) -> None:
         """``session_factory(runtime, ctx, make_transport)`` builds the call's session: a
         :class:`~voicebot.call.CallSession` by default (the bench passes its own variants).
-        ``public_host`` overrides ``server.public_host`` (the bench's stand-in Twilio host)."""
+        ``public_host`` overrides ``server.public_host`` (the bench's stand-in Twilio host).
+        ``handoff`` gives the call its hand-off (transfers to the agent desk), none by default."""
         from voicebot.call import CallSession  # the pipeline: imported only when a call runs
 
         self.info = info
         self.sender = sender
         self._control = control
+        self._attach_handoff = handoff
         self._public_host = public_host or runtime.settings.server.public_host
         ctx = CallContext(
             call_id=info.call_sid, channel="twilio", caller_number=info.caller or None, called_number=info.called or None,
@@ -106,6 +114,8 @@ class TwilioCall:
     def _make_transport(self, state: CallState) -> CallTransport:
         self.input = CallInput(state)
         self.output = TwilioOutput(state, self.sender, control=self._control, public_host=self._public_host)
+        if self._attach_handoff is not None:
+            self.output.handoff = self._attach_handoff(self)
         self.sender.on_mark = self._on_mark
         return CallTransport(self.input, self.output)
 
@@ -173,6 +183,7 @@ class TwilioCall:
             marks.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await marks
+            await self.output.call_ended()  # out of the hand-off's queue, unless the call left the stream for an agent
 
 
 PARAM_OUTBOUND = "outbound"  # a call the bot placed: its plan, JSON (voicebot.outbound.twilio_routes)
@@ -192,27 +203,28 @@ def outbound_extra(info: StreamInfo) -> dict[str, Any]:
 
 
 def call_factory(runtime: Any) -> CallFactory:
-    """The default factory of :func:`.routes.make_router`: a CallSession per stream. With an
-    outbound service on the runtime, streams of calls the bot placed get its call agent too."""
-    factory = _call_factory(runtime)
+    """The default factory of :func:`.routes.make_router`: a CallSession per stream, with the
+    runtime's hand-off (``runtime.attach_handoff``) when it has one. With an outbound service
+    on the runtime, streams of calls the bot placed get its call agent too."""
+    factory = plain_call_factory(runtime, getattr(runtime, "attach_handoff", None))
     outbound = getattr(runtime, "outbound", None)
     return outbound.wrap_twilio_factory(factory) if outbound is not None else factory
 
 
-def _call_factory(runtime: Any) -> CallFactory:
+def plain_call_factory(runtime: Any, handoff: AttachHandoff | None = None, transcriber: Any = None) -> CallFactory:
+    """A TwilioCall per stream, with ``handoff`` for its transfers (none: the channel's own
+    ``<Dial>``/``<Enqueue>``); ``transcriber`` replaces the ASR (tests: an oracle)."""
     tw = runtime.settings.twilio
     control: TwilioCallControl | None = None
     if tw.account_sid and tw.auth_token:
         control = TwilioCallControl(RestOptions(tw.account_sid, tw.auth_token, tw.api_base_url))
-    else:
+    elif handoff is None:  # with a hand-off, agents still reach the caller through the bot (relay)
         log.warning("twilio.account_sid/auth_token not set: calls work, but transfers to agents are disabled")
 
     def make(info: StreamInfo, sender: TwilioMediaSender) -> TwilioCall:
-        return TwilioCall(runtime, info, sender, control)
+        call = TwilioCall(runtime, info, sender, control, handoff=handoff)
+        if transcriber is not None:  # CallSession has no public setter after init
+            call.session._transcriber = transcriber
+        return call
 
-    handoff = getattr(runtime, "handoff", None)
-    if handoff is not None:  # transfers go through the handoff bridge (agent desk, queues, routing)
-        from voicebot.handoff.channel_twilio import call_factory as bridged_factory
-
-        return bridged_factory(runtime, handoff.bridge)
     return make

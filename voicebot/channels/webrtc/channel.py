@@ -78,35 +78,33 @@ class InappInput(CallInput):
         return turn_id
 
 
-class _HandoffMixin:
+class InappOutput(CallOutput):
     """What a transfer does in the widget: the caller stays, waiting for an agent.
 
-    With the hand-off service on, ``handoff`` (:class:`voicebot.handoff.channel_inapp.InappHandoff`)
-    takes the transfer to the agent desk and mutes the dialogue's replies while an agent has the call.
+    With a hand-off (``handoff``, attached by the call from ``runtime.attach_handoff``) the
+    transfer goes to the agent desk and the bot keeps listening (the caller's words are relayed);
+    without one, ``on_transfer`` is told (the call then sends the caller's audio to an agent only).
     """
 
-    state: CallState
     waiting_for_agent: bool = False
     on_transfer: Callable[[Transfer], None] | None = None
-    handoff: Any = None
-
-    async def process_frame(self, frame: Any, direction: Any) -> None:
-        if self.handoff is not None and self.handoff.relay.drops(frame, direction):
-            return
-        await super().process_frame(frame, direction)  # type: ignore[misc]
 
     async def transfer(self, action: Transfer) -> None:
         self.waiting_for_agent = True
         self.state.emit_action("waiting_for_agent", queue=action.queue, reason=action.reason)
         log.info("in-app call waiting for an agent", extra={"call_id": self.state.ctx.call_id, "queue": action.queue})
-        if self.handoff is not None:  # the bot keeps listening: the caller's words are relayed to the desk
+        if self.handoff is not None:
             await self.handoff.transfer(action)
             return
         if self.on_transfer is not None:
             self.on_transfer(action)
 
+    def play_agent_audio(self, pcm: bytes, sample_rate: int) -> None:
+        """An agent's voice (16-bit mono, any rate), mixed into what the caller hears."""
+        raise NotImplementedError
 
-class WebRTCOutput(_HandoffMixin, CallOutput):
+
+class WebRTCOutput(InappOutput):
     """Bot audio for :class:`BotAudioTrack`: one 20 ms chunk per pull, bot or agent, else silence."""
 
     def __init__(self, state: CallState, on_hang_up: Callable[[], None]) -> None:
@@ -189,7 +187,7 @@ class BotAudioTrack(MediaStreamTrack):
         return frame
 
 
-class WebSocketOutput(_HandoffMixin, CallOutput):
+class WebSocketOutput(InappOutput):
     """Bot audio as binary 16 kHz PCM frames on the fallback WebSocket, paced on the call clock."""
 
     def __init__(self, state: CallState, send_bytes: Callable[[bytes], Any], send: SendMessage, on_hang_up: Callable[[], None]) -> None:
@@ -250,10 +248,11 @@ def call_context(call_id: str, claims: SessionClaims, kind: Literal["webrtc", "w
 class InappCall:
     """One in-app call. ``make_output(state)`` gives the channel's output (WebRTC or WebSocket)."""
 
-    def __init__(self, runtime: Any, ctx: CallContext, send: SendMessage, make_output: Callable[[CallState, InappCall], CallOutput],
+    def __init__(self, runtime: Any, ctx: CallContext, send: SendMessage, make_output: Callable[[CallState, InappCall], InappOutput],
                  *, spec: Any = None, transcriber: Any = None, session_factory: Callable[..., Any] | None = None) -> None:
         """``session_factory(runtime, ctx, make_transport, spec=, transcriber=)`` builds the
-        session (default :class:`~voicebot.call.CallSession`; the bench passes its variants)."""
+        session (default :class:`~voicebot.call.CallSession`; the bench passes its variants).
+        The runtime's hand-off (``runtime.attach_handoff``), when it has one, takes transfers."""
         from voicebot.call import (
             CallSession,  # the pipeline: imported only when a call runs
         )
@@ -278,12 +277,10 @@ class InappCall:
         self.input = InappInput(state)
         self.input.audio_taps.append(self._tap_caller)
         self.output = self._make_output(state, self)
-        self.output.on_transfer = self._on_transfer  # type: ignore[attr-defined]
-        handoff = getattr(self.runtime, "handoff", None)
-        if handoff is not None:  # transfers go to the agent desk through the handoff bridge
-            from voicebot.handoff.channel_inapp import attach
-
-            attach(self, handoff.bridge)
+        self.output.on_transfer = self._on_transfer
+        attach = getattr(self.runtime, "attach_handoff", None)
+        if attach is not None:  # transfers go to the agent desk
+            self.output.handoff = attach(self)
         return CallTransport(self.input, self.output)
 
     def _tap_caller(self, pcm16k: bytes) -> None:
@@ -328,11 +325,11 @@ class InappCall:
 
     @property
     def waiting_for_agent(self) -> bool:
-        return bool(getattr(self.output, "waiting_for_agent", False))
+        return self.output.waiting_for_agent
 
     def play_agent_audio(self, pcm: bytes, sample_rate: int) -> None:
         """The agent desk attaches here: the agent's voice (16-bit mono) goes to the caller."""
-        self.output.play_agent_audio(pcm, sample_rate)  # type: ignore[attr-defined]
+        self.output.play_agent_audio(pcm, sample_rate)
 
     async def push_audio(self, pcm: bytes, sample_rate: int) -> None:
         if not self.session.started.is_set():  # frames before StartFrame would be dropped
@@ -378,6 +375,7 @@ class InappCall:
             return self.result
         finally:
             self.done.set()
+            await self.output.call_ended()  # out of the hand-off's queue, or the agent's call ends
 
 
 async def read_track(track: Any, call: InappCall, media_timeout_s: float, first_timeout_s: float,
