@@ -152,3 +152,27 @@ def test_one_click_does_not_set_the_speech_level():
     c = Caller().play(10, voiced=True, level=-5.0).play(800, voiced=True, level=-33.0).play(100, voiced=True, level=-60.0)
     (t, _), = c.all("check")
     assert t == 870  # a -5 dBFS click did not make the -33 dBFS words count as 25 dB under the speech
+
+
+def test_a_greeting_alone_waits_for_the_request_that_follows():
+    """"Hello, [370 ms] where is my order": "Hello." reads complete, but the caller has only opened."""
+    c = Caller(dataclasses.replace(EARLY, end_of_turn=dataclasses.replace(EARLY.end_of_turn, doubt_silence_ms=450))).words(800).silence(150)
+    (_, chk), = c.all("check")
+    c.answer(chk, "Hello.")
+    c.silence(200)
+    assert not c.all("utterance")  # 350 ms after "Hello": a complete sentence would have been answered at 250
+    c.words(1200).silence(150)  # "where is my order 45712?"
+    (_, late) = c.all("check")[-1]
+    c.answer(late, "Hello, where is my order 45712?")
+    c.silence(100)
+    (_, utt), = c.all("utterance")
+    assert utt.data["utterance"].transcript == "Hello, where is my order 45712?"
+
+
+def test_opening_words_per_language():
+    from voicebot.turns.completeness import text_preamble
+
+    assert text_preamble("Hello.", "en") and text_preamble("Hola, buenas tardes.", "es") and text_preamble("もしもし", "ja")
+    assert text_preamble("喂，你好", "zh") and text_preamble("Bonjour, euh", "fr")
+    assert not text_preamble("Yes.", "en")  # an answer, not an opening
+    assert not text_preamble("Hello, where is my order?", "en") and not text_preamble("もしもし、注文は", "ja")

@@ -9,6 +9,9 @@ still going", and the turn taker then waits the long timeout instead of answerin
 from __future__ import annotations
 
 import re
+import unicodedata
+
+from voicebot.dialogue.languages import packs
 
 # Words that cannot end a complete request (articles, prepositions, conjunctions, fillers, copulas).
 DANGLING: dict[str, frozenset[str]] = {
@@ -58,3 +61,24 @@ def text_incomplete(text: str, language: str | None = None) -> bool:
     if all(_is_digitish(w) for w in toks) and sum(len(w) if w.isdigit() else 1 for w in toks) >= 3:
         return True  # a bare digit string ("one zero zero zero one"): the caller is dictating, more may come
     return False
+
+
+def text_preamble(text: str, language: str | None = None) -> bool:
+    """True when the transcript holds only the caller's opening words ("Hello.", "Bonjour, euh",
+    "もしもし"): a complete sentence to a text rule, but the request usually follows a pause,
+    so it is not answered at the short complete-sentence silence. Words from the language
+    pack's ``openers``; languages written without spaces are peeled word by word."""
+    base = (language or "en").split("-")[0].lower()
+    pack = packs().get(base)
+    words = pack.openers if pack is not None else frozenset()
+    norm = re.sub(r"[^\w\s']+", " ", unicodedata.normalize("NFKC", text).lower()).split()
+    if not words or not norm:
+        return False
+    longest_first = sorted(words, key=len, reverse=True)
+    for chunk in norm:
+        while chunk:
+            hit = next((w for w in longest_first if chunk.startswith(w)), None) if pack.unspaced else (chunk if chunk in words else None)
+            if hit is None:
+                return False
+            chunk = chunk[len(hit):]
+    return True

@@ -54,7 +54,7 @@ from voicebot.turns.actions import (
     Utterance,
 )
 from voicebot.turns.backchannels import first_content_word, is_backchannel
-from voicebot.turns.completeness import text_incomplete
+from voicebot.turns.completeness import text_incomplete, text_preamble
 from voicebot.turns.policy import TurnPolicy
 from voicebot.turns.quiet_tail import CheckPart, QuietTail, pad_with_quiet
 from voicebot.turns.reonset import Reonset
@@ -87,9 +87,7 @@ class TurnEngine:
         self._paused_at_ms = 0.0
         self._interrupted = False
         self._seq = 0  # speculative work generation: results of older generations are discarded
-        self._partial_in_flight = False
-        self._next_partial_ms = 0.0
-        self._partial_text = ""
+        self._partial_in_flight, self._next_partial_ms, self._partial_text = False, 0.0, ""
         self._partial_covers_ms = 0.0  # caller audio (ms, from the onset) the newest partial request covers
         self._no_words = False  # a long enough partial came back with no word: not speech
         self._dismissed = False  # this sound outlasted the pause unconfirmed; the bot plays on over it
@@ -311,6 +309,7 @@ class TurnEngine:
         if text is not None:
             self._check_text = text
             self._check_incomplete = self._check_incomplete or text_incomplete(text, self.language)
+            self._st_doubts = self._st_doubts or text_preamble(text, self.language)  # "Hello." - the request follows
         if smart_turn_prob is not None:
             if smart_turn_prob < eot.smart_turn_threshold:
                 if eot.smart_turn_holds:

@@ -78,6 +78,7 @@ class LanguagePack:
     group_separator: str = ", "  # between digit groups of an order number read back
     backchannels: frozenset[str] = frozenset()  # listener words that do not take the turn (normalised)
     backchannel_phrases: tuple[str, ...] = ()  # two-word ones ("uh huh", "va bene")
+    openers: frozenset[str] = frozenset()  # greeting words a caller opens with before the request ("hello, ..."; normalised)
     guard: GuardPhrases = field(default_factory=GuardPhrases)
     asr_hints: dict[str, str] = field(default_factory=dict)  # expected answer kind -> a sample answer
     opt_out_phrases: tuple[str, ...] = ()  # "stop calling me": a called customer's opt-out (lower case, substring)
@@ -185,6 +186,7 @@ def parse_pack(code: str, directory: Path) -> LanguagePack:
         group_separator=_text(data, "group_separator", where, ", "),
         backchannels=frozenset(str(w) for w in data.get("backchannels") or ()),
         backchannel_phrases=tuple(str(w) for w in data.get("backchannel_phrases") or ()),
+        openers=frozenset(str(w).lower() for w in data.get("openers") or ()),
         guard=GuardPhrases(**{k: (tuple(str(w) for w in v) if k == "range_words" else str(v)) for k, v in guard.items()}),
         asr_hints={str(k): str(v) for k, v in hints.items()},
         opt_out_phrases=tuple(str(w).lower() for w in data.get("opt_out_phrases") or ()),
