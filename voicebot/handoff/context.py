@@ -1,7 +1,7 @@
 """The context card an agent reads: who is calling, in what language, what was said and done.
 
 ``build_card(packet, agent_language, translator)`` turns the dialogue's context packet
-(:meth:`voicebot.dialogue.session.DialogueSessionImpl.context_packet`; the minimal dialogue sends
+(:meth:`voicebot.dialogue.session.CustomerServiceSession.context_packet`; the minimal dialogue sends
 none, then the call's own transcript is used) into a card with its labels and summary in the
 agent's language *and* the caller's. Transcript lines in another language than the agent's
 carry a translation when the translator can give one, else a notice saying it cannot.
