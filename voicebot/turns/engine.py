@@ -23,7 +23,8 @@ Rules (see :mod:`voicebot.turns.policy`):
   passed without confirmation (even while the sound goes on): the bot resumes where it paused.
 * **re-onset** (``reonset_rise_db`` > 0) — while paused unconfirmed, when the newest 30 ms (mean
   power) are that much louder than the sound before them since the pause (the words after a
-  breath or a click), the ``resume_after_ms`` clock restarts; at most ``REONSET_MAX`` times per pause.
+  breath or a click), the ``resume_after_ms`` clock restarts; at most ``REONSET_MAX`` times per pause
+  (:mod:`voicebot.turns.reonset`).
 * **outlasting sound** — a sound dismissed while the bot talked (unconfirmed after
   ``resume_after_ms``) that goes on after the bot's turn ended is no longer dismissed: it ends
   as a caller utterance like any other (the caller may answer inside line noise).
@@ -47,12 +48,12 @@ from dataclasses import dataclass, field
 from voicebot.turns.backchannels import first_content_word, is_backchannel
 from voicebot.turns.completeness import text_incomplete
 from voicebot.turns.policy import TurnPolicy
+from voicebot.turns.reonset import Reonset
+from voicebot.turns.states import BotHold, CallerPhase, early_stage_ended, lifted
 
 EARLY_RELEASE_MS = 60  # an early pause ends when the sound stops this long before the VAD's start
 FLOOR_FRAMES = 150  # 1.5 s of frames echo control let through: the line's noise floor is their minimum
 FLOOR_MIN_FRAMES = 50  # fewer than this (a quiet line: echo control mutes what is below its floor): the default floor
-REONSET_WINDOW = 3  # frames: the re-onset compares their mean power with the paused-for sound before them
-REONSET_MAX = 2  # re-onsets per pause: continuous noise still lets the bot resume (after 3 x resume_after_ms at most)
 
 
 @dataclass
@@ -86,13 +87,12 @@ class TurnEngine:
         self._preroll: collections.deque[bytes] = collections.deque()
         self._preroll_bytes = 0
         self._utterance: list[bytes] = []
-        self.speaking = False
-        self._closing = False  # VAD said stopped; waiting for the semantic check / the timeout
+        self.phase = CallerPhase.QUIET
         self._close_end_ms = 0.0
         self._close_verdict: str | None = None  # complete | incomplete | None (unknown yet)
         self._onset_ms = 0.0
         self._voiced_ms = 0.0
-        self.paused = False
+        self.hold = BotHold.PLAYING
         self._paused_at_ms = 0.0
         self._interrupted = False
         self._seq = 0  # speculative work generation: results of older generations are discarded
@@ -107,12 +107,9 @@ class TurnEngine:
         self._quiet_run_ms = 0.0  # neither loud nor voiced, in a row (frames muted as echo not counted)
         self._floor_db: float | None = None  # the caller line's noise floor (level after echo control)
         self._levels: collections.deque[float] = collections.deque(maxlen=FLOOR_FRAMES)
-        self._early = False  # paused early, the VAD's start not yet come
         self._early_spent = False  # an early pause of this sound was released: not again until it stops
         self._early_paused_at_ms = 0.0
-        self._recent: collections.deque[float] = collections.deque(maxlen=REONSET_WINDOW)  # newest frame powers
-        self._sound_energy, self._sound_frames = 0.0, 0  # the paused-for sound so far, before the recent window
-        self._reonsets = 0
+        self._reonset = Reonset()  # the paused-for sound's loudness, to notice words after a breath
         self._check_in_flight = False
         self._check_bytes = 0
         self._check_text: str | None = None
@@ -121,6 +118,40 @@ class TurnEngine:
         self._st_doubts = False  # smart-turn said "incomplete" where it may not hold the turn (smart_turn_holds: false)
         self._dtmf = ""
         self._last_dtmf_ms = 0.0
+
+    # ---- states ----------------------------------------------------------------------------
+    @property
+    def speaking(self) -> bool:
+        return self.phase is CallerPhase.SPEAKING
+
+    @speaking.setter
+    def speaking(self, value: bool) -> None:  # a driver whose VAD can no longer report the stop
+        if value:
+            self.phase = CallerPhase.SPEAKING
+        elif self.phase is CallerPhase.SPEAKING:
+            self.phase = CallerPhase.QUIET
+
+    @property
+    def _closing(self) -> bool:
+        return self.phase is CallerPhase.CLOSING
+
+    @property
+    def paused(self) -> bool:
+        """The bot's audio is held (an early or a speech pause)."""
+        return self.hold in (BotHold.EARLY, BotHold.PAUSED)
+
+    @property
+    def _early(self) -> bool:
+        """In the early stage: paused early (or lifted since), the VAD's start not yet come."""
+        return self.hold in (BotHold.EARLY, BotHold.EARLY_LIFTED)
+
+    def _lift_hold(self) -> None:
+        """The bot's audio is no longer held (resumed, interrupted or flushed)."""
+        self.hold = lifted(self.hold)
+
+    def _end_early_stage(self) -> None:
+        """The early stage is over: an early pause still holding the bot becomes an ordinary pause."""
+        self.hold = early_stage_ended(self.hold)
 
     # ---- helpers ---------------------------------------------------------------------------
     def _ms(self, nbytes: int) -> float:
@@ -143,21 +174,19 @@ class TurnEngine:
     def _pause(self, out: list[Action]) -> None:
         if self.paused or not self.policy.barge_in.pause_on_speech:
             return
-        self.paused = True
+        self.hold = BotHold.EARLY if self.hold is BotHold.EARLY_LIFTED else BotHold.PAUSED  # an early stage goes on
         self._paused_at_ms = self.now
-        self._recent.clear()
-        self._sound_energy, self._sound_frames = 0.0, 0
-        self._reonsets = 0
+        self._reonset.reset()
         out.append(Action("pause", {"onset_ms": self._onset_ms}))
 
     def _resume(self, out: list[Action], why: str) -> None:
         if not self.paused:
             return
-        self.paused = False
+        self._lift_hold()
         out.append(Action("resume", {"reason": why}))
 
     def _interrupt(self, out: list[Action], why: str, **extra) -> None:
-        self.paused = False
+        self._lift_hold()
         self._interrupted = True
         self._seq += 1  # partials of the paused stage are done with
         self._partial_in_flight = False
@@ -169,7 +198,7 @@ class TurnEngine:
 
     def output_flushed(self) -> None:
         """The pipeline's interruption has flushed the output (pipecat's InterruptionFrame came by)."""
-        self.paused = False
+        self._lift_hold()
 
     # ---- observations ----------------------------------------------------------------------
     def audio(self, t_end_ms: float, pcm: bytes, voiced: bool, level_db: float | None = None,
@@ -218,13 +247,12 @@ class TurnEngine:
         """The VAD decided "speaking" after ``start_len_ms`` of voiced audio (its start_secs)."""
         out: list[Action] = []
         if self._closing:  # the caller goes on after a pause: same utterance, discard the check
-            self._closing = False
+            self.phase = CallerPhase.SPEAKING
             self._seq += 1
             self._check_in_flight = False
-            self.speaking = True
             self._emit(out, "turn_continues", paused_ms=round(self.now - self._close_end_ms, 1))
             return out
-        self.speaking = True
+        self.phase = CallerPhase.SPEAKING
         self._voiced_ms = start_len_ms
         self._interrupted = False
         self._continues = False
@@ -239,7 +267,7 @@ class TurnEngine:
         if self._early:  # the early pause heard this sound begin before the VAD did (soft onsets: up to ~200 ms)
             sound_start = min(sound_start, self._early_paused_at_ms - self.policy.barge_in.early_pause_ms)
         self._next_partial_ms = sound_start + self.policy.barge_in.partial_first_ms
-        self._early = False  # the VAD's start came: the early pause (if any) is the pause of this sound
+        self._end_early_stage()  # the VAD's start came: the early pause (if any) is the pause of this sound
         self._emit(out, "vad_start", onset_ms=round(self._onset_ms, 1))
         if self._bot_active and self.policy.barge_in.enabled:
             self._pause(out)
@@ -256,7 +284,7 @@ class TurnEngine:
             return out
         end_ms = max(self._onset_ms, self.now - stop_len_ms)
         self._emit(out, "vad_stop", end_ms=round(end_ms, 1))
-        self.speaking = False
+        self.phase = CallerPhase.QUIET
         if self.paused or (self._dismissed and not self._interrupted):
             # the sound ended before it was confirmed: a backchannel, a cough, noise
             self._dismissed = False
@@ -269,7 +297,7 @@ class TurnEngine:
         if eot.vad_stop_ms >= eot.silence_ms or not eot.semantic or end_ms - self._onset_ms < eot.min_speech_ms:
             self._finish(out, end_ms)
             return out
-        self._closing = True
+        self.phase = CallerPhase.CLOSING
         self._close_end_ms = end_ms
         self._close_verdict = None
         self._seq += 1
@@ -359,27 +387,13 @@ class TurnEngine:
 
     # ---- internals -------------------------------------------------------------------------
     def _reonset_step(self, out: list[Action], level_db: float | None) -> None:
-        rise = self.policy.barge_in.reonset_rise_db
-        if rise <= 0 or level_db is None or not self.paused or self._interrupted:
+        bi = self.policy.barge_in
+        if bi.reonset_rise_db <= 0 or level_db is None or not self.paused or self._interrupted:
             return
-        p = 10 ** (max(level_db, -120.0) / 10)
-        self._recent.append(p)
-        if len(self._recent) < REONSET_WINDOW:
-            self._sound_energy += p
-            self._sound_frames += 1
-            return
-        recent = sum(self._recent) / len(self._recent)
-        so_far = self._sound_energy / max(1, self._sound_frames)
-        if (self._reonsets < REONSET_MAX and so_far > 0 and recent >= so_far * 10 ** (rise / 10)
-                and 10 * math.log10(recent) >= self.policy.barge_in.early_level_dbfs):
-            self._reonsets += 1
+        found = self._reonset.step(level_db, bi.reonset_rise_db, bi.early_level_dbfs)
+        if found is not None:
             self._paused_at_ms = self.now  # the words after a breath: resume_after_ms counts from here
-            self._emit(out, "reonset", level_db=round(10 * math.log10(recent), 1), before_db=round(10 * math.log10(so_far), 1))
-            self._sound_energy, self._sound_frames = 0.0, 0
-            self._recent.clear()  # the new part of the sound starts its own history
-            return
-        self._sound_energy += self._recent[0]
-        self._sound_frames += 1
+            self._emit(out, "reonset", level_db=round(found[0], 1), before_db=round(found[1], 1))
 
     def _early_pause_step(self, out: list[Action], ms: float, voiced: bool, level_db: float | None, masked: bool) -> None:
         bi = self.policy.barge_in
@@ -403,10 +417,10 @@ class TurnEngine:
         if self._early:
             # held while the sound goes on, up to early_hold_ms; the VAD's start ends the early stage
             if not self.paused:
-                self._early = False
+                self._end_early_stage()
             elif self._quiet_run_ms >= EARLY_RELEASE_MS or (self.now - self._paused_at_ms >= bi.early_hold_ms and not voiced):
                 # (a voiced frame at early_hold_ms: the VAD may be counting toward its start; wait one frame more)
-                self._early = False
+                self._end_early_stage()
                 self._early_spent = self._active_run_ms > 0
                 self._resume(out, "early_unconfirmed")
             return
@@ -415,7 +429,7 @@ class TurnEngine:
             self._onset_ms = max(0.0, self.now - self._active_run_ms)
             self._pause(out)
             if self.paused:
-                self._early = True
+                self.hold = BotHold.EARLY
                 self._early_paused_at_ms = self.now
                 self._emit(out, "early_pause", onset_ms=round(self._onset_ms, 1), loud=loud, voiced=voiced)
 
@@ -453,8 +467,7 @@ class TurnEngine:
             self._finish(out, self._close_end_ms, reason=self._close_verdict or "timeout", transcript=transcript)
 
     def _finish(self, out: list[Action], end_ms: float, reason: str = "silence", transcript: str | None = None) -> None:
-        self.speaking = False
-        self._closing = False
+        self.phase = CallerPhase.QUIET
         self._seq += 1
         audio = b"".join(self._utterance)
         self._utterance = []
