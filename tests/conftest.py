@@ -40,6 +40,10 @@ def dev_models_dir() -> Path:
 # A `voicebot serve` a test starts must not pre-render voices in the background (minutes of CPU
 # taken from the other tests); tests/tts/test_voice_cache.py covers the warmer.
 os.environ.setdefault("VOICEBOT_MODELS__WARM_VOICES", "false")
+# The bot has no default order store (it refuses to guess); the tests answer from the sample
+# store unless they choose another: a `voicebot` a test starts reads this, in-process settings
+# set it in the `settings` fixture below.
+os.environ.setdefault("VOICEBOT_DIALOGUE__ORDER_STORE", "demo")
 
 REAL_MODELS = ROOT / "var" / "models"  # where `./run serve` and `./run test` install them
 
@@ -72,6 +76,7 @@ def settings(tmp_path, dev_models_dir):
     from voicebot.config import Settings
 
     s = Settings(home=tmp_path)
+    s.dialogue.order_store = "demo"
     s.models.dir = dev_models_dir
     s.models.asr = "whisper-tiny"
     s.models.build_dev_if_missing = False

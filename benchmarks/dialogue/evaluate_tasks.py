@@ -206,7 +206,7 @@ async def evaluate(scenarios: dict[str, dict[str, str]], home: Path, nlu: Any = 
     shared_nlu = nlu
     for lang in languages or list(scenarios):
         # A fresh store per language: tasks change orders (cancel) and open cases.
-        opts = DialogueOptions(today=lambda: EVAL_TODAY)
+        opts = DialogueOptions(today=lambda: EVAL_TODAY, order_store="demo")  # the tasks are written against the sample orders
         engine = build_engine(Settings(home=home / lang), nlu=shared_nlu, options=opts)
         shared_nlu = engine.nlu  # load the lexicons once
         data = sample_data(EVAL_TODAY)

@@ -26,6 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--asr", choices=("model", "oracle"), default="model", help="oracle: the scenario text instead of recognition")
     p.add_argument("--concurrency", type=int, default=1, help="run N copies of each scenario at once")
     p.add_argument("--sweep", help="capacity sweep: comma-separated concurrency levels on the first scenario, e.g. 1,2,4,8")
+    p.add_argument("--spread", type=float, default=0.0, metavar="SECONDS",
+                   help="the concurrent calls start spread evenly over this many seconds (default 0: all at once, the worst case)")
     p.add_argument("--fast", action="store_true", help="virtual clock (CI): figures about logic, not speed")
     p.add_argument("--save-calls", action="store_true", help="also write each call's events.jsonl and call.wav under OUT/calls/")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -55,7 +57,7 @@ async def _bench(args: argparse.Namespace, runtime, scenarios, progress) -> dict
     from benchmarks.harness.runner import BenchOptions, run_all
 
     out = Path(args.out)
-    opts = BenchOptions(fast=args.fast, asr=args.asr, concurrency=max(1, args.concurrency),
+    opts = BenchOptions(fast=args.fast, asr=args.asr, concurrency=max(1, args.concurrency), spread_s=max(0.0, args.spread),
                         save_calls=out / "calls" if args.save_calls else None, save_audio=args.save_calls)
     spec = runtime.spec()
     if args.asr == "model":
@@ -114,12 +116,14 @@ def run(args: argparse.Namespace) -> int:
         print("voicebot bench: --baseline stock runs at real-time pace only (pipecat's turn strategies time out on the wall clock); drop --fast",
               file=sys.stderr)
         return 2
-    if args.sweep and args.fast:
-        print("voicebot bench: --sweep measures real-time capacity; drop --fast", file=sys.stderr)
+    if (args.sweep or args.spread) and args.fast:
+        print("voicebot bench: --sweep and --spread measure real-time capacity; drop --fast", file=sys.stderr)
         return 2
     settings = load_settings(args.config)
     if args.pipeline:
         settings.pipeline = Path(args.pipeline)
+    if settings.dialogue.order_store is None:  # the scenarios are written against the sample store's orders
+        settings.dialogue.order_store = "demo"
     runtime = Runtime(settings)
     total = len(scenarios) * max(1, args.concurrency) * (2 if args.baseline else 1)
     progress = None
@@ -140,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # the model folder may be missing; the run already said so
         asr_model = f"unknown ({exc})"
     report["meta"] = {"started": started, "command": "voicebot " + " ".join(shlex.quote(a) for a in sys.argv[1:]), "machine": machine(), "mode": "fast (virtual clock)" if args.fast else "real-time",
-                      "asr": args.asr, "asr_model": asr_model, "pipeline": str(spec.source or spec.name), "concurrency": args.concurrency}
+                      "asr": args.asr, "asr_model": asr_model, "pipeline": str(spec.source or spec.name), "concurrency": args.concurrency,
+                      "spread_s": args.spread}
     from benchmarks.harness.report import write_report
 
     paths = write_report(report, Path(args.out), plots=not args.no_plots)

@@ -79,7 +79,7 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
     base = report.get("baseline")
     lines = [f"# Benchmark run {report['meta']['started']}", ""]
     m = report["meta"]
-    lines += [f"- command: `{m['command']}`", f"- machine: {m['machine']}", f"- mode: {m['mode']}; ASR: {s['asr']}; concurrency: {m['concurrency']}",
+    lines += [f"- command: `{m['command']}`", f"- machine: {m['machine']}", f"- mode: {m['mode']}; ASR: {s['asr']}; concurrency: {m['concurrency']}" + (f", started spread over {m['spread_s']:g} s" if m.get('spread_s') else ""),
               f"- pipeline: {m['pipeline']}; ASR model: {m.get('asr_model')}"]
     if report.get("voice_cache"):
         lines += [f"- voice cache: {report['voice_cache']}"]

@@ -31,6 +31,9 @@ class BenchOptions:
     fast: bool = False  # virtual clock: figures about logic, not speed
     asr: str = "model"  # model | oracle (the scenario's text)
     concurrency: int = 1  # copies of each scenario run at once
+    # The copies start spread evenly over this many seconds (0: all at the same moment, the worst
+    # case: every caller ends a sentence together). Callers arrive at random on a real line.
+    spread_s: float = 0.0
     save_calls: Path | None = None  # write events.jsonl (and call.wav) of every call here
     save_audio: bool = False
     max_tail_s: float = 12.0  # once the caller is done, end the call after this much bot activity at most
@@ -140,8 +143,9 @@ async def _run_each(runtime: Runtime, scenarios: list[Scenario], opts: BenchOpti
     synth = Synthesizer(runtime.settings.models.dir)
     results: list[dict[str, Any]] = []
     for sc in scenarios:
-        calls = [run_scenario(runtime, sc, opts, synth, variant=variant, call_id=f"{variant}-{sc.name}-{i}" if opts.concurrency > 1 else None,
-                              session_factory=session_factory, spec=spec, lines=lines) for i in range(opts.concurrency)]
+        calls = [_after(i * opts.spread_s / opts.concurrency,
+                        run_scenario(runtime, sc, opts, synth, variant=variant, call_id=f"{variant}-{sc.name}-{i}" if opts.concurrency > 1 else None,
+                                     session_factory=session_factory, spec=spec, lines=lines)) for i in range(opts.concurrency)]
         for res in await asyncio.gather(*calls, return_exceptions=True):
             if isinstance(res, BaseException):
                 if isinstance(res, (KeyboardInterrupt, asyncio.CancelledError)):
@@ -156,3 +160,10 @@ async def _run_each(runtime: Runtime, scenarios: list[Scenario], opts: BenchOpti
                 progress.update(1)
                 progress.set_postfix_str(f"{variant}:{sc.name}")
     return results
+
+
+async def _after(delay_s: float, call: Any) -> dict[str, Any]:
+    """Start ``call`` this many (real) seconds from now: a caller arriving later."""
+    if delay_s > 0:
+        await asyncio.sleep(delay_s)
+    return await call

@@ -44,7 +44,7 @@ def nlu(intent: str, lang: str = "en", confidence: float = 0.95, **kw: Any) -> N
 def make_engine(home: Path, understands: Any, *, shop_name: str | None = None, languages: tuple[str, ...] | None = None,
                 **options: Any) -> DialogueEngineImpl:
     shop = {k: v for k, v in (("name", shop_name), ("languages", languages)) if v is not None}
-    return build_engine(Settings(home=home, shop=shop), nlu=understands, options=DialogueOptions(today=lambda: TODAY, **options))
+    return build_engine(Settings(home=home, shop=shop), nlu=understands, options=DialogueOptions(**{"today": lambda: TODAY, "order_store": "demo", **options}))
 
 
 def data() -> SampleData:

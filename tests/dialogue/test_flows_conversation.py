@@ -202,7 +202,7 @@ def test_dialogue_settings_section(tmp_path) -> None:
     from voicebot.config import ConfigError, Settings, load_settings
     from voicebot.dialogue.engine import options_from_settings
 
-    assert options_from_settings(Settings(home=tmp_path)).order_store == "demo"  # the default, and it says so (a banner)
+    assert options_from_settings(Settings(home=tmp_path)).order_store is None  # no default: serve refuses, --demo chooses the sample
     cfg = tmp_path / "settings.yaml"
     cfg.write_text("shop: {name: Nordwind}\n"
                    "dialogue: {kb_dir: /srv/kb, session: {max_misunderstood: 3},\n"

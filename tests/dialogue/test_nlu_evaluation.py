@@ -1,10 +1,11 @@
 """The NLU measured on sentences it was never trained on (see data/README.md).
 
 Evaluation sets, none of them in the classifier's training data (test_nlu_classifier checks):
-nlu_blind5 (written as Whisper transcribes phone callers before the real-ASR work, never tuned
-on), nlu_heldout3 and nlu_blind (older blind sets; nlu_heldout3 shares a few common phrases with
-lines the lexicons were once tuned on), nlu_dev5 (written with blind5, the set the lexicons and
-the normaliser were tuned on: its floor is a regression guard, not a generalisation figure).
+nlu_blind6 (written as Whisper transcribes phone callers, 12 order ids a language, before the
+fr / ar number work; never tuned on), nlu_heldout3 and nlu_blind (older blind sets; nlu_heldout3
+shares a few common phrases with lines the lexicons were once tuned on), nlu_dev5 and nlu_blind5
+(the sets the lexicons and the normaliser were tuned on, blind5 since blind6 was written: their
+floors are regression guards, not generalisation figures).
 The sets the lexicons were tuned on before are now the packaged training data
 (each language pack's training.jsonl) and are not scored here: that would measure memory.
 
@@ -26,10 +27,11 @@ from voicebot.dialogue.nlu_types import INTENTS, LANGUAGES
 DATA = Path(__file__).parent / "data"
 
 # (intent whole set, intent lowest language, order-id whole set, order-id lowest language),
-# measured after the real-ASR work (see data/README.md) and rounded down. blind5's order ids are
-# below the 95% / 90% target in fr (4 of 6) and ar (5 of 6): pinned as measured, not tuned away.
+# measured (see data/README.md) and rounded down. blind6 is below the 95% / 90% target (intent
+# 93.8%, lowest fr 83.3%; order id 94.0%, lowest it 75.0%): pinned as measured, not tuned away.
 FLOORS = {
-    "nlu_blind5.jsonl": (0.98, 0.91, 0.96, 0.66),
+    "nlu_blind6.jsonl": (0.93, 0.83, 0.94, 0.75),
+    "nlu_blind5.jsonl": (0.99, 0.95, 0.98, 0.83),  # tuned on since blind6 was written: a regression guard
     "nlu_heldout3.jsonl": (0.97, 0.92, 0.99, 0.99),
     "nlu_blind.jsonl": (0.98, 0.75, 0.99, 0.99),
     "nlu_dev5.jsonl": (0.99, 0.95, 0.99, 0.95),  # tuned on: a regression guard
@@ -62,14 +64,15 @@ def test_floors(nlu: Nlu, name: str) -> None:
         assert s.id_invented == 0, (name, lang, s.misses)
 
 
-@pytest.mark.parametrize(("name", "per_lang"), [("nlu_blind5.jsonl", 24), ("nlu_dev5.jsonl", 21), ("nlu_heldout3.jsonl", 20)])
-def test_set_shape(name: str, per_lang: int) -> None:
+@pytest.mark.parametrize(("name", "per_lang", "ids_per_lang"),
+                         [("nlu_blind6.jsonl", 24, 12), ("nlu_blind5.jsonl", 24, 1), ("nlu_dev5.jsonl", 21, 1), ("nlu_heldout3.jsonl", 20, 1)])
+def test_set_shape(name: str, per_lang: int, ids_per_lang: int) -> None:
     cases = load_cases(DATA / name)
     counts = {lang: sum(c["lang"] == lang for c in cases) for lang in LANGUAGES}
     assert all(n >= per_lang for n in counts.values()), counts
     assert all(c["intent"] in INTENTS for c in cases)
     ids = {lang: sum(c["lang"] == lang and "order_id" in c for c in cases) for lang in LANGUAGES}
-    assert all(n >= 1 for n in ids.values()), ids
+    assert all(n >= ids_per_lang for n in ids.values()), ids  # blind6: a language's id figure means something
 
 
 def test_training_order_ids_still_read(nlu: Nlu) -> None:

@@ -37,6 +37,18 @@ def digits(nlu: Nlu, text: str, lang: str) -> list[str]:
         ("de", "vier fünf ähm sieben eins zwei", ["45712"]),
         ("fr", "soixante-dix-sept deux cent quatre", ["77204"]),
         ("fr", "quatre-vingt-dix-neuf", ["99"]),
+        ("fr", "soixante-treize zéro quarante et un", ["73041"]),  # 60 + 13: French counts by twenties
+        ("fr", "quatre-vingt-seize, soixante et onze", ["9671"]),
+        ("fr", "trois cent quatre-vingt-quinze", ["395"]),
+        ("fr", "soixante-dix, huit cent douze", ["70812"]),  # "huit cent" is a new group, not 78
+        ("fr", "quarante-cinq mille deux cent dix-sept", ["45217"]),
+        ("en", "twenty thousand four hundred and six", ["20406"]),
+        ("ar", "ثلاثة عشر", ["13"]),
+        ("ar", "عشرة", ["10"]),
+        ("ar", "تسعمية وخمسة وعشرين، سبعة وسبعين", ["92577"]),  # units before tens, after the hundreds
+        ("ar", "خمسة وأربعين ألف ومئتين وسبعة عشر", ["45217"]),
+        ("de", "zweihundertsiebenundsiebzig", ["277"]),
+        ("id", "tujuh belas", ["17"]),
         ("it", "settantasette duecentoquattro", ["77204"]),
         ("it", "quattro cinque sette uno due", ["45712"]),
         ("ru", "семьдесят семь двести четыре", ["77204"]),

@@ -24,6 +24,9 @@ def nlu() -> Nlu:
         ("zh", "订单号是45712", "45712"),
         ("ar", "رقم الطلب ٤٥٧١٢", "45712"),
         ("th", "ออเดอร์ ๔๕๗๑๒", "45712"),
+        ("fr", "je veux suivre la commande J.D. 31 407", "JD31407"),  # "J." is no sentence end
+        ("ar", "رقم الطلب إيه ٣٢١٧ كيه", "A3217K"),  # letter, digits, letter: spelled in the caller's script
+        ("th", "ออเดอร์ เอ 3217 เค ค่ะ", "A3217K"),
     ],
 )
 def test_order_id(nlu: Nlu, lang: str, text: str, order_id: str) -> None:
@@ -32,6 +35,10 @@ def test_order_id(nlu: Nlu, lang: str, text: str, order_id: str) -> None:
 
 def test_article_a_is_not_part_of_an_id(nlu: Nlu) -> None:
     assert nlu.understand("i got a 1 2 3 4 5 reference", "en").slots["order_id"] == "12345"
+    # two everyday words around a number spell nothing ("اي" which, "ام" or); one letter name
+    # that is not a word ("ايه" A) vouches for the other
+    assert nlu.understand("هل وصل اي 4 5 7 1 2 ام لا", "ar").slots["order_id"] == "45712"
+    assert nlu.understand("هل وصل ايه 4 5 7 1 2 ام لا", "ar").slots["order_id"] == "A45712M"
 
 
 def test_bare_answer_when_order_id_expected(nlu: Nlu) -> None:

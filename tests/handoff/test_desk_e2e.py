@@ -52,7 +52,7 @@ async def wait(pred, timeout=30.0):
 async def server(settings, fake_api):  # noqa: F811
     base, api_requests = fake_api
     settings.pipeline = Path(__file__).with_name("handoff_test.yaml")
-    settings.dialogue = {"greetings": {"en": "Hello, how can I help?"}}
+    settings.dialogue = {"greetings": {"en": "Hello, how can I help?"}, "order_store": "demo"}
     settings.server.public_host = "voice.example.test"
     settings.twilio.account_sid, settings.twilio.auth_token, settings.twilio.api_base_url = "AC123", "tok", base
     runtime = Runtime(settings)

@@ -23,7 +23,8 @@ from voicebot.handoff.bridge import BridgeOptions, HandoffBridge
 from voicebot.handoff.relay import RELAY_TURN_BASE
 from voicebot.handoff.routing import Agent
 from voicebot.handoff.state import MemoryState
-from voicebot.handoff.voicemail import MESSAGES, MessageCapture, VoicemailOptions, tone, voicemail_message
+from voicebot.dialogue.languages.handoff_lines import table as handoff_table
+from voicebot.handoff.voicemail import MessageCapture, VoicemailOptions, tone, voicemail_message
 from voicebot.handoff.voicemail_call import VoicemailService
 from voicebot.records.redact import RecordingPolicy
 from voicebot.records.service import Records
@@ -203,8 +204,10 @@ def test_options_from_settings_and_messages():
         VoicemailOptions.from_mapping({"max_seconds": 3})
     with pytest.raises(ValueError, match="440-1000"):
         VoicemailOptions(tone_hz=2000)
-    assert set(MESSAGES) >= {"en", "es", "de", "fr"} and all(set(m) == set(MESSAGES["en"]) for m in MESSAGES.values())
-    assert voicemail_message("prompt", "it") == (MESSAGES["en"]["prompt"], "en")  # no Italian table: English
+    english = handoff_table("en")["voicemail"]
+    assert all(set(handoff_table(c)["voicemail"]) == set(english) for c in ("es", "de", "fr"))  # from the packs' handoff.yaml
+    assert voicemail_message("prompt", "it") == (english["prompt"], "en")  # no Italian lines: English, in the English voice
+    assert voicemail_message("prompt", "es") == (handoff_table("es")["voicemail"]["prompt"], "es")
     beep = np.frombuffer(tone(8000, 880, 300), "<i2")
     assert len(beep) == 2400 and 0.25 * 32767 < np.abs(beep).max() <= 0.3 * 32767 + 1
 

@@ -23,7 +23,7 @@ RETURNS = {"kind": "policy", "values": {"days": 45, "label_hours": 24, "dropoff_
 
 @pytest.fixture
 def shop(tmp_path: Path):
-    settings = Settings(home=tmp_path, shop={"name": "Nordwind", "languages": ["en", "es"]})
+    settings = Settings(home=tmp_path, shop={"name": "Nordwind", "languages": ["en", "es"]}, dialogue={"order_store": "demo"})
     accounts = Accounts(tmp_path / "handoff.sqlite3")
     accounts.add(Agent("sara", "Sara", ("en", "es")), "sara-password", role="supervisor")
     accounts.add(Agent("maria", "Maria", ("es",)), "maria-password")

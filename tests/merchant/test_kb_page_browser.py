@@ -40,7 +40,7 @@ pytestmark = pytest.mark.peers
 @pytest.fixture
 def bot(tmp_path: Path) -> Iterator[tuple[str, Any]]:
     uvicorn = pytest.importorskip("uvicorn")
-    settings = Settings(home=tmp_path, shop={"name": "Nordwind", "languages": ["en", "es"]})
+    settings = Settings(home=tmp_path, shop={"name": "Nordwind", "languages": ["en", "es"]}, dialogue={"order_store": "demo"})
     accounts = Accounts(tmp_path / "handoff.sqlite3")
     accounts.add(Agent("sara", "Sara", ("en", "es")), "sara-password", role="supervisor")
     accounts.close()

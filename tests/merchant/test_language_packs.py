@@ -126,7 +126,7 @@ from datetime import date
 
 nlu = Nlu(prefer=("eo", "en"))
 r = nlu.understand("kie estas mia mendo kvar kvin sep unu du", "eo")
-engine = build_engine(Settings(home=sys.argv[1], shop={"name": "Verda", "languages": ["eo", "en"]}), nlu=nlu)
+engine = build_engine(Settings(home=sys.argv[1], shop={"name": "Verda", "languages": ["eo", "en"]}, dialogue={"order_store": "demo"}), nlu=nlu)
 session = engine.new_session(CallContext("c1", channel="text", language="eo"))
 greeting = asyncio.run(session.greet())
 rc = main(["kb", "check", "--languages", "eo"])
@@ -177,3 +177,135 @@ def test_the_desks_phrasebook_reads_the_bots_lines_from_the_packs() -> None:
     en = yaml.safe_load((PACKS_DIR / "en" / "templates.yaml").read_text(encoding="utf-8"))
     assert book.lookup(es["no_action"], "es", "en") == en["no_action"]
     assert book.lookup(es["ob_opted_out"], "es", "en") == en["ob_opted_out"]
+
+
+DUTCH = {
+    "pack.yaml": """\
+        # No `voice:`: a pack without one is spoken by espeak-ng's voice of its code (nl)
+        name: Dutch
+        rank: 15
+        script: latin
+        date_format: "{day} {month_name}"
+        month_names: [januari, februari, maart, april, mei, juni, juli, augustus, september, oktober, november, december]
+        backchannels: [ja, jawel, mhm, precies]
+        guard:
+          off_platform: "bankoverschrijving|cadeaubon|bitcoin"
+          promise: "compensatie|korting|ik beloof"
+          duration_units: "dagen|dag|uur|weken"
+          range_words: [tot]
+        asr_hints:
+          order_id: "Mijn bestelnummer is 4 5 7 1 2."
+          yes_no: "Ja, dat klopt. Nee, dat klopt niet."
+        """,
+    "lexicon.yaml": """\
+        mode: words
+        apostrophe: drop
+        fold_accents: true
+        function_words: [de, het, een, ik, mijn, is, van, en, niet, waar, wat, met, je, u, dat, wil]
+        fillers: [eh, ehm]
+        numbers:
+          values: {nul: 0, een: 1, twee: 2, drie: 3, vier: 4, vijf: 5, zes: 6, zeven: 7, acht: 8, negen: 9}
+        order_words: [bestel*]
+        intents:
+          order_status: ["waar bestel*", "status bestel*"]
+          human_agent: ["medewerker*", "persoon"]
+          greeting: ["^hallo"]
+          thanks: [bedankt]
+          goodbye: ["tot ziens"]
+          affirm: ["^ja"]
+          deny: ["^nee"]
+        """,
+    "handoff.yaml": """\
+        routing:
+          agent: "Een collega is zo bij u."
+          back_at: "Ons team is er weer {when}."
+        voicemail:
+          prompt: "Ons team is nu niet bereikbaar. Spreek na de toon een bericht in en druk op hekje als u klaar bent."
+          prompt_web: "Ons team is nu niet bereikbaar. Spreek na de toon een bericht in en druk op Ophangen als u klaar bent."
+        hold: {text: "Een ogenblik geduld, een medewerker komt zo bij u.", say_locale: nl-NL}
+        weekdays: [maandag, dinsdag, woensdag, donderdag, vrijdag, zaterdag, zondag]
+        when: {today: "vandaag om {t}", tomorrow: "morgen om {t}", other_day: "op {d} om {t}"}
+        """,
+}
+DUTCH_REPLIES = {
+    "greeting": "Hallo, u spreekt met de assistent van {shop}. Waarmee kan ik u helpen?",
+    "ack_order_status": "Ik kijk even waar uw bestelling is.",
+    "status_in_transit": "Bestelling {order_id} met {items} is onderweg met {carrier}. De laatste scan was op {event_date} in {location}, "
+                         "en de levering wordt verwacht op {date}. Uw trackingnummer is {tracking}.",
+    "anything_else": "Kan ik u nog ergens anders mee helpen?",
+    "transfer_caller_asked": "Natuurlijk. Ik verbind u nu door met een collega, die ziet wat we besproken hebben.",
+}
+
+CALL_IN_DUTCH = """
+import asyncio, json, sys
+from datetime import date, datetime, timezone
+from voicebot.channels.twilio.twiml import hold
+from voicebot.config import Settings
+from voicebot.dialogue.api import CallContext, CallerTurn
+from voicebot.dialogue.engine import build_engine
+from voicebot.dialogue.nlu import Nlu
+from voicebot.dialogue.orders.seed import sample_data
+from voicebot.handoff.hours import say_when
+from voicebot.handoff.routing import caller_message
+from voicebot.handoff.voicemail import voicemail_message
+from voicebot.tts.catalog import VoiceCatalog
+
+today = date(2026, 3, 16)
+data = sample_data(today)
+customer = data.customers[0]
+order = data.order_of(customer.id, "in_transit")
+settings = Settings(home=sys.argv[1], shop={"name": "Tulp", "languages": ["nl", "en"]}, dialogue={"order_store": "demo"})
+settings.dialogue.today = lambda: today
+engine = build_engine(settings, nlu=Nlu(prefer=("nl", "en")))
+
+async def call():
+    session = engine.new_session(CallContext("c1", channel="text", caller_number=customer.phone))
+    said = [await session.greet()]
+    said.append(await session.respond(CallerTurn("waar is mijn bestelling " + " ".join(order.id), None)))
+    said.append(await session.respond(CallerTurn("ik wil een medewerker spreken", None)))
+    return said
+
+greeting, answer, handoff = asyncio.run(call())
+voice = VoiceCatalog(settings.voices, settings.models.dir, prefer="best").voice_for("nl")
+speech = voice.synthesize("Een collega is zo bij u.")
+monday = datetime(2026, 3, 23, 9, 0, tzinfo=timezone.utc)
+print(json.dumps({
+    "greeting": [greeting.text, greeting.language], "answer": [answer.text, answer.language, order.id],
+    "handoff": [handoff.text, handoff.language, handoff.transfer.reason if handoff.transfer else None],
+    "routing": caller_message("agent", "nl"), "routing_missing": caller_message("timeout", "nl"),
+    "back": caller_message("back_at", "nl", when=say_when(monday, datetime(2026, 3, 21, 12, tzinfo=timezone.utc), "nl")[0]),
+    "voicemail": voicemail_message("prompt", "nl", "webrtc"), "hold": hold("nl"),
+    "voice": [type(voice).__name__, voice.name, len(speech.pcm), speech.sample_rate]}))
+"""
+
+
+def test_a_language_added_as_one_folder_greets_answers_and_hands_off(tmp_path: Path) -> None:
+    """Dutch, added as one folder outside the package (nothing else edited): the bot greets in it,
+    reads an order's state in it, hands the caller over in it (the hand-off's lines, the hold
+    message, when the team is back), and espeak-ng speaks it with no voice catalog entry.
+    Replies this test does not translate are the English ones, marked [nl]."""
+    nl = tmp_path / "packs" / "nl"
+    nl.mkdir(parents=True)
+    for name, text in DUTCH.items():
+        (nl / name).write_text(textwrap.dedent(text), encoding="utf-8")
+    english = yaml.safe_load((PACKS_DIR / "en" / "templates.yaml").read_text(encoding="utf-8"))
+    replies = {key: DUTCH_REPLIES.get(key, f"[nl] {text}") for key, text in english.items()}
+    (nl / "templates.yaml").write_text(yaml.safe_dump(replies, allow_unicode=True), encoding="utf-8")
+    (nl / "kb.yaml").write_text((PACKS_DIR / "en" / "kb.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    env = {**os.environ, "VOICEBOT_LANGUAGE_PACKS": str(tmp_path / "packs"), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", CALL_IN_DUTCH, str(tmp_path / "home")], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["greeting"] == ["Hallo, u spreekt met de assistent van Tulp. Waarmee kan ik u helpen?", "nl"]
+    text, language, order_id = got["answer"]
+    assert language == "nl" and text.startswith("Ik kijk even waar uw bestelling is. Bestelling " + order_id + " met")
+    assert "is onderweg met" in text and "maart" in text and text.endswith("Kan ik u nog ergens anders mee helpen?")
+    assert got["handoff"] == [DUTCH_REPLIES["transfer_caller_asked"], "nl", "caller_asked"]
+    assert got["routing"] == ["Een collega is zo bij u.", "nl"]
+    assert got["routing_missing"][1] == "en"  # a line the pack leaves out is English, in the English voice
+    assert got["back"] == ["Ons team is er weer op maandag om 09:00 (UTC).", "nl"]
+    assert got["voicemail"] == [yaml.safe_load(textwrap.dedent(DUTCH["handoff.yaml"]))["voicemail"]["prompt_web"], "nl"]
+    assert '<Say language="nl-NL">Een ogenblik geduld, een medewerker komt zo bij u.</Say>' in got["hold"]
+    kind, name, samples, rate = got["voice"]
+    assert kind == "EspeakVoice" and "nl" in name and samples > rate // 2  # at least half a second of real speech

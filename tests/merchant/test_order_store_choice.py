@@ -49,9 +49,12 @@ def test_a_misspelt_store_is_a_settings_error(value, message) -> None:
         load_settings(None, env={"VOICEBOT_DIALOGUE__ORDER_STORE": value})
 
 
-def test_demo_mode_is_the_default_and_says_so(tmp_path, caplog) -> None:
+def test_there_is_no_default_store_and_the_demo_is_chosen_by_name(tmp_path, caplog) -> None:
+    with pytest.raises(OrderStoreConfigError, match="no order store is configured.*docs/order-stores.md.*--demo"):
+        build_engine(Settings(home=tmp_path), nlu=ScriptedNlu())
+    assert not (tmp_path / "demo-orders.sqlite3").exists()
     caplog.set_level(logging.WARNING)
-    engine = build_engine(Settings(home=tmp_path), nlu=ScriptedNlu())
-    assert engine.options.order_store == "demo" and (tmp_path / "demo-orders.sqlite3").parent == tmp_path
+    engine = build_engine(Settings(home=tmp_path, dialogue={"order_store": "demo"}), nlu=ScriptedNlu())
+    assert engine.options.order_store == "demo" and type(engine.store).__name__ == "SqliteOrderStore"
     assert any("DEMO ORDER STORE" in r.getMessage() for r in caplog.records)
     assert "fictional customers" in DEMO_WARNING and "docs/order-stores.md" in DEMO_WARNING

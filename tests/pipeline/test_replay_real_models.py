@@ -17,7 +17,7 @@ JFK = "And so my fellow Americans, ask not what your country can do for you, ask
 
 @pytest.fixture
 def phone_runtime(tmp_path, real_models_dir):
-    s = Settings(home=tmp_path)
+    s = Settings(home=tmp_path, dialogue={"order_store": "demo"})
     s.models.dir = real_models_dir
     s.pipeline = ROOT / "pipelines" / "phone.yaml"
     runtime = Runtime(s)

@@ -108,7 +108,8 @@ def test_demo_tokens_false_with_a_production_secret_issues_no_token(tmp_path: Pa
 def test_llm_false_builds_no_llm(tmp_path: Path) -> None:
     from voicebot.dialogue.engine import build_engine
 
-    s = load_settings(None, env={"VOICEBOT_DIALOGUE__LLM__ENABLED": "false", "VOICEBOT_DIALOGUE__LLM__BASE_URL": "http://127.0.0.1:9/v1"})
+    s = load_settings(None, env={"VOICEBOT_DIALOGUE__LLM__ENABLED": "false", "VOICEBOT_DIALOGUE__LLM__BASE_URL": "http://127.0.0.1:9/v1",
+                                 "VOICEBOT_DIALOGUE__ORDER_STORE": "demo"})
     s.home = tmp_path
     assert build_engine(s, nlu=SimpleNamespace()).llm is None  # (no call is made: the NLU is never asked)
 

@@ -15,6 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pipeline", help="pipeline definition (default: settings, pipelines/phone.yaml)")
     p.add_argument("--fast", action="store_true", help="virtual clock: as fast as the machine goes; timings are about logic, not speed")
     p.add_argument("--rate", type=int, default=16000, choices=(8000, 16000), help="line sample rate (8000 = telephone)")
+    p.add_argument("--demo", action="store_true", help="answer from the sample order store when no dialogue.order_store is set")
     p.add_argument("--language", help="the caller's language if known (like an in-app token): an ISO code the shop serves, e.g. de")
 
 
@@ -39,6 +40,12 @@ def run(args: argparse.Namespace) -> int:
         caller = load_audio(args.audio, args.rate)
     except ValueError as exc:
         print(f"voicebot replay: {exc}", file=sys.stderr)
+        return 2
+    from voicebot.commands.order_store import order_store_problem
+
+    no_store = order_store_problem(settings, args.demo)
+    if no_store:
+        print(f"voicebot replay: {no_store}", file=sys.stderr)
         return 2
     runtime = Runtime(settings)
     out = Path(args.out)

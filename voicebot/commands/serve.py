@@ -24,6 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=port, help="HTTP port, 1-65535 (default 8080)")
     p.add_argument("--pipeline", help="pipeline definition (default pipelines/phone.yaml)")
     p.add_argument("--sip", action="store_true", help="also answer SIP calls (settings sip.*)")
+    p.add_argument("--demo", action="store_true",
+                   help="answer from the sample order store (fictional customers; said on every page and at start) "
+                        "when no dialogue.order_store is set: for trying the bot, never for real callers")
     p.add_argument("--print-config", action="store_true", help="print the effective settings and exit")
 
 
@@ -47,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
         settings.pipeline = Path(args.pipeline)
     if args.sip:
         settings.sip.enabled = True
+    from voicebot.commands.order_store import order_store_problem
+
+    no_store = order_store_problem(settings, args.demo)
     if args.print_config:
         print(json.dumps(settings.as_dict(), indent=2))
         return 0
@@ -58,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         for handler in logging.getLogger().handlers:
             handler.addFilter(RedactingLogFilter())
     runtime = Runtime(settings)
+    if no_store:
+        print(f"voicebot serve: {no_store}", file=sys.stderr)
+        return 2
     try:
         runtime.warm_up(runtime.spec())
     except Exception as exc:
@@ -68,11 +77,12 @@ def run(args: argparse.Namespace) -> int:
         print("voicebot serve: model files are damaged; every transcript would be garbage:\n  " + "\n  ".join(damaged), file=sys.stderr)
         return 1
     engine = runtime.dialogue(runtime.spec())  # loaded by warm_up
-    if getattr(getattr(engine, "options", None), "order_store", None) == "demo":
+    demo = getattr(getattr(engine, "options", None), "order_store", None) == "demo"
+    if demo:
         from voicebot.dialogue.orders.factory import DEMO_WARNING
 
         banner = "!" * 78
-        print(f"{banner}\n  {DEMO_WARNING}\n{banner}", file=sys.stderr)
+        print(f"{banner}\n  {DEMO_WARNING}\n  Every page says so too. Connect your shop: docs/order-stores.md\n{banner}", file=sys.stderr)
     if runtime.dev_models:
         banner = "!" * 78
         print(f"{banner}\n  DEV MODELS (random weights): {', '.join(sorted(runtime.dev_models))}\n"
@@ -94,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"voicebot serve: WARNING: {problem}", file=sys.stderr)
     app = create_app(runtime)
+    if demo:
+        from voicebot.demo_mode import DemoBanner
+
+        app = DemoBanner(app)
     # Every WebSocket message is read whole before any handler sees it: no bigger than the largest
     # any channel takes (uvicorn's default is 16 MiB).
     ws_max = max(1 << 20, settings.twilio.max_message_bytes, settings.inapp.max_signal_bytes)
@@ -110,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             lower_other_threads(settings.models.compute_nice)
             await asyncio.sleep(every_s)
 
-    warmer = _start_voice_warmer(args) if settings.models.warm_voices and not runtime.dev_models else None
+    warmer = _start_voice_warmer(args, demo) if settings.models.warm_voices and not runtime.dev_models else None
 
     async def main() -> None:
         sip = None
@@ -179,7 +193,7 @@ def _model_files_unchanged(runtime):  # noqa: ANN001, ANN202
     return check
 
 
-def _start_voice_warmer(args: argparse.Namespace):  # -> subprocess.Popen
+def _start_voice_warmer(args: argparse.Namespace, demo: bool):  # -> subprocess.Popen
     """``voicebot voices warm`` in its own process at nice 19: it renders the fixed phrases while
     calls are answered, taking only CPU the calls leave (a thread here would share the GIL and
     onnxruntime's pools with the calls)."""
@@ -189,5 +203,5 @@ def _start_voice_warmer(args: argparse.Namespace):  # -> subprocess.Popen
     cmd = (["nice", "-n", "19"] if shutil.which("nice") else []) + [sys.executable, "-m", "voicebot.cli", "--log-level", "WARNING"]
     if args.config:
         cmd += ["--config", args.config]
-    cmd += ["voices", "warm", "--quiet"]
+    cmd += ["voices", "warm", "--quiet"] + (["--demo"] if demo else [])
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL)

@@ -15,6 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     w = sub.add_parser("warm", help="pre-render fixed sentences into the disk cache (<home>/cache/tts)")
     w.add_argument("--languages", help="comma-separated ISO codes (default: the languages the shop serves, shop.languages)")
     w.add_argument("--quiet", action="store_true", help="print only the summary line")
+    w.add_argument("--demo", action="store_true", help="the sample order store when no dialogue.order_store is set (as serve --demo)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,7 +23,13 @@ def run(args: argparse.Namespace) -> int:
     from voicebot.runtime import Runtime
     from voicebot.tts.warm import warm
 
+    from voicebot.commands.order_store import order_store_problem
+
     settings = load_settings(args.config)
+    no_store = order_store_problem(settings, args.demo)  # the fixed sentences read no orders, but the dialogue loads a store
+    if no_store:
+        print(f"voicebot voices warm: {no_store}", file=sys.stderr)
+        return 2
     runtime = Runtime(settings)
     spec = runtime.spec()
     languages = tuple(x.strip() for x in args.languages.split(",") if x.strip()) if args.languages else None

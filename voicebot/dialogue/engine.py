@@ -18,6 +18,7 @@ from .flows import Resources, missing_kb_entries
 from .guard import Guard
 from .kb import KbError, KnowledgeBase
 from .kb.knowledge import load_shop_kb, placeholders
+from .languages.handoff_lines import check_all as check_handoff_lines
 from .nlu_types import LANGUAGES
 from .orders import OrderStore
 from .orders.factory import check_store_name, make_store
@@ -52,10 +53,11 @@ class DialogueOptions(Section):
     kb_dir: Path | None = None
     kb_replace_builtin: Flag = False  # true: the shop's files are the whole knowledge base (the flows' entries must be there)
     templates_file: Path | None = None  # reply templates reworded by the shop: {key: {language: text}} over the packs' ones
-    # Where orders come from: "demo" (sample customers, fictional numbers: a loud banner says so),
-    # "http" (docs/order-api.md), "shopify", "woocommerce", or "package.module:factory" (your own
-    # OrderStore, called with order_store_options as keyword arguments). See docs/order-stores.md.
-    order_store: str = "demo"
+    # Where orders come from: "shopify", "woocommerce", "http" (docs/order-api.md),
+    # "package.module:factory" (your own OrderStore, called with order_store_options as keyword
+    # arguments), or "demo" (sample customers, fictional numbers: a loud banner says so; what
+    # `serve --demo` sets). No default: unset, the bot refuses to start. See docs/order-stores.md.
+    order_store: str | None = None
     order_store_options: dict[str, Any] = Field(default_factory=dict)
     order_api_url: str | None = None
     order_api_token_env: str = "VOICEBOT_ORDER_API_TOKEN"
@@ -76,7 +78,7 @@ class DialogueOptions(Section):
 
     @field_validator("order_store")
     @classmethod
-    def _store_name(cls, v: str) -> str:
+    def _store_name(cls, v: str | None) -> str | None:
         return check_store_name(v)
 
 
@@ -137,6 +139,7 @@ def load_dialogue_data(settings: Any, options: DialogueOptions) -> tuple[Knowled
     try:
         kb = load_shop_kb(folder, replace_builtin=options.kb_replace_builtin, fallback=shop.default_language)
         templates = Templates.load(override=options.templates_file, fallback=shop.default_language)
+        check_handoff_lines(("en", *shop.languages))  # a malformed handoff.yaml stops the start, not a call
     except (KbError, ValueError) as exc:
         raise DialogueDataError(str(exc)) from None
     missing = missing_kb_entries(kb.entries)

@@ -22,6 +22,8 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from voicebot.dialogue.languages.handoff_lines import line as handoff_line
+from voicebot.dialogue.languages.handoff_lines import weekday
 from voicebot.schedule import DAYS, Schedule
 
 DEFAULT_SHIFT = "mon-fri 09:00-17:00"
@@ -171,29 +173,12 @@ def next_together(now: datetime, *schedules: Schedule | None, max_steps: int = 6
     return None
 
 
-# Weekday names for what the caller hears and reads ("back on Monday at 09:00").
-_WEEKDAYS = {
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-    "es": ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"),
-    "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
-    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
-}
-_WHEN = {
-    "en": ("today at {t}", "tomorrow at {t}", "on {d} at {t}"),
-    "es": ("hoy a las {t}", "mañana a las {t}", "el {d} a las {t}"),
-    "de": ("heute um {t} Uhr", "morgen um {t} Uhr", "am {d} um {t} Uhr"),
-    "fr": ("aujourd'hui à {t}", "demain à {t}", "{d} à {t}"),
-}
-
-
 def say_when(moment: datetime, now: datetime, language: str) -> tuple[str, str]:
     """``("on Monday at 09:00 (Europe/Madrid)", "en")``: a next opening as a caller hears it."""
-    lang = language if language in _WHEN else "en"
     zone = moment.tzinfo
     local_now = now.astimezone(zone)
     days = (moment.date() - local_now.date()).days
-    today, tomorrow, other = _WHEN[lang]
+    said = handoff_line("when", "today" if days == 0 else "tomorrow" if days == 1 else "other_day", language)
     t = moment.strftime("%H:%M")
-    text = today if days == 0 else tomorrow if days == 1 else other
     name = str(getattr(zone, "key", "") or moment.strftime("%Z"))
-    return f"{text.format(t=t, d=_WEEKDAYS[lang][moment.weekday()])} ({name.replace('_', ' ')})", lang
+    return f"{said.text.format(t=t, d=weekday(moment.weekday(), said.language))} ({name.replace('_', ' ')})", said.language

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from voicebot.dialogue.languages.handoff_lines import line as handoff_line
 from voicebot.schedule import Schedule
 
 from .hours import DEFAULT_SHIFT, legacy_shift, next_together, parse_shift
@@ -180,70 +181,14 @@ def without(decision: Decision, agent_id: str) -> Decision:
     return replace(decision, agents=tuple(a for a in decision.agents if a != agent_id))
 
 
-# What the caller hears about the decision, in their language ({wait} is a whole number of minutes).
-MESSAGES: dict[str, dict[DecisionKind | str, str]] = {
-    "en": {
-        "agent": "A colleague will be with you in a moment.",
-        "agent_translated": "A colleague will be with you in a moment. Their messages are translated for you automatically.",
-        "queue": "All our colleagues are busy. Your estimated wait is about {wait} minutes.",
-        "callback": "Our team is not available right now. We will call you back at this number during opening hours.",
-        "voicemail": "Our team is not available right now. Please leave a message after the tone.",
-        "timeout": "Sorry, my colleague could not answer. I am trying someone else.",
-        "back_to_bot": "I am sorry, no colleague could take your call. I am back with you; how can I help?",
-        "connected": "You are now connected with {name}.",
-        "agent_left": "Your colleague has been disconnected. I am back with you.",
-        "back_at": "Our team is back {when}.",
-        "closed_bot": "Our team is not available right now, so I will keep helping you.",
-    },
-    "es": {
-        "agent": "Un compañero le atenderá en un momento.",
-        "agent_translated": "Un compañero le atenderá en un momento. Sus mensajes se le traducirán automáticamente.",
-        "queue": "Todos nuestros compañeros están ocupados. La espera estimada es de unos {wait} minutos.",
-        "callback": "Nuestro equipo no está disponible ahora. Le llamaremos a este número en horario de atención.",
-        "voicemail": "Nuestro equipo no está disponible ahora. Deje su mensaje después de la señal.",
-        "timeout": "Lo siento, mi compañero no ha podido contestar. Intento con otra persona.",
-        "back_to_bot": "Lo siento, ningún compañero ha podido atenderle. Sigo con usted; ¿en qué puedo ayudarle?",
-        "connected": "Ya está conectado con {name}.",
-        "agent_left": "Su compañero se ha desconectado. Sigo con usted.",
-        "back_at": "Nuestro equipo vuelve {when}.",
-        "closed_bot": "Nuestro equipo no está disponible ahora, así que sigo ayudándole yo.",
-    },
-    "de": {
-        "agent": "Ein Kollege ist gleich für Sie da.",
-        "agent_translated": "Ein Kollege ist gleich für Sie da. Seine Nachrichten werden automatisch für Sie übersetzt.",
-        "queue": "Alle Kollegen sind im Gespräch. Die geschätzte Wartezeit beträgt etwa {wait} Minuten.",
-        "callback": "Unser Team ist gerade nicht erreichbar. Wir rufen Sie während der Öffnungszeiten unter dieser Nummer zurück.",
-        "voicemail": "Unser Team ist gerade nicht erreichbar. Bitte hinterlassen Sie nach dem Ton eine Nachricht.",
-        "timeout": "Entschuldigung, mein Kollege konnte nicht antworten. Ich versuche es bei jemand anderem.",
-        "back_to_bot": "Leider konnte kein Kollege Ihren Anruf annehmen. Ich bin wieder für Sie da; wie kann ich helfen?",
-        "connected": "Sie sind jetzt mit {name} verbunden.",
-        "agent_left": "Ihr Kollege wurde getrennt. Ich bin wieder für Sie da.",
-        "back_at": "Unser Team ist {when} wieder da.",
-        "closed_bot": "Unser Team ist gerade nicht erreichbar, deshalb helfe ich Ihnen weiter.",
-    },
-    "fr": {
-        "agent": "Un collègue va vous répondre dans un instant.",
-        "agent_translated": "Un collègue va vous répondre dans un instant. Ses messages vous seront traduits automatiquement.",
-        "queue": "Tous nos collègues sont occupés. L'attente estimée est d'environ {wait} minutes.",
-        "callback": "Notre équipe n'est pas disponible. Nous vous rappellerons à ce numéro pendant les heures d'ouverture.",
-        "voicemail": "Notre équipe n'est pas disponible. Laissez un message après le bip.",
-        "timeout": "Désolé, mon collègue n'a pas pu répondre. J'essaie quelqu'un d'autre.",
-        "back_to_bot": "Désolé, aucun collègue n'a pu prendre votre appel. Je reste avec vous ; comment puis-je vous aider ?",
-        "connected": "Vous êtes maintenant en ligne avec {name}.",
-        "agent_left": "Votre collègue a été déconnecté. Je reste avec vous.",
-        "back_at": "Notre équipe est de retour {when}.",
-        "closed_bot": "Notre équipe n'est pas disponible pour le moment, je continue donc à vous aider.",
-    },
-}
-
-
 def caller_message(key: str, language: str, **values: object) -> tuple[str, str]:
-    """``(text, language)`` of a caller-facing line; languages without a table get English."""
-    lang = language if language in MESSAGES else "en"
+    """``(text, language)`` of what the caller hears about the decision (``{wait}``: whole minutes),
+    from the language pack's ``handoff.yaml`` (``routing:``); a line the pack lacks is English."""
     wait = values.pop("wait_s", None)
     if wait is not None:
         values["wait"] = max(1, round(float(wait) / 60))  # type: ignore[arg-type]
-    return MESSAGES[lang][key].format(**values), lang
+    said = handoff_line("routing", key, language)
+    return said.text.format(**values), said.language
 
 
 @dataclass

@@ -88,11 +88,22 @@ def default_phrasebook() -> Phrasebook:
     except Exception:  # noqa: BLE001 - a phrasebook without them still works
         pass
     rows.extend(_template_rows())
-    from .routing import MESSAGES
-
-    keys = set().union(*(m.keys() for m in MESSAGES.values()))
-    rows.extend({lang: m[k] for lang, m in MESSAGES.items() if k in m and "{" not in m[k]} for k in keys)
+    rows.extend(_handoff_rows())
     return Phrasebook(rows)
+
+
+def _handoff_rows() -> list[dict[str, str]]:
+    """The hand-off's lines to callers (no placeholders), one row per line, from every pack's ``handoff.yaml``."""
+    from voicebot.dialogue.languages import pack_codes
+    from voicebot.dialogue.languages.handoff_lines import table
+
+    rows: dict[str, dict[str, str]] = {}
+    for code in pack_codes():
+        for section in ("routing", "voicemail"):
+            for key, text in (table(code).get(section) or {}).items():
+                if "{" not in str(text):
+                    rows.setdefault(f"{section}.{key}", {})[code] = str(text)
+    return list(rows.values())
 
 
 def _template_rows() -> list[dict[str, str]]:

@@ -15,70 +15,24 @@ from __future__ import annotations
 import numpy as np
 import webrtcvad
 
+from voicebot.dialogue.languages.handoff_lines import line as handoff_line
+from voicebot.dialogue.languages.handoff_lines import table as handoff_table
+
 from .options import VoicemailOptions
 
 VAD_FRAME_MS = 20
-
-
-# What the caller hears, in their language. Languages without a table get English (the
-# caller is told in a language most callers follow rather than in a machine translation).
-MESSAGES: dict[str, dict[str, str]] = {
-    "en": {
-        "prompt_web": "Our team is not available right now. Please leave a message after the tone, and press End call when you are done.",
-        "prompt": "Our team is not available right now. Please leave a message after the tone. "
-                  "Press the hash key or hang up when you are done.",
-        "thanks": "Thank you, we have your message and will get back to you. Goodbye.",
-        "nothing": "We did not hear a message. Please call again during opening hours. Goodbye.",
-        "no_recording": "Our team is not available right now, and we cannot record messages on this line. "
-                        "We will call you back during opening hours. Goodbye.",
-        "no_recording_no_number": "Our team is not available right now, and we cannot record messages on this line. "
-                                  "Please call again during opening hours. Goodbye.",
-    },
-    "es": {
-        "prompt_web": "Nuestro equipo no está disponible ahora. Deje su mensaje después de la señal y pulse Colgar cuando termine.",
-        "prompt": "Nuestro equipo no está disponible ahora. Deje su mensaje después de la señal. "
-                  "Pulse la tecla almohadilla o cuelgue cuando termine.",
-        "thanks": "Gracias, hemos recibido su mensaje y le responderemos. Adiós.",
-        "nothing": "No hemos oído ningún mensaje. Llame de nuevo en horario de atención. Adiós.",
-        "no_recording": "Nuestro equipo no está disponible ahora y en esta línea no podemos grabar mensajes. "
-                        "Le llamaremos en horario de atención. Adiós.",
-        "no_recording_no_number": "Nuestro equipo no está disponible ahora y en esta línea no podemos grabar mensajes. "
-                                  "Llame de nuevo en horario de atención. Adiós.",
-    },
-    "de": {
-        "prompt_web": "Unser Team ist gerade nicht erreichbar. Bitte sprechen Sie nach dem Ton eine Nachricht und drücken Sie Auflegen, wenn Sie fertig sind.",
-        "prompt": "Unser Team ist gerade nicht erreichbar. Bitte hinterlassen Sie nach dem Ton eine Nachricht. "
-                  "Drücken Sie die Rautetaste oder legen Sie auf, wenn Sie fertig sind.",
-        "thanks": "Vielen Dank, wir haben Ihre Nachricht und melden uns bei Ihnen. Auf Wiederhören.",
-        "nothing": "Wir haben keine Nachricht gehört. Bitte rufen Sie während der Öffnungszeiten wieder an. Auf Wiederhören.",
-        "no_recording": "Unser Team ist gerade nicht erreichbar, und auf dieser Leitung können wir keine Nachrichten aufnehmen. "
-                        "Wir rufen Sie während der Öffnungszeiten zurück. Auf Wiederhören.",
-        "no_recording_no_number": "Unser Team ist gerade nicht erreichbar, und auf dieser Leitung können wir keine Nachrichten "
-                                  "aufnehmen. Bitte rufen Sie während der Öffnungszeiten wieder an. Auf Wiederhören.",
-    },
-    "fr": {
-        "prompt_web": "Notre équipe n'est pas disponible. Laissez un message après le bip, puis appuyez sur Raccrocher quand vous avez terminé.",
-        "prompt": "Notre équipe n'est pas disponible. Laissez un message après le bip. "
-                  "Appuyez sur la touche dièse ou raccrochez quand vous avez terminé.",
-        "thanks": "Merci, nous avons bien reçu votre message et vous recontacterons. Au revoir.",
-        "nothing": "Nous n'avons pas entendu de message. Rappelez-nous pendant les heures d'ouverture. Au revoir.",
-        "no_recording": "Notre équipe n'est pas disponible et nous ne pouvons pas enregistrer de message sur cette ligne. "
-                        "Nous vous rappellerons pendant les heures d'ouverture. Au revoir.",
-        "no_recording_no_number": "Notre équipe n'est pas disponible et nous ne pouvons pas enregistrer de message sur cette "
-                                  "ligne. Rappelez-nous pendant les heures d'ouverture. Au revoir.",
-    },
-}
 
 
 WEB_CHANNELS = ("webrtc", "websocket")  # the in-app widget: an End call button, no keypad
 
 
 def voicemail_message(key: str, language: str | None, channel: str | None = None) -> tuple[str, str]:
-    """``(text, language)`` of a voicemail line (its web wording in the widget); languages without a table fall back to English."""
-    lang = language if language in MESSAGES else "en"
-    if channel in WEB_CHANNELS and f"{key}_web" in MESSAGES[lang]:
+    """``(text, language)`` of a voicemail line (its web wording in the widget), from the language
+    pack's ``handoff.yaml`` (``voicemail:``); a line the pack lacks is English."""
+    if channel in WEB_CHANNELS and f"{key}_web" in (handoff_table("en").get("voicemail") or {}):
         key = f"{key}_web"
-    return MESSAGES[lang][key], lang
+    said = handoff_line("voicemail", key, language)
+    return said.text, said.language
 
 
 def tone(sample_rate: int, hz: float = 880.0, ms: int = 300, level: float = 0.3) -> bytes:

@@ -40,7 +40,7 @@ async def list_orders(orders: Any) -> tuple[list[Any], dict[str, Any]]:
     """Every order and customer from the order store (the embedded SQLite store can list them)."""
     if not hasattr(orders, "all_orders") or not hasattr(orders, "all_customers"):
         raise CampaignError(f"the order store {type(orders).__name__} cannot list orders, and campaigns select from all orders: "
-                            "use dialogue.order_store: sqlite (import the merchant's orders into it)")
+                            "only the sample store lists them (dialogue.order_store: demo)")
     all_orders = await orders.all_orders()
     customers = {c.id: c for c in await orders.all_customers()}
     return all_orders, customers

@@ -1,4 +1,5 @@
-"""Voices per language from ``voices/catalog.yaml``, built once per process and shared.
+"""Voices per language from ``voices/catalog.yaml`` over the language packs' own (``voice:`` in a
+pack.yaml, else espeak-ng's voice of its code), built once per process and shared.
 
 Each language lists its neural voices best first (model folders under the models directory:
 Piper, Kokoro, Coqui) and the espeak-ng voice that is always there. With ``prefer: best``
@@ -38,6 +39,14 @@ class VoiceEntry:
     coqui: str | None = None  # model folder name under the models directory (prefer: coqui)
 
 
+def pack_voices() -> dict[str, dict]:
+    """Every language pack's own voice (``voice:`` in its pack.yaml, else espeak-ng's voice of its
+    code): a language added as one folder speaks without an entry here. The catalog overrides it."""
+    from voicebot.dialogue.languages import packs
+
+    return {code: {"espeak": code, "rate": 130, **pack.voice} for code, pack in packs().items()}
+
+
 class VoiceCatalog:
     def __init__(self, path: Path, models_dir: Path, prefer: str = "best", cache_dir: Path | None = None) -> None:
         if prefer not in PREFERENCES:
@@ -45,7 +54,7 @@ class VoiceCatalog:
         data = yaml.safe_load(Path(path).read_text()) or {}
         self.default_language: str = data.get("default_language", "en")
         self.entries = {}
-        for lang, spec in (data.get("languages") or {}).items():
+        for lang, spec in {**pack_voices(), **(data.get("languages") or {})}.items():
             spec = dict(spec)
             spec["voices"] = tuple(spec.get("voices") or ())
             if spec.get("reader") and spec["reader"] not in READERS:

@@ -9,22 +9,18 @@ Rules (see :mod:`voicebot.turns.policy`):
 
 * **pause** — the VAD's speech start while the bot talks pauses the bot's audio.
 * **early pause** (``early_pause_ms`` > 0) — before the VAD decides: that much loud caller audio
-  in a row (``level_db`` at least ``early_level_dbfs`` and ``early_rise_db`` above the line's
-  noise floor: the quietest frame of the last 1.5 s that echo control let through) pauses the
-  bot; the VAD's start must follow within ``early_hold_ms``, else the bot resumes
-  ("early_unconfirmed"); it resumes sooner when the sound stops (neither loud nor voiced) for
-  ``EARLY_RELEASE_MS`` (frames muted as the bot's echo do not count as quiet: the echo of what was
-  played before the pause keeps coming for the line's delay, and may hide the caller).
+  in a row (``early_level_dbfs`` and ``early_rise_db`` over the line's noise floor) pauses the bot;
+  the VAD's start must follow within ``early_hold_ms``, else the bot resumes ("early_unconfirmed");
+  sooner when the sound stops (neither loud nor voiced, frames muted as echo not counted) for
+  ``EARLY_RELEASE_MS``.
 * **confirm** — while the bot's turn stands: a partial transcript with a word that is not
   a backchannel, or voiced speech of ``confirm_ms`` (``backchannel_max_ms`` while the words
   so far are all backchannels; never once a partial of ``no_words_after_ms`` of audio came
   back without any word: noise), cancels the bot's turn (``interrupt``).
 * **resume** — the caller's sound ended unconfirmed (VAD stop), or ``resume_after_ms``
   passed without confirmation (even while the sound goes on): the bot resumes where it paused.
-* **re-onset** (``reonset_rise_db`` > 0) — while paused unconfirmed, when the newest 30 ms (mean
-  power) are that much louder than the sound before them since the pause (the words after a
-  breath or a click), the ``resume_after_ms`` clock restarts; at most ``REONSET_MAX`` times per pause
-  (:mod:`voicebot.turns.reonset`).
+* **re-onset** (``reonset_rise_db`` > 0) — while paused unconfirmed, the caller's words after a
+  breath restart the ``resume_after_ms`` clock (:mod:`voicebot.turns.reonset`).
 * **outlasting sound** — a sound dismissed while the bot talked (unconfirmed after
   ``resume_after_ms``) that goes on after the bot's turn ended is no longer dismissed: it ends
   as a caller utterance like any other (the caller may answer inside line noise).
@@ -32,7 +28,8 @@ Rules (see :mod:`voicebot.turns.policy`):
   transcript + smart-turn) ends the turn at once when complete, else the turn ends after
   ``silence_ms`` (undecided) or ``incomplete_silence_ms`` (mid-sentence). Speech resuming
   in the closing silence discards the check and continues the same utterance; no turn
-  ends on a voiced frame (the caller resuming before the VAD's start decision).
+  ends on a voiced frame. With ``early_check_ms`` the check starts once the caller's level
+  has fallen, before the VAD's stop (:mod:`voicebot.turns.quiet_tail`).
 * **continuation** (``continue_within_ms`` > 0) — while a reply is pending or playing, speech
   starting within that long of the previous turn's end counts as barge-in (it holds the reply);
   confirmed by words, the utterance is marked as continuing the previous turn.
@@ -48,8 +45,9 @@ from dataclasses import dataclass, field
 from voicebot.turns.backchannels import first_content_word, is_backchannel
 from voicebot.turns.completeness import text_incomplete
 from voicebot.turns.policy import TurnPolicy
+from voicebot.turns.quiet_tail import CheckPart, QuietTail, pad_with_quiet
 from voicebot.turns.reonset import Reonset
-from voicebot.turns.states import BotHold, CallerPhase, early_stage_ended, lifted
+from voicebot.turns.states import BotHold, CallerPhase, EngineStates
 
 EARLY_RELEASE_MS = 60  # an early pause ends when the sound stops this long before the VAD's start
 FLOOR_FRAMES = 150  # 1.5 s of frames echo control let through: the line's noise floor is their minimum
@@ -74,7 +72,7 @@ class Utterance:
     continues: bool = False  # the caller went on after a pause: this continues the previous turn
 
 
-class TurnEngine:
+class TurnEngine(EngineStates):
     def __init__(self, policy: TurnPolicy | None = None, rate: int = 16000) -> None:
         self.policy = policy or TurnPolicy()
         self.rate = rate
@@ -109,49 +107,15 @@ class TurnEngine:
         self._levels: collections.deque[float] = collections.deque(maxlen=FLOOR_FRAMES)
         self._early_spent = False  # an early pause of this sound was released: not again until it stops
         self._early_paused_at_ms = 0.0
-        self._reonset = Reonset()  # the paused-for sound's loudness, to notice words after a breath
-        self._check_in_flight = False
-        self._check_bytes = 0
+        self._reonset = Reonset(self.policy.barge_in.reonset_rise_db, self.policy.barge_in.early_level_dbfs)
+        self._check_in_flight, self._check_bytes = False, 0
         self._check_text: str | None = None
         self._check_incomplete = False  # a part of the current check said "incomplete"
         self._check_answered = False  # a part of the current check has answered
         self._st_doubts = False  # smart-turn said "incomplete" where it may not hold the turn (smart_turn_holds: false)
-        self._dtmf = ""
-        self._last_dtmf_ms = 0.0
-
-    # ---- states ----------------------------------------------------------------------------
-    @property
-    def speaking(self) -> bool:
-        return self.phase is CallerPhase.SPEAKING
-
-    @speaking.setter
-    def speaking(self, value: bool) -> None:  # a driver whose VAD can no longer report the stop
-        if value:
-            self.phase = CallerPhase.SPEAKING
-        elif self.phase is CallerPhase.SPEAKING:
-            self.phase = CallerPhase.QUIET
-
-    @property
-    def _closing(self) -> bool:
-        return self.phase is CallerPhase.CLOSING
-
-    @property
-    def paused(self) -> bool:
-        """The bot's audio is held (an early or a speech pause)."""
-        return self.hold in (BotHold.EARLY, BotHold.PAUSED)
-
-    @property
-    def _early(self) -> bool:
-        """In the early stage: paused early (or lifted since), the VAD's start not yet come."""
-        return self.hold in (BotHold.EARLY, BotHold.EARLY_LIFTED)
-
-    def _lift_hold(self) -> None:
-        """The bot's audio is no longer held (resumed, interrupted or flushed)."""
-        self.hold = lifted(self.hold)
-
-    def _end_early_stage(self) -> None:
-        """The early stage is over: an early pause still holding the bot becomes an ordinary pause."""
-        self.hold = early_stage_ended(self.hold)
+        eot = self.policy.end_of_turn
+        self._tail = QuietTail(eot.early_quiet_db, eot.early_check_ms)  # the check started before the VAD's stop
+        self._dtmf, self._last_dtmf_ms = "", 0.0
 
     # ---- helpers ---------------------------------------------------------------------------
     def _ms(self, nbytes: int) -> float:
@@ -219,6 +183,8 @@ class TurnEngine:
             self._keep_preroll(pcm)
         if self.speaking and voiced:
             self._voiced_ms += self._ms(len(pcm))
+        if self.speaking and not self._closing and level_db is not None and eot.early_check_ms > 0:
+            self._early_check_step(out, level_db, self._ms(len(pcm)), voiced)
         self._voiced_run_ms = self._voiced_run_ms + self._ms(len(pcm)) if voiced else 0.0
         bi = self.policy.barge_in
         if self.speaking and self._bot_active and bi.enabled and not self._interrupted:
@@ -250,9 +216,11 @@ class TurnEngine:
             self.phase = CallerPhase.SPEAKING
             self._seq += 1
             self._check_in_flight = False
+            self._tail.drop()
             self._emit(out, "turn_continues", paused_ms=round(self.now - self._close_end_ms, 1))
             return out
         self.phase = CallerPhase.SPEAKING
+        self._tail.reset()
         self._voiced_ms = start_len_ms
         self._interrupted = False
         self._continues = False
@@ -300,6 +268,8 @@ class TurnEngine:
         self.phase = CallerPhase.CLOSING
         self._close_end_ms = end_ms
         self._close_verdict = None
+        if self._tail.seq is not None and self._tail.seq == self._seq:
+            return self._adopt_early_check(out)
         self._seq += 1
         self._check_in_flight = True
         self._check_bytes = sum(map(len, self._utterance))
@@ -336,6 +306,9 @@ class TurnEngine:
         wait behind the second. Either part saying "incomplete" decides; "complete" needs every part.
         """
         out: list[Action] = []
+        if seq == self._tail.seq and not self._closing:  # the early check answered before the VAD's stop
+            self._tail.parts.append(CheckPart(text, smart_turn_prob, more))
+            return out
         if seq != self._seq or not self._closing:
             return out  # the caller went on: the speculative work is discarded
         self._check_in_flight = more
@@ -387,13 +360,12 @@ class TurnEngine:
 
     # ---- internals -------------------------------------------------------------------------
     def _reonset_step(self, out: list[Action], level_db: float | None) -> None:
-        bi = self.policy.barge_in
-        if bi.reonset_rise_db <= 0 or level_db is None or not self.paused or self._interrupted:
+        if self.policy.barge_in.reonset_rise_db <= 0 or level_db is None or not self.paused or self._interrupted:
             return
-        found = self._reonset.step(level_db, bi.reonset_rise_db, bi.early_level_dbfs)
-        if found is not None:
+        hit = self._reonset.step(level_db)
+        if hit is not None:
             self._paused_at_ms = self.now  # the words after a breath: resume_after_ms counts from here
-            self._emit(out, "reonset", level_db=round(found[0], 1), before_db=round(found[1], 1))
+            self._emit(out, "reonset", level_db=round(hit[0], 1), before_db=round(hit[1], 1))
 
     def _early_pause_step(self, out: list[Action], ms: float, voiced: bool, level_db: float | None, masked: bool) -> None:
         bi = self.policy.barge_in
@@ -466,8 +438,39 @@ class TurnEngine:
             transcript = self._check_text  # valid: the caller said nothing since (that discards the check)
             self._finish(out, self._close_end_ms, reason=self._close_verdict or "timeout", transcript=transcript)
 
+    def _early_check_step(self, out: list[Action], level_db: float, ms: float, voiced: bool) -> None:
+        if not self._tail.observe(level_db, ms, voiced):
+            self._emit(out, "early_check_dropped")  # louder again: the caller goes on
+            return
+        eot = self.policy.end_of_turn
+        if (self._tail.ready() and eot.semantic and not self._bot_active and eot.vad_stop_ms < eot.silence_ms
+                and self.now - self._tail.quiet_ms - self._onset_ms >= eot.min_speech_ms):
+            self._seq += 1
+            audio = b"".join(self._utterance)
+            self._tail.seq, self._tail.cut_bytes = self._seq, len(audio)
+            self._emit(out, "early_check", quiet_ms=round(self._tail.quiet_ms, 1))
+            audio = pad_with_quiet(audio, int(self.rate * 2 * eot.early_check_ms / 1000), int(self.rate * 2 * eot.early_pad_ms / 1000))
+            out.append(Action("check", {"seq": self._seq, "audio": audio, "text": "text" in eot.semantic, "smart_turn": "smart_turn" in eot.semantic}))
+
+    def _adopt_early_check(self, out: list[Action]) -> list[Action]:
+        """The VAD stopped and the caller stayed quiet since the early check: it is this turn's check,
+        and the silence counts from where the level fell."""
+        parts, self._check_bytes = self._tail.parts, self._tail.cut_bytes
+        self._close_end_ms = min(self._close_end_ms, self.now - self._tail.quiet_ms)
+        self._tail.drop()
+        self._check_in_flight = True
+        self._check_text = None
+        self._check_incomplete = self._check_answered = self._st_doubts = False
+        self._emit(out, "early_check_adopted", end_ms=round(self._close_end_ms, 1))
+        for part in parts:
+            out.extend(self.check_result(self._seq, text=part.text, smart_turn_prob=part.smart_turn_prob, more=part.more))
+        if self._closing:  # (an answered check may have ended the turn already)
+            self._maybe_close(out)
+        return out
+
     def _finish(self, out: list[Action], end_ms: float, reason: str = "silence", transcript: str | None = None) -> None:
         self.phase = CallerPhase.QUIET
+        self._tail.reset()
         self._seq += 1
         audio = b"".join(self._utterance)
         self._utterance = []

@@ -98,6 +98,14 @@ class EndOfTurnPolicy:
     # turn's), so waiting for it costs no reply time, and a number read in pieces ("1 7 3 4 ...
     # 1 2 5 6") that smart-turn calls complete is not cut while the words are on their way.
     check_wait_ms: int = 0
+    # Start the check speculatively once the caller's level has stayed ``early_quiet_db`` under
+    # their speech level this long (0 = off: the check waits for the VAD's stop). webrtcvad calls a
+    # fading tail voiced for 80-180 ms more; the check is kept only if the caller stays that quiet
+    # until the VAD's stop (voicebot/turns/quiet_tail.py), and the silence then counts from the
+    # level's end, not the VAD's.
+    early_check_ms: int = 0
+    early_quiet_db: float = 35.0
+    early_pad_ms: int = 300  # the early check's audio ends with this much of the line's quiet (Whisper needs a tail)
     # Utterances with less voiced audio than this are noise/coughs, not turns.
     min_speech_ms: int = 120
     # Audio kept before the VAD's start decision so the first syllable is not cut.

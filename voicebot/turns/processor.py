@@ -133,7 +133,7 @@ class TurnTaker(FrameProcessor):
             if a.kind == "emit":
                 data = dict(a.data)
                 kind = data.pop("kind")
-                if kind == "turn_continues":  # the caller went on: a running check transcribed too little
+                if kind in ("turn_continues", "early_check_dropped"):  # the caller went on: a running check transcribed too little
                     self._check_asr = None
                 st.emit(kind, **data)
             elif a.kind == "pause":

@@ -35,3 +35,44 @@ def lifted(hold: BotHold) -> BotHold:
 def early_stage_ended(hold: BotHold) -> BotHold:
     """``hold`` once the early stage is over: an early pause still holding the bot becomes an ordinary pause."""
     return {BotHold.EARLY: BotHold.PAUSED, BotHold.EARLY_LIFTED: BotHold.PLAYING}.get(hold, hold)
+
+
+class EngineStates:
+    """The turn engine's view of the two states, as the flags its rules read (a mixin of
+    :class:`voicebot.turns.engine.TurnEngine`)."""
+
+    phase: CallerPhase
+    hold: BotHold
+
+    @property
+    def speaking(self) -> bool:
+        return self.phase is CallerPhase.SPEAKING
+
+    @speaking.setter
+    def speaking(self, value: bool) -> None:  # a driver whose VAD can no longer report the stop
+        if value:
+            self.phase = CallerPhase.SPEAKING
+        elif self.phase is CallerPhase.SPEAKING:
+            self.phase = CallerPhase.QUIET
+
+    @property
+    def _closing(self) -> bool:
+        return self.phase is CallerPhase.CLOSING
+
+    @property
+    def paused(self) -> bool:
+        """The bot's audio is held (an early or a speech pause)."""
+        return self.hold in (BotHold.EARLY, BotHold.PAUSED)
+
+    @property
+    def _early(self) -> bool:
+        """In the early stage: paused early (or lifted since), the VAD's start not yet come."""
+        return self.hold in (BotHold.EARLY, BotHold.EARLY_LIFTED)
+
+    def _lift_hold(self) -> None:
+        """The bot's audio is no longer held (resumed, interrupted or flushed)."""
+        self.hold = lifted(self.hold)
+
+    def _end_early_stage(self) -> None:
+        """The early stage is over: an early pause still holding the bot becomes an ordinary pause."""
+        self.hold = early_stage_ended(self.hold)

@@ -10,6 +10,8 @@ from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Connect, Dial, VoiceResponse
 
+from voicebot.dialogue.languages.handoff_lines import line as handoff_line
+
 STREAM_PATH = "/twilio/stream"
 STATUS_PATH = "/twilio/status"
 HOLD_PATH = "/twilio/hold"
@@ -18,30 +20,6 @@ HOLD_PATH = "/twilio/hold"
 PARAM_CALLER = "caller"
 PARAM_CALLED = "called"
 PARAM_CALL_SID = "call_sid"
-
-# <Say language="..."> locale per ISO 639-1 code the dialogue uses (voicebot.dialogue.nlu_types.LANGUAGES).
-SAY_LOCALES: dict[str, str] = {
-    "en": "en-US", "zh": "cmn-CN", "es": "es-ES", "pt": "pt-BR", "de": "de-DE", "fr": "fr-FR",
-    "it": "it-IT", "ru": "ru-RU", "ja": "ja-JP", "ko": "ko-KR", "ar": "arb", "th": "th-TH",
-    "id": "id-ID", "vi": "vi-VN",
-}  # fmt: skip
-
-HOLD_MESSAGES: dict[str, str] = {
-    "en": "Please hold, an agent will be with you shortly.",
-    "zh": "请稍候，客服人员马上为您服务。",
-    "es": "Por favor, espere; un agente le atenderá en breve.",
-    "pt": "Por favor, aguarde; um atendente falará com você em breve.",
-    "de": "Bitte bleiben Sie dran, ein Mitarbeiter ist gleich für Sie da.",
-    "fr": "Veuillez patienter, un conseiller va vous répondre.",
-    "it": "Attenda in linea, un operatore sarà subito da lei.",
-    "ru": "Пожалуйста, оставайтесь на линии, оператор скоро ответит.",
-    "ja": "そのままお待ちください。まもなく担当者がおつなぎします。",
-    "ko": "잠시만 기다려 주세요. 곧 상담원이 연결됩니다.",
-    "ar": "يرجى الانتظار، سيكون أحد الموظفين معك قريبًا.",
-    "th": "กรุณารอสักครู่ เจ้าหน้าที่จะรับสายในไม่ช้า",
-    "id": "Mohon tunggu, agen kami akan segera melayani Anda.",
-    "vi": "Xin vui lòng chờ, nhân viên sẽ tiếp chuyện với bạn ngay.",
-}
 
 
 def public_url(public_host: str, path: str, scheme: str = "https", query: dict[str, str] | None = None) -> str:
@@ -124,9 +102,9 @@ def hold(language: str, *, music_url: str | None = None, pause_s: int = 10) -> s
     Twilio fetches the wait URL again when this document ends, so the message repeats.
     Unknown languages fall back to English.
     """
-    lang = language if language in HOLD_MESSAGES else "en"
+    said = handoff_line("hold", "text", language)  # the language pack's handoff.yaml
     response = VoiceResponse()
-    response.say(HOLD_MESSAGES[lang], language=SAY_LOCALES[lang])
+    response.say(said.text, language=handoff_line("hold", "say_locale", said.language).text)
     if music_url:
         response.play(music_url)
     else:

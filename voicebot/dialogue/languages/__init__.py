@@ -8,7 +8,11 @@ Each folder here named by an ISO 639-1 code (``en/``, ``es/`` ...) is a pack, fo
 * ``lexicon.yaml``   — the NLU lexicon: intent patterns, number words, spelled letters, email words;
 * ``templates.yaml`` — the bot's reply templates (``key: text``), the outbound call's (``ob_*``) too;
 * ``kb.yaml``        — translations of the built-in knowledge base (``entry id: {text, name, keywords}``);
-* ``training.jsonl`` — labelled utterances for the intent classifier (optional).
+* ``training.jsonl`` — labelled utterances for the intent classifier (optional);
+* ``handoff.yaml``   — what the hand-off says to a caller (:mod:`.handoff_lines`; lines left out are English).
+
+A pack's voice is ``voice:`` in ``pack.yaml`` (espeak-ng's voice of the same code when unset);
+``voices/catalog.yaml`` overrides it per language.
 
 Adding a language is adding a folder, here or in a folder named by $VOICEBOT_LANGUAGE_PACKS
 (``README.md`` here lists the steps); nothing in the code names a language. Packs are read once
@@ -29,6 +33,7 @@ import yaml
 PACKS_DIR = Path(__file__).resolve().parent
 ENV_EXTRA = "VOICEBOT_LANGUAGE_PACKS"  # more folders of packs (read before the settings: it decides which languages exist)
 _CODE = re.compile(r"^[a-z]{2,3}$")
+VOICE_KEYS = ("espeak", "rate", "reader", "voices")
 
 
 class _PlainLoader(yaml.SafeLoader):
@@ -76,6 +81,9 @@ class LanguagePack:
     guard: GuardPhrases = field(default_factory=GuardPhrases)
     asr_hints: dict[str, str] = field(default_factory=dict)  # expected answer kind -> a sample answer
     opt_out_phrases: tuple[str, ...] = ()  # "stop calling me": a called customer's opt-out (lower case, substring)
+    # How the language is spoken when voices/catalog.yaml has no entry for it: the keys of a
+    # catalog entry (espeak, rate, reader, voices). Default: espeak-ng's voice named by the code.
+    voice: dict[str, Any] = field(default_factory=dict)
 
     @property
     def lexicon_path(self) -> Path:
@@ -155,6 +163,9 @@ def parse_pack(code: str, directory: Path) -> LanguagePack:
     hints_raw = data.get("letter_hints") or {}
     if not isinstance(hints_raw, dict):
         raise LanguagePackError(f"{where}: letter_hints maps characters to a weight, e.g. {{\"ñ¿¡\": 3}}")
+    voice = data.get("voice") or {}
+    if not isinstance(voice, dict) or set(voice) - set(VOICE_KEYS):
+        raise LanguagePackError(f"{where}: `voice` takes {', '.join(VOICE_KEYS)} (as an entry of voices/catalog.yaml)")
     hints = data.get("asr_hints") or {}
     if not isinstance(hints, dict):
         raise LanguagePackError(f"{where}: asr_hints maps an answer kind (order_id, yes_no) to a sample answer")
@@ -177,6 +188,7 @@ def parse_pack(code: str, directory: Path) -> LanguagePack:
         guard=GuardPhrases(**{k: (tuple(str(w) for w in v) if k == "range_words" else str(v)) for k, v in guard.items()}),
         asr_hints={str(k): str(v) for k, v in hints.items()},
         opt_out_phrases=tuple(str(w).lower() for w in data.get("opt_out_phrases") or ()),
+        voice=dict(voice),
     )
 
 

@@ -105,6 +105,9 @@ def score(lex: Lexicon, tokens: list[str], text: str, expecting: str | None = No
     elif "goodbye" in totals:
         # "no thanks, bye" / "thank you, goodbye": a closing turn is a goodbye whatever else it says
         totals["goodbye"] = max(totals.values()) + 0.5
+    elif "greeting" in totals and set(totals) <= {"greeting", "affirm"} and expecting != "confirmation":
+        # "oui allô, bonjour", "네, 여보세요": the yes of someone answering a phone, not an agreement
+        totals["greeting"] = max(totals.values()) + 0.5
     if expecting == "confirmation":
         for k in ("affirm", "deny"):
             if k in totals:

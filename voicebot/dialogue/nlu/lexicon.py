@@ -29,7 +29,8 @@ class NumberWords:
 
     values: dict[str, int] = field(default_factory=dict)  # "seven": 7, "forty": 40, "doscientos": 200
     multipliers: dict[str, int] = field(default_factory=dict)  # "hundred": 100, "puluh": 10, "十": 10
-    teen_suffix: frozenset[str] = frozenset()  # Indonesian "belas": d + 10
+    teen_suffix: frozenset[str] = frozenset()  # Indonesian "belas", Arabic "عشر": d + 10
+    teen_tens: frozenset[int] = frozenset()  # French 60, 80: "soixante-treize" is 60 + 13
     repeat: dict[str, int] = field(default_factory=dict)  # "double": 2
     connectors: frozenset[str] = frozenset()  # "and", "y", "und"
     connector_prefixes: tuple[str, ...] = ()  # Arabic "و" glued to the next number word
@@ -136,6 +137,7 @@ def _numbers(data: dict[str, Any]) -> NumberWords:
         values=ints("values"),
         multipliers=ints("multipliers"),
         teen_suffix=_words(data, "teen_suffix"),
+        teen_tens=frozenset(int(v) for v in data.get("teen_tens") or ()),
         repeat=ints("repeat"),
         connectors=_words(data, "connectors"),
         connector_prefixes=tuple(data.get("connector_prefixes") or ()),

@@ -80,6 +80,7 @@ def acronyms(text: str) -> frozenset[str]:
     transcript these are spelled letters, not words, so one beside a number is part of an order
     id. A lone capital that starts a sentence, and "I", are ordinary words."""
     text = unicodedata.normalize("NFKC", text)
+    text = _DOTTED_INITIALS.sub(lambda m: " ".join(m.group(1).replace(".", "")) + " ", text)  # "J.D." is no sentence end
     out = set()
     for m in _ACRONYM.finditer(text):
         tok = m.group(0)
@@ -189,3 +190,25 @@ def spelled_prefix(before: str, lex: Lexicon, caps: frozenset[str] = frozenset()
         return ""
     vocab = dict(_letter_vocab(lex))
     return "".join(vocab[n] for n in names).upper()
+
+
+def spelled_letter(word: str, lex: Lexicon, caps: frozenset[str] = frozenset()) -> tuple[str, bool] | None:
+    """One spelled letter ("M" written as a capital, "em", "إم", "เอ็ม") as (upper-case letter,
+    weak), or None. Weak: also an everyday word ("إم" or, "em" in): it needs support."""
+    if len(word) == 1 and word in caps and word not in ("i", "a"):
+        return word.upper(), False
+    if word in lex.letters:
+        return lex.letters[word].upper(), word in lex.weak_letters or word in lex.function_words
+    return None
+
+
+def letter_before(before: str, lex: Lexicon, caps: frozenset[str] = frozenset()) -> tuple[str, bool] | None:
+    """The one spelled letter right before the number, weak or not (see :func:`spelled_letter`)."""
+    words = before.split()
+    if not words:
+        return None
+    w = words[-1]
+    if len(w) == 1 and w.isascii() and w.isalpha():
+        return w.upper(), w not in caps
+    return spelled_letter(w, lex, caps)
+

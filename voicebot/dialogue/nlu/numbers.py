@@ -229,22 +229,45 @@ def _is_number(t: NumTok) -> bool:
     return t.kind in (LIT, DIGIT, VALUE, MUL, TEEN) or (t.kind == REP and t.value != -1)
 
 
-def _read(toks: list[NumTok]) -> str:
-    """Read one run of number tokens as concatenated small cardinals."""
+def _place_below(v: int) -> int:
+    """The largest value that may still be added after ``v``: "forty" takes a unit (10),
+    "doscientos" a tens (100), "mil" a hundreds (1000), "twelve" nothing."""
+    if 20 <= v < 100 and v % 10 == 0:
+        return 10
+    return 1000 if v % 1000 == 0 else 100 if v % 100 == 0 else 0
+
+
+def _read(toks: list[NumTok], teen_tens: frozenset[int] = frozenset()) -> str:
+    """Read one run of number tokens as concatenated small cardinals.
+
+    ``teen_tens``: tens that take a teen (French "soixante-treize" 73, "quatre-vingt-seize" 96).
+    A scale word ("mille", "ألف", "thousand") multiplies the cardinal before it and the
+    cardinal after it fills its lower places ("quarante-cinq mille deux cent dix-sept" 45217),
+    as a caller reads a whole number; everything else is read group by group."""
     groups: list[str] = []
     cur: int | None = None
     slot = 0  # values below this can still be added to cur ("forty" -> 10, "doscientos" -> 100)
     alone = False  # cur is a lone digit that a multiplier may scale ("deux" cent, "tujuh" puluh)
+    high: int | None = None  # "quarante-cinq mille": the thousands, waiting for what follows
+    high_unit = 0
     rep = 0
 
     def flush() -> None:
+        nonlocal cur, slot, alone, high
+        if cur is not None or high is not None:
+            groups.append(str((high or 0) + (cur or 0)))
+        cur, slot, alone, high = None, 0, False, None
+
+    def begin(v: int, place: int, lone: bool) -> None:
+        """Start a new cardinal, below a pending scale word if it fits there."""
         nonlocal cur, slot, alone
-        if cur is not None:
-            groups.append(str(cur))
-        cur, slot, alone = None, 0, False
+        if not (cur is None and high is not None and v < high_unit):
+            flush()
+        cur, slot, alone = v, place, lone
 
     for i, t in enumerate(toks):
         nxt = toks[i + 1] if i + 1 < len(toks) else None
+        prev = toks[i - 1] if i else None
         v = t.value
         if t.kind == LIT:
             flush()
@@ -254,38 +277,45 @@ def _read(toks: list[NumTok]) -> str:
             rep = v
         elif t.kind == DIGIT:
             assert isinstance(v, int)
+            hundreds_next = nxt is not None and nxt.kind == MUL and isinstance(nxt.value, int) and 100 <= nxt.value < 1000
             if rep:
+                flush()
                 groups.append(str(v) * rep)
                 rep = 0
-            elif cur is not None and 0 < v < slot:
-                cur, slot, alone = cur + v, 0, False
+            elif cur is not None and 0 < v < slot and not (hundreds_next and slot < 1000):
+                cur, slot, alone = cur + v, 0, False  # "forty" "five"; not "soixante-dix, huit cent"
             elif cur is not None and v == 0 and slot >= 100 and nxt is not None and nxt.kind == DIGIT and nxt.value:
                 slot = 10  # 二百零四: the zero only marks an empty tens place
             else:
-                flush()
-                cur, slot, alone = v, 0, True
+                begin(v, 0, True)
         elif t.kind == VALUE:
             assert isinstance(v, int)
-            tens_open = 10 if 20 <= v < 100 and v % 10 == 0 else 0
             if cur is not None and v < slot:
-                cur, slot, alone = cur + v, tens_open, False
+                cur, slot, alone = cur + v, _place_below(v), False
+            elif cur is not None and slot == 10 and 10 <= v < 20 and cur % 100 in teen_tens:
+                cur, slot, alone = cur + v, 0, False
             else:
-                flush()
-                cur, alone = v, False
-                slot = tens_open or (1000 if v % 1000 == 0 else 100 if v % 100 == 0 else 0)
+                begin(v, _place_below(v), False)
         elif t.kind == MUL:
             assert isinstance(v, int)
-            if alone and cur is not None:
+            if v >= 1000 and cur is not None and high is None and cur < v:
+                high, high_unit = cur * v, v
+                cur, slot, alone = None, 0, False
+            elif alone and cur is not None:
                 cur, slot, alone = cur * v, v, False
             else:
-                flush()
-                cur, slot, alone = v, v, False
+                begin(v, v, False)
         elif t.kind == TEEN:
-            if alone and cur is not None:
-                cur, slot, alone = cur + 10, 0, False
+            if cur is not None and prev is not None and prev.kind == DIGIT and isinstance(prev.value, int) and 0 < prev.value < 10:
+                cur, slot, alone = cur + 10, 0, False  # "tiga belas", "سبعة عشر": the digit before it, plus ten
+            elif cur is None or not alone:
+                begin(10, 0, False)  # "عشرة" alone is ten
         elif t.kind == CONN:
-            if alone and cur is not None and nxt is not None and nxt.kind == VALUE and isinstance(nxt.value, int) and 20 <= nxt.value < 100:
-                cur, slot, alone = nxt.value + cur, 0, False  # "sieben-und-siebzig", "سبعة وسبعون"
+            units = prev.value if prev is not None and prev.kind == DIGIT and isinstance(prev.value, int) else 0
+            if (cur is not None and 0 < units < 10 and cur % 100 == units and nxt is not None and nxt.kind == VALUE
+                    and isinstance(nxt.value, int) and 20 <= nxt.value < 100 and nxt.value % 10 == 0):
+                # units before tens: "sieben-und-siebzig", "سبعة وسبعون", "تسعمية وخمسة وعشرين" (925)
+                cur, slot, alone = cur + nxt.value, 0, False
                 toks[i + 1] = NumTok(FILL, 0, nxt.src)
     flush()
     return "".join(groups)
@@ -322,7 +352,7 @@ def number_runs(normalized: str, lex: Lexicon) -> list[NumberRun]:
             elif k != FILL:
                 break
             j += 1
-        digits = _read(list(toks[i : last + 1]))
+        digits = _read(list(toks[i : last + 1]), lex.numbers.teen_tens)
         if digits:
             part = toks[i : last + 1]
             runs.append(

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .lexicon import Lexicon
-from .normalize import spelled_prefix
+from .normalize import letter_before, spelled_letter, spelled_prefix
 from .numbers import NumberRun, number_runs
 
 MIN_ORDER_DIGITS = 4  # shorter numbers are quantities, days, times ("ten days", "2 pairs")
@@ -26,8 +26,18 @@ def _letters_around(normalized: str, run: NumberRun, lex: Lexicon, caps: frozens
         before, after = " ".join(words[: run.first]), " ".join(words[run.end :])
     prefix = spelled_prefix(before, lex, caps)
     nxt = after.split()[:1]
-    suffix = nxt[0] if nxt and len(nxt[0]) == 1 and nxt[0] in caps and nxt[0] not in ("i", "a") else ""
-    return prefix, suffix.upper()
+    after_letter = spelled_letter(nxt[0], lex, caps) if nxt else None
+    if after_letter is None:
+        return prefix, ""
+    suffix, weak = after_letter
+    if prefix:
+        return prefix, suffix
+    # letter, digits, letter ("إيه 6172 إم", "a 4417 r"): each letter vouches for the other,
+    # so one of the two may be an everyday word; both weak is a sentence, not an id
+    first = letter_before(before, lex, caps)
+    if first is not None and not (first[1] and weak):
+        return first[0], suffix
+    return "", ""
 
 
 def _has(patterns: Iterable[Any], tokens: list[str], text: str) -> bool:

@@ -1,7 +1,9 @@
 """Which order store serves the calls: ``dialogue.order_store`` by name or by import path.
 
 Built in: ``demo`` (the seeded sample store, fictional customers), ``http`` (a merchant API
-written to docs/order-api.md), ``shopify`` and ``woocommerce``. Anything else is
+written to docs/order-api.md), ``shopify`` and ``woocommerce``. There is no default: a bot that
+guessed would answer real callers from made-up orders, so with none set the bot refuses to start
+and says how to set one (``voicebot serve --demo`` chooses the sample store for a try-out). Anything else is
 ``package.module:factory``: a class or function the bot imports and calls with
 ``dialogue.order_store_options`` as keyword arguments; what it returns must have the five
 methods of :class:`~voicebot.dialogue.orders.store.OrderStore` (checked at start).
@@ -28,16 +30,42 @@ _IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Z
 STORE_METHODS = ("get_order", "find_customer", "orders_for_customer", "create_case", "cases_for_order")
 DEMO_FILE = "demo-orders.sqlite3"
 DEMO_WARNING = ("DEMO ORDER STORE: callers are answered from seeded sample orders of fictional customers "
-                "(dialogue.order_store: demo). Connect your shop: dialogue.order_store shopify, woocommerce, http "
+                "(--demo, dialogue.order_store: demo). Connect your shop: dialogue.order_store shopify, woocommerce, http "
                 "or package.module:factory (docs/order-stores.md).")
+NO_STORE = ("no order store is configured, so the bot cannot answer about orders. Connect your shop: set "
+            "dialogue.order_store to shopify, woocommerce, http or package.module:factory (docs/order-stores.md), "
+            "e.g. VOICEBOT_DIALOGUE__ORDER_STORE=shopify; or, to try the bot with sample orders of fictional "
+            "customers, start it with --demo (never for real callers).")
 
 
 class OrderStoreConfigError(ValueError):
     """``dialogue.order_store`` names a store the bot cannot build; the message says what to set."""
 
 
-def check_store_name(value: str) -> str:
-    """A built-in name or ``package.module:factory``; ValueError otherwise (settings validation)."""
+class NoOrderStoreError(OrderStoreConfigError):
+    """No ``dialogue.order_store`` at all (and no ``--demo``): the operator must choose one."""
+
+
+def choose_demo(options: Any, demo: bool, flag: str = "--demo") -> str | None:
+    """Apply a command's ``--demo`` to the ``dialogue:`` options; a message when it cannot be.
+
+    ``--demo`` with no store set chooses the sample store; with another store set it is refused
+    (a demo flag left in a start script must not hide the shop's real orders). Without ``--demo``
+    an unset store is refused with :data:`NO_STORE`."""
+    name = options.order_store
+    if demo:
+        if name not in (None, "demo"):
+            return (f"{flag} answers from sample orders, but dialogue.order_store is {name!r}: "
+                    f"drop {flag} to serve your shop's orders, or unset dialogue.order_store to try the demo")
+        options.order_store = "demo"
+        return None
+    return NO_STORE if name is None else None
+
+
+def check_store_name(value: str | None) -> str | None:
+    """A built-in name or ``package.module:factory`` (None: not set); ValueError otherwise (settings validation)."""
+    if value is None or not value.strip():
+        return None
     name = value.strip()
     if name == "sqlite":
         raise ValueError("'sqlite' is now called 'demo' (the seeded sample store); write dialogue.order_store: demo")
@@ -79,6 +107,8 @@ def check_store(store: Any, where: str) -> OrderStore:
 def make_store(settings: Any, options: Any) -> OrderStore:
     """The order store ``options.order_store`` names (``options``: the ``dialogue:`` section)."""
     name = options.order_store
+    if name is None:
+        raise NoOrderStoreError(NO_STORE)
     if name == "demo":
         from .sqlite_store import SqliteOrderStore
 
