@@ -139,7 +139,7 @@ def test_level_floor_mutes_line_noise_when_the_bot_is_silent():
     assert not gate.explained((rng.standard_normal(160) * 32768 * 10 ** (-30 / 20)).astype(np.int16))
 
 
-# ---- delay alignment (issue 10: a quiet caller under loud, late echo was muted as echo, then missed) ----
+# ---- delay alignment (unaligned, a quiet caller under loud, late echo was muted as echo, then missed) ----
 
 from voicebot.audio.echo import DelayEstimator  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""The statistical classifier behind the keyword rules (issue 6): built from text, deterministic,
+"""The statistical classifier behind the keyword rules (it catches the phrasings no rule names): built from text, deterministic,
 trained lazily once per language, and kept out of the cases the rules decide on purpose."""
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import pytest
 
 from voicebot.dialogue.nlu import Nlu
 from voicebot.dialogue.nlu.classifier import TRAINING
-from voicebot.dialogue.nlu.evaluate import LangScore, evaluate, load_cases, main, report
+from benchmarks.nlu.evaluate import LangScore, evaluate, load_cases, main, report
 from voicebot.dialogue.nlu_types import INTENTS, LANGUAGES
 
 DATA = Path(__file__).parent / "data"

@@ -1,5 +1,5 @@
 """Task success on scripted multi-turn calls, text -> real NLU -> flows -> SQLite store, through
-the DialogueSession interface. Target: >= 95% overall (issue 6). The per-language figures come
+the DialogueSession interface. Target: >= 95% overall (the task-success bar the project set). The per-language figures come
 from `python -m benchmarks.dialogue.evaluate_tasks`."""
 
 from __future__ import annotations

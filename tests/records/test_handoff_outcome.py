@@ -75,9 +75,10 @@ def test_a_store_from_before_the_speaker_columns_gets_them(tmp_path):
     path = tmp_path / "old.sqlite3"
     old = open_store(f"sqlite:///{path}")
     old.close()
-    with sqlite3.connect(path) as db:  # as a store made by the previous version
+    with sqlite3.connect(path) as db:  # as a version-1 store made before the speaker columns
         db.execute("ALTER TABLE turns DROP COLUMN agent_name")
         db.execute("ALTER TABLE turns DROP COLUMN speaker")
+        db.execute("DELETE FROM schema_version WHERE version > 1")
     store = open_store(f"sqlite:///{path}")
     cols = {r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(turns)")}
     assert {"speaker", "agent_name"} <= cols

@@ -21,7 +21,7 @@ down. Three parts, before the VAD:
    whichever canceller has left less residual lately feeds the VAD; the gate then predicts the
    echo from the bot audio of the aligned window only (``delay - 20 ms .. + aligned_tail_ms``)
    instead of the loudest of the last ``max_delay_ms``. Why it matters: a quiet caller under
-   loud echo (10 dB down, 200 ms) was muted as echo for 300 ms, then missed (issue 10).
+   loud echo (10 dB down, 200 ms) was muted as echo for 300 ms, then missed.
 
 :class:`EchoControl` is the pipeline stage; the bot's output reaches it through the
 output's ``audio_taps``.

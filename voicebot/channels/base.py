@@ -189,6 +189,7 @@ class CallOutput(FrameProcessor):
         self._ending = False
         self.audio_taps: list = []  # callables(pcm: bytes, rate: int) — the call recorder
         self.handoff: CallHandoff | None = None  # set by the channel right after it makes the output
+        self.call_input: CallInput | None = None  # the same call's input, set by its CallTransport
 
     # ---- channel hooks -----------------------------------------------------------------
     async def send_audio(self, chunk: bytes) -> None:
@@ -433,6 +434,7 @@ class CallTransport(BaseTransport):
         super().__init__(**kwargs)
         self._input = input
         self._output = output
+        output.call_input = input  # who holds the output (a hand-off, a voicemail) reaches the caller's audio
 
     def input(self) -> CallInput:
         return self._input

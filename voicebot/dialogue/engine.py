@@ -23,7 +23,7 @@ from .nlu_types import LANGUAGES
 from .orders import OrderStore
 from .orders.factory import check_store_name, make_store
 from .orders.options import ShopifyOptions, WooCommerceOptions
-from .session import DialogueSessionImpl, SessionOptions, Understands
+from .session import CustomerServiceSession, SessionOptions, Understands
 from .templates import Templates, fixed_sentences
 
 if TYPE_CHECKING:
@@ -193,12 +193,12 @@ class DialogueEngineImpl:
             out += [s for s in fixed_sentences([text], shop=self.resources.shop_name, **values) if s not in out]
         return out
 
-    def new_session(self, call: CallContext) -> DialogueSessionImpl:
+    def new_session(self, call: CallContext) -> CustomerServiceSession:
         if call.extra.get("outbound"):
             return self.new_outbound_session(call)  # type: ignore[return-value]
         session_opts = self.options.session.model_copy(update={"allowed_domains": self.options.allowed_domains or self.options.session.allowed_domains})
-        return DialogueSessionImpl(call, self.resources, self.nlu, self.guard, self.policy_numbers, session_opts,
-                                   greetings=self.options.greetings, llm=self.llm)
+        return CustomerServiceSession(call, self.resources, self.nlu, self.guard, self.policy_numbers, session_opts,
+                                      greetings=self.options.greetings, llm=self.llm)
 
     def new_outbound_session(self, call: CallContext) -> Any:
         """A call the bot placed (voicebot.dialogue.outbound). The ordinary session inside it gets
@@ -207,7 +207,7 @@ class DialogueEngineImpl:
 
         inner_ctx = dataclasses.replace(call, caller_number=None, customer_id=None)
         session_opts = self.options.session.model_copy(update={"allowed_domains": self.options.allowed_domains or self.options.session.allowed_domains})
-        inner = DialogueSessionImpl(inner_ctx, self.resources, self.nlu, self.guard, self.policy_numbers, session_opts, llm=self.llm)
+        inner = CustomerServiceSession(inner_ctx, self.resources, self.nlu, self.guard, self.policy_numbers, session_opts, llm=self.llm)
         return OutboundSession(call, inner, self.templates)  # the packs' ob_* lines, with the shop's rewording
 
     async def close(self) -> None:

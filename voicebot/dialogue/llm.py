@@ -20,7 +20,7 @@ from .orders.wire import order_to_json
 
 if TYPE_CHECKING:
     from .engine import LlmOptions
-    from .session import DialogueSessionImpl
+    from .session import CustomerServiceSession
 
 log = get_logger(__name__)
 _FACT = re.compile(r"[A-Za-z]*\d[\w-]*")  # numbers, dates, ids, references: must survive a rephrasing
@@ -106,7 +106,7 @@ class LlmBackend:
             return None
         return new
 
-    async def answer(self, question: str, lang: str, session: DialogueSessionImpl) -> str | None:
+    async def answer(self, question: str, lang: str, session: CustomerServiceSession) -> str | None:
         """A reply to a free-form question, or None when the model gave none."""
         st = session.state
         messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPT.format(shop=session.res.shop_name, lang=lang)}]
@@ -127,7 +127,7 @@ class LlmBackend:
         log.warning("llm used every tool round without answering", extra={"call_id": session.call.call_id})
         return None
 
-    async def run_tool(self, name: str, arguments: str | dict[str, Any], lang: str, session: DialogueSessionImpl) -> dict[str, Any]:
+    async def run_tool(self, name: str, arguments: str | dict[str, Any], lang: str, session: CustomerServiceSession) -> dict[str, Any]:
         """Carry out one tool call, within what this caller may see."""
         try:
             args = json.loads(arguments) if isinstance(arguments, str) else dict(arguments)

@@ -31,7 +31,7 @@ from .guard import GuardContext
 from .languages import packs
 from .nlu_types import NluResult
 from .orders import Customer, Order, OrderStoreError
-from .session import DialogueSessionImpl
+from .session import CustomerServiceSession
 from .templates import Templates
 
 OUTBOUND_PREFIX = "ob_"  # the outbound call's templates in each pack's templates.yaml
@@ -76,7 +76,7 @@ class OutboundCall:
 class OutboundSession:
     """Implements :class:`voicebot.dialogue.api.DialogueSession` (plus ``on_cue``) for a call the bot placed."""
 
-    def __init__(self, call: CallContext, inner: DialogueSessionImpl, templates: Templates) -> None:
+    def __init__(self, call: CallContext, inner: CustomerServiceSession, templates: Templates) -> None:
         self.call = call
         self.plan = OutboundCall.from_extra(call.extra["outbound"])
         self.inner = inner  # the ordinary session: flows, guard, follow-up questions

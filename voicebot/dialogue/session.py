@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, Literal, Protocol
 
@@ -24,7 +25,6 @@ from .session_orders import TASK_INTENTS, OrderTasks
 log = get_logger(__name__)
 
 
-
 class Understands(Protocol):
     def understand(self, text: str, lang: str | None = None, *, expecting: str | None = None) -> NluResult: ...
 
@@ -32,7 +32,7 @@ class Understands(Protocol):
 class Answerer(Protocol):
     """The optional LLM backend (voicebot.dialogue.llm.LlmBackend)."""
 
-    async def answer(self, question: str, lang: str, session: DialogueSessionImpl) -> str | None: ...
+    async def answer(self, question: str, lang: str, session: CustomerServiceSession) -> str | None: ...
 
     async def rephrase(self, text: str, lang: str) -> str | None: ...
 
@@ -57,8 +57,8 @@ class SessionOptions(Section):
     read_back_below_confidence: float = 0.6  # ASR mean token probability under which a number is read back
 
 
-class DialogueSessionImpl(OrderTasks):
-    """Implements :class:`voicebot.dialogue.api.DialogueSession`."""
+class CustomerServiceSession(OrderTasks):
+    """The built-in customer-service dialogue of one call (a :class:`voicebot.dialogue.api.DialogueSession`)."""
 
     def __init__(self, call: CallContext, res: Resources, nlu: Understands, guard: Guard, policy_numbers: frozenset[int],
                  options: SessionOptions = SessionOptions(), greetings: dict[str, str] | None = None, llm: Answerer | None = None) -> None:
@@ -83,13 +83,13 @@ class DialogueSessionImpl(OrderTasks):
     # -- the DialogueSession interface -------------------------------------------------------
     async def greet(self) -> DialogueReply:
         out = Out()
-        f = Flow(self.state, self.res, out)
+        flow = Flow(self.state, self.res, out)
         if custom := self.greetings.get(self.state.lang):
             out.parts.append(custom.format(shop=self.res.shop_name, name=self.call.customer_name or ""))
         elif self.call.customer_name:
-            f.say("greeting_named", name=self.call.customer_name)
+            flow.say("greeting_named", name=self.call.customer_name)
         else:
-            f.say("greeting")
+            flow.say("greeting")
         return self._finish(out, intent="greeting")
 
     async def respond(self, turn: CallerTurn) -> DialogueReply:
@@ -102,13 +102,13 @@ class DialogueSessionImpl(OrderTasks):
         self.state.intents.append(nlu.intent)
         self.state.sentiments.append(nlu.sentiment)
         out = Out()
-        f = Flow(self.state, self.res, out)
+        flow = Flow(self.state, self.res, out)
         try:
-            await self._handle(f, nlu, text)
+            await self._handle(flow, nlu, text)
         except OrderStoreError as exc:
             log.error("order store failed: %s", exc, extra={"call_id": self.call.call_id})
             out.parts.clear()
-            self._transfer(f, "system_error", "transfer_system_error")
+            self._transfer(flow, "system_error", "transfer_system_error")
         if self.llm is not None and getattr(self.llm, "options", None) is not None and self.llm.options.rephrase and out.parts:
             await self._rephrase(out)
         return self._finish(out, nlu=nlu)
@@ -146,16 +146,16 @@ class DialogueSessionImpl(OrderTasks):
                 entry["text"] = heard_text
                 entry["interrupted"] = True
                 break
-        p = self.state.pending
-        if p and p.kind in ("confirm", "confirm_order_id", "anything_else") and p.prompt and p.prompt.strip() not in heard_text:
+        pending = self.state.pending
+        if pending and pending.kind in ("confirm", "confirm_order_id", "anything_else") and pending.prompt and pending.prompt.strip() not in heard_text:
             # The caller did not hear the question, so a "yes" now must not carry out the action.
             self.state.pending = None
 
     # -- understanding -------------------------------------------------------------------------
     async def _understand(self, text: str, turn: CallerTurn) -> NluResult:
-        p = self.state.pending
+        pending = self.state.pending
         expecting = {"order_id": "order_id", "pick_order": "order_id", "email": "email", "confirm": "confirmation",
-                     "confirm_order_id": "confirmation", "anything_else": "confirmation"}.get(p.kind) if p else None
+                     "confirm_order_id": "confirmation", "anything_else": "confirmation"}.get(pending.kind) if pending else None
         if not text:
             nlu = NluResult("out_of_scope", 0.0, self.state.lang)
         else:
@@ -174,161 +174,172 @@ class DialogueSessionImpl(OrderTasks):
         return nlu
 
     # -- the turn --------------------------------------------------------------------------------
-    async def _handle(self, f: Flow, nlu: NluResult, text: str) -> None:
-        st, o = self.state, self.options
-        st.frustration = st.frustration / 2 + nlu.frustration
+    async def _handle(self, flow: Flow, nlu: NluResult, text: str) -> None:
+        state, opts = self.state, self.options
+        state.frustration = state.frustration / 2 + nlu.frustration
         if nlu.intent == "human_agent":
-            return self._transfer(f, "caller_asked", "transfer_caller_asked")
-        angry = nlu.sentiment == "angry" and nlu.frustration >= o.frustration_angry
-        if nlu.escalate or angry or nlu.frustration >= o.frustration_turn or st.frustration >= o.frustration_total:
-            return self._transfer(f, "frustration", "transfer_frustration")
+            return self._transfer(flow, "caller_asked", "transfer_caller_asked")
+        angry = nlu.sentiment == "angry" and nlu.frustration >= opts.frustration_angry
+        if nlu.escalate or angry or nlu.frustration >= opts.frustration_turn or state.frustration >= opts.frustration_total:
+            return self._transfer(flow, "frustration", "transfer_frustration")
         if nlu.intent == "goodbye":
-            return self._goodbye(f)
-        if st.pending:
-            before = st.misunderstood_in_row
-            if await self._continue(f, nlu, text, st.pending):
-                if st.misunderstood_in_row == before:  # a real answer, not a repeated question
-                    st.misunderstood_in_row = 0
+            return self._goodbye(flow)
+        if state.pending:
+            before = state.misunderstood_in_row
+            if await self._continue(flow, nlu, text, state.pending):
+                if state.misunderstood_in_row == before:  # a real answer, not a repeated question
+                    state.misunderstood_in_row = 0
                 return
         if nlu.slots.get("order_id") and nlu.intent in ("greeting", "affirm", "thanks", "out_of_scope"):
             # A bare order number ("hi, order 4 5 7 1 2?") means: look this order up.
-            nlu = replace(nlu, intent="order_status", confidence=max(nlu.confidence, o.min_confidence))
-        understood = nlu.intent != "out_of_scope" and nlu.confidence >= o.min_confidence
-        if not understood and find_product(f, str(nlu.slots.get("product_hint", "")), text):
+            nlu = replace(nlu, intent="order_status", confidence=max(nlu.confidence, opts.min_confidence))
+        understood = nlu.intent != "out_of_scope" and nlu.confidence >= opts.min_confidence
+        if not understood and find_product(flow, str(nlu.slots.get("product_hint", "")), text):
             # Unclassified, but it names one of our products: answer about that product.
-            nlu = replace(nlu, intent="product_question", confidence=o.min_confidence)
+            nlu = replace(nlu, intent="product_question", confidence=opts.min_confidence)
             understood = True
         if not understood:
-            return await self._not_understood(f, nlu, text)
-        st.misunderstood_in_row = 0 if nlu.intent != "product_question" else st.misunderstood_in_row
-        await self._dispatch(f, nlu, text)
+            return await self._not_understood(flow, nlu, text)
+        state.misunderstood_in_row = 0 if nlu.intent != "product_question" else state.misunderstood_in_row
+        await self._dispatch(flow, nlu, text)
 
-    async def _dispatch(self, f: Flow, nlu: NluResult, text: str) -> None:
+    async def _dispatch(self, flow: Flow, nlu: NluResult, text: str) -> None:
         intent = nlu.intent
-        st = self.state
-        st.pending = None
+        state = self.state
+        state.pending = None
         if intent in ORDER_FLOWS:
-            f.say(f"ack_{intent}")
-            return await self._order_task(f, intent, {**nlu.slots, "_text": text})
+            flow.say(f"ack_{intent}")
+            return await self._order_task(flow, intent, {**nlu.slots, "_text": text})
         if intent == "product_question":
-            answer = await product_question(f, str(nlu.slots.get("product_hint", "")), text)
+            answer = await product_question(flow, str(nlu.slots.get("product_hint", "")), text)
             if answer == "missing":
-                return self._fact_not_known(f, nlu, text)
+                return self._fact_not_known(flow, nlu, text)
             if answer == "answered":
                 return
-            if self.llm and await self._ask_llm(f, text):
+            if self.llm and await self._ask_llm(flow, text):
                 return
             # No product we know: that is a failure to help, and two in a row go to a person.
-            st.misunderstood_in_row += 1
-            if st.misunderstood_in_row >= self.options.max_misunderstood:
-                f.out.parts.clear()
-                self._transfer(f, "not_understood", "transfer_not_understood")
+            state.misunderstood_in_row += 1
+            if state.misunderstood_in_row >= self.options.max_misunderstood:
+                flow.out.parts.clear()
+                self._transfer(flow, "not_understood", "transfer_not_understood")
             return
         if intent == "payment_issue":
-            f.say("ack_payment_issue")
-            f.say_kb("duplicate_charge")
-            f.say_kb("payment_security")
-            return self._transfer(f, "policy", "transfer_billing", queue="billing")
+            flow.say("ack_payment_issue")
+            flow.say_kb("duplicate_charge")
+            flow.say_kb("payment_security")
+            return self._transfer(flow, "policy", "transfer_billing", queue="billing")
         if intent == "complaint":
-            st.complaints += 1
-            if st.complaints >= 2:
-                return self._transfer(f, "complaint", "transfer_policy")
-            return f.ask("complaint_ack", Pending("complaint_detail", intent="complaint"))
+            state.complaints += 1
+            if state.complaints >= 2:
+                return self._transfer(flow, "complaint", "transfer_policy")
+            return flow.ask("complaint_ack", Pending("complaint_detail", intent="complaint"))
         if intent == "greeting":
-            f.say("how_can_help")
+            flow.say("how_can_help")
             return
         if intent == "thanks":
-            f.say("welcome")
-            return f.close()
+            flow.say("welcome")
+            return flow.close()
         if intent in ("affirm", "deny"):  # nothing was asked: treat as a fresh start
-            f.say("how_can_help")
+            flow.say("how_can_help")
             return
-        await self._not_understood(f, nlu, text)
+        await self._not_understood(flow, nlu, text)
 
-    async def _continue(self, f: Flow, nlu: NluResult, text: str, p: Pending) -> bool:
+    async def _continue(self, flow: Flow, nlu: NluResult, text: str, pending: Pending) -> bool:
         """Interpret the turn as the answer to the bot's last question. False: not an answer."""
-        st, slots = self.state, nlu.slots
-        if p.kind == "confirm_order_id":
-            return await self._answer_read_back(f, nlu, p)
-        if p.kind in ("order_id", "pick_order"):
-            oid = slots.get("order_id")
-            if not oid and p.kind == "pick_order":
-                oid = self._pick_by_product(f, p, str(slots.get("product_hint", "")), text)
-            if oid:
-                st.pending = None
-                await self._order_task(f, p.intent or "order_status", {**slots, "order_id": oid})
-                return True
-            if nlu.intent in TASK_INTENTS:
-                return False
-            return self._reask(f, p)
-        if p.kind == "email":
-            email, phone = slots.get("email"), slots.get("phone")
-            if email or phone:
-                st.pending = None
-                await self._check_identity_answer(f, p, email, phone)
-                return True
-            if nlu.intent in TASK_INTENTS:
-                return False
-            return self._reask(f, p)
-        if p.kind == "confirm":
-            if nlu.intent == "affirm":
-                st.pending = None
-                await self._confirmed(f, p)
-                return True
-            if nlu.intent == "deny":
-                st.pending = None
-                f.say("no_action")
-                f.close()
-                return True
-            if nlu.intent in TASK_INTENTS and nlu.intent != p.intent:
-                return False
-            return self._reask(f, p)
-        if p.kind == "anything_else":
-            if nlu.intent in ("deny", "thanks"):
-                if nlu.intent == "thanks":
-                    f.say("welcome")
-                self._goodbye(f)
-                return True
-            if nlu.intent in ("affirm", "greeting"):
-                st.pending = None
-                f.say("how_can_help")
-                return True
-            return False
-        if p.kind == "complaint_detail":
-            if nlu.intent in TASK_INTENTS and nlu.intent != "complaint":
-                return False
-            st.complaints += 1
-            self._transfer(f, "complaint", "transfer_policy")
+        handler = _ANSWER_HANDLERS.get(pending.kind)
+        return await handler(self, flow, nlu, text, pending) if handler is not None else False
+
+    # One handler per kind of question the bot can be waiting on (``Pending.kind``); each
+    # returns False when the turn is no answer to it, so the turn is handled as a fresh request.
+    async def _answer_read_back_question(self, flow: Flow, nlu: NluResult, text: str, pending: Pending) -> bool:
+        return await self._answer_read_back(flow, nlu, pending)
+
+    async def _answer_order_id(self, flow: Flow, nlu: NluResult, text: str, pending: Pending) -> bool:
+        slots = nlu.slots
+        oid = slots.get("order_id")
+        if not oid and pending.kind == "pick_order":
+            oid = self._pick_by_product(flow, pending, str(slots.get("product_hint", "")), text)
+        if oid:
+            self.state.pending = None
+            await self._order_task(flow, pending.intent or "order_status", {**slots, "order_id": oid})
             return True
-        if p.kind == "product":
-            if find_product(f, str(slots.get("product_hint", "")), text):
-                st.pending = None
-                if await product_question(f, str(slots.get("product_hint", "")), text, p.choices) == "missing":
-                    self._fact_not_known(f, nlu, text)
-                return True
+        if nlu.intent in TASK_INTENTS:
             return False
+        return self._reask(flow, pending)
+
+    async def _answer_email(self, flow: Flow, nlu: NluResult, text: str, pending: Pending) -> bool:
+        email, phone = nlu.slots.get("email"), nlu.slots.get("phone")
+        if email or phone:
+            self.state.pending = None
+            await self._check_identity_answer(flow, pending, email, phone)
+            return True
+        if nlu.intent in TASK_INTENTS:
+            return False
+        return self._reask(flow, pending)
+
+    async def _answer_confirm(self, flow: Flow, nlu: NluResult, text: str, pending: Pending) -> bool:
+        if nlu.intent == "affirm":
+            self.state.pending = None
+            await self._confirmed(flow, pending)
+            return True
+        if nlu.intent == "deny":
+            self.state.pending = None
+            flow.say("no_action")
+            flow.close()
+            return True
+        if nlu.intent in TASK_INTENTS and nlu.intent != pending.intent:
+            return False
+        return self._reask(flow, pending)
+
+    async def _answer_anything_else(self, flow: Flow, nlu: NluResult, text: str, pending: Pending) -> bool:
+        if nlu.intent in ("deny", "thanks"):
+            if nlu.intent == "thanks":
+                flow.say("welcome")
+            self._goodbye(flow)
+            return True
+        if nlu.intent in ("affirm", "greeting"):
+            self.state.pending = None
+            flow.say("how_can_help")
+            return True
         return False
 
-    def _reask(self, f: Flow, p: Pending) -> bool:
-        self.state.misunderstood_in_row += 1
-        if self.state.misunderstood_in_row >= self.options.max_misunderstood:
-            self._transfer(f, "not_understood", "transfer_not_understood")
-            return True
-        f.out.parts.append(p.prompt)
+    async def _answer_complaint_detail(self, flow: Flow, nlu: NluResult, text: str, pending: Pending) -> bool:
+        if nlu.intent in TASK_INTENTS and nlu.intent != "complaint":
+            return False
+        self.state.complaints += 1
+        self._transfer(flow, "complaint", "transfer_policy")
         return True
 
-    async def _not_understood(self, f: Flow, nlu: NluResult, text: str) -> None:
-        st = self.state
-        st.misunderstood_in_row += 1
-        if st.misunderstood_in_row >= self.options.max_misunderstood:
-            return self._transfer(f, "not_understood", "transfer_not_understood")
-        if self.llm and text and await self._ask_llm(f, text):
-            st.misunderstood_in_row = 0
-            return
-        st.pending = None
-        f.say("not_understood")
+    async def _answer_product(self, flow: Flow, nlu: NluResult, text: str, pending: Pending) -> bool:
+        hint = str(nlu.slots.get("product_hint", ""))
+        if not find_product(flow, hint, text):
+            return False
+        self.state.pending = None
+        if await product_question(flow, hint, text, pending.choices) == "missing":
+            self._fact_not_known(flow, nlu, text)
+        return True
 
-    async def _ask_llm(self, f: Flow, text: str) -> bool:
+    def _reask(self, flow: Flow, pending: Pending) -> bool:
+        self.state.misunderstood_in_row += 1
+        if self.state.misunderstood_in_row >= self.options.max_misunderstood:
+            self._transfer(flow, "not_understood", "transfer_not_understood")
+            return True
+        flow.out.parts.append(pending.prompt)
+        return True
+
+    async def _not_understood(self, flow: Flow, nlu: NluResult, text: str) -> None:
+        state = self.state
+        state.misunderstood_in_row += 1
+        if state.misunderstood_in_row >= self.options.max_misunderstood:
+            return self._transfer(flow, "not_understood", "transfer_not_understood")
+        if self.llm and text and await self._ask_llm(flow, text):
+            state.misunderstood_in_row = 0
+            return
+        state.pending = None
+        flow.say("not_understood")
+
+    async def _ask_llm(self, flow: Flow, text: str) -> bool:
         try:
             answer = await self.llm.answer(text, self.state.lang, self) if self.llm else None
         except Exception as exc:  # noqa: BLE001 - the built-in path must keep working if the LLM fails
@@ -336,78 +347,78 @@ class DialogueSessionImpl(OrderTasks):
             answer = None
         if not answer:
             return False
-        f.out.parts.clear()
-        f.out.parts.append(answer)
-        f.note("llm_answer", chars=len(answer))
+        flow.out.parts.clear()
+        flow.out.parts.append(answer)
+        flow.note("llm_answer", chars=len(answer))
         return True
 
-    async def _confirmed(self, f: Flow, p: Pending) -> None:
-        st = self.state
-        if st.order is None or p.action not in CONFIRM_ACTIONS:
-            f.say("how_can_help")
+    async def _confirmed(self, flow: Flow, pending: Pending) -> None:
+        state = self.state
+        if state.order is None or pending.action not in CONFIRM_ACTIONS:
+            flow.say("how_can_help")
             return
-        action, kind = CONFIRM_ACTIONS[p.action]
-        existing = [c for c in await self.res.store.cases_for_order(st.order.id) if c.kind == kind]
+        action, kind = CONFIRM_ACTIONS[pending.action]
+        existing = [customer for customer in await self.res.store.cases_for_order(state.order.id) if customer.kind == kind]
         if existing:
             # Policy: a second claim of the same kind on one order is reviewed by a person.
-            f.note("repeat_case", order_id=st.order.id, kind=kind, existing=[c.reference for c in existing])
-            return self._transfer(f, "policy", "transfer_policy")
-        await action(f, st.order)
+            flow.note("repeat_case", order_id=state.order.id, kind=kind, existing=[customer.reference for customer in existing])
+            return self._transfer(flow, "policy", "transfer_policy")
+        await action(flow, state.order)
 
     # -- endings ------------------------------------------------------------------------------
-    def _goodbye(self, f: Flow) -> None:
+    def _goodbye(self, flow: Flow) -> None:
         self.state.pending = None
         self.state.ended = True
-        f.say("goodbye")
-        f.out.actions.append(HangUp("completed"))
+        flow.say("goodbye")
+        flow.out.actions.append(HangUp("completed"))
 
-    def _fact_not_known(self, f: Flow, nlu: NluResult, text: str) -> None:
+    def _fact_not_known(self, flow: Flow, nlu: NluResult, text: str) -> None:
         """The catalogue does not state what was asked: say so and pass the caller on."""
-        pid = find_product(f, str(nlu.slots.get("product_hint", "")), text)
+        pid = find_product(flow, str(nlu.slots.get("product_hint", "")), text)
         name = self.res.kb.name(pid, self.state.lang) if pid else ""
-        self._transfer(f, "product_question", "product_fact_unknown", product=name)
+        self._transfer(flow, "product_question", "product_fact_unknown", product=name)
 
-    def _transfer(self, f: Flow, reason: str, template: str, queue: str | None = None, **values: Any) -> None:
-        st = self.state
-        st.pending = None
-        st.ended = True
-        line = f.say(template, **values)
+    def _transfer(self, flow: Flow, reason: str, template: str, queue: str | None = None, **values: Any) -> None:
+        state = self.state
+        state.pending = None
+        state.ended = True
+        line = flow.say(template, **values)
         context = self.context_packet(reason, pending_line=line)
-        f.out.actions.append(Transfer(reason=reason, queue=queue or st.lang, context=context))
+        flow.out.actions.append(Transfer(reason=reason, queue=queue or state.lang, context=context))
 
     def context_packet(self, reason: str, pending_line: str = "") -> ContextPacket:
         """Everything the human agent needs so the caller does not repeat themselves."""
-        st = self.state
-        c = st.customer
-        bot_said = [h["text"] for h in st.history if h["role"] == "bot"] + ([pending_line] if pending_line else [])
-        sentiment = st.sentiments[-1] if st.sentiments else "neutral"
-        intents = [i for i in st.intents if i not in ("affirm", "deny", "out_of_scope")]
-        summary = (f"{c.name if c and st.verified else (self.call.caller_number or 'unknown caller')} ({st.lang}), "
-                   f"{'verified by ' + str(st.verified_by) if st.verified else 'identity not verified'}; "
+        state = self.state
+        customer = state.customer
+        bot_said = [entry["text"] for entry in state.history if entry["role"] == "bot"] + ([pending_line] if pending_line else [])
+        sentiment = state.sentiments[-1] if state.sentiments else "neutral"
+        intents = [intent for intent in state.intents if intent not in ("affirm", "deny", "out_of_scope")]
+        summary = (f"{customer.name if customer and state.verified else (self.call.caller_number or 'unknown caller')} ({state.lang}), "
+                   f"{'verified by ' + str(state.verified_by) if state.verified else 'identity not verified'}; "
                    f"asked about: {', '.join(dict.fromkeys(intents)) or 'nothing clear'}; "
-                   f"orders: {', '.join(st.orders_discussed) or 'none'}; "
-                   f"created: {', '.join(x.reference for x in st.cases) or 'nothing'}; transfer reason: {reason}.")
-        caller = CallerCard(number=self.call.caller_number, customer_id=c.id if c else None,
-                            name=c.name if c and st.verified else self.call.customer_name,
-                            verified=st.verified, verified_by=st.verified_by if st.verified else None)
+                   f"orders: {', '.join(state.orders_discussed) or 'none'}; "
+                   f"created: {', '.join(case.reference for case in state.cases) or 'nothing'}; transfer reason: {reason}.")
+        caller = CallerCard(number=self.call.caller_number, customer_id=customer.id if customer else None,
+                            name=customer.name if customer and state.verified else self.call.customer_name,
+                            verified=state.verified, verified_by=state.verified_by if state.verified else None)
         return ContextPacket(
             reason=reason,
             caller=caller,
-            language=st.lang,
-            transcript=[dict(h) for h in st.history],
-            intents=list(st.intents),
-            orders=list(st.orders_discussed),
-            cases=[{"reference": x.reference, "kind": x.kind, "order_id": x.order_id} for x in st.cases],
+            language=state.lang,
+            transcript=[dict(entry) for entry in state.history],
+            intents=list(state.intents),
+            orders=list(state.orders_discussed),
+            cases=[{"reference": case.reference, "kind": case.kind, "order_id": case.order_id} for case in state.cases],
             sentiment=sentiment,
-            frustration=round(st.frustration, 2),
+            frustration=round(state.frustration, 2),
             bot_said=bot_said,
-            promised=list(dict.fromkeys(st.promises)),
+            promised=list(dict.fromkeys(state.promises)),
             summary=summary,
         )
 
     # -- guard and bookkeeping ----------------------------------------------------------------
     def _finish(self, out: Out, nlu: NluResult | None = None, intent: str | None = None) -> DialogueReply:
-        text = " ".join(p.strip() for p in out.parts if p.strip())
+        text = " ".join(part.strip() for part in out.parts if part.strip())
         verdict = self.guard.check(text, self.state.lang, self._guard_context())
         actions = list(out.actions)
         if not verdict.ok:
@@ -415,7 +426,20 @@ class DialogueSessionImpl(OrderTasks):
             actions.append(Note("guard_blocked", {"findings": list(verdict.blocked)}))
             text = verdict.text
         self.state.history.append({"role": "bot", "text": text})
-        p = self.state.pending
-        expect = EXPECT_BY_PENDING.get(p.kind) if p is not None and not self.state.ended else None
+        pending = self.state.pending
+        expect = EXPECT_BY_PENDING.get(pending.kind) if pending is not None and not self.state.ended else None
         return DialogueReply(text=text, language=self.state.lang, actions=tuple(actions), intent=nlu.intent if nlu else intent,
                              slots=dict(nlu.slots) if nlu else {}, sentiment=nlu.sentiment if nlu else None, expect=expect)
+
+
+_AnswerHandler = Callable[[CustomerServiceSession, Flow, NluResult, str, Pending], Awaitable[bool]]
+_ANSWER_HANDLERS: dict[str, _AnswerHandler] = {
+    "confirm_order_id": CustomerServiceSession._answer_read_back_question,
+    "order_id": CustomerServiceSession._answer_order_id,
+    "pick_order": CustomerServiceSession._answer_order_id,
+    "email": CustomerServiceSession._answer_email,
+    "confirm": CustomerServiceSession._answer_confirm,
+    "anything_else": CustomerServiceSession._answer_anything_else,
+    "complaint_detail": CustomerServiceSession._answer_complaint_detail,
+    "product": CustomerServiceSession._answer_product,
+}

@@ -2,7 +2,7 @@
 when unsure, a one-digit slip matched to their own orders, or picked among them), and whether
 they are verified for it before anything about it is said or done.
 
-A mixin of :class:`voicebot.dialogue.session.DialogueSessionImpl`, kept apart so each module
+A mixin of :class:`voicebot.dialogue.session.CustomerServiceSession`, kept apart so each module
 stays readable; it uses the session's state, resources, options and its ``_transfer`` /
 ``_reask`` helpers.
 """
@@ -42,46 +42,46 @@ class OrderTasks:
         if self._identified:
             return
         self._identified = True
-        st, store = self.state, self.res.store
-        if self.call.customer_id and (c := await store.find_customer(customer_id=self.call.customer_id)):
-            st.customer, st.verified_by = c, "app_token"
-        elif self.call.caller_number and (c := await store.find_customer(phone=self.call.caller_number)):
-            st.customer, st.verified_by = c, "caller_number"
+        state, store = self.state, self.res.store
+        if self.call.customer_id and (customer := await store.find_customer(customer_id=self.call.customer_id)):
+            state.customer, state.verified_by = customer, "app_token"
+        elif self.call.caller_number and (customer := await store.find_customer(phone=self.call.caller_number)):
+            state.customer, state.verified_by = customer, "caller_number"
 
-    async def _order_task(self, f: Flow, intent: str, slots: dict[str, Any]) -> None:
-        st = self.state
+    async def _order_task(self, flow: Flow, intent: str, slots: dict[str, Any]) -> None:
+        state = self.state
         await self._identify_caller()
         order: Order | None = None
         if oid := slots.get("order_id"):
             oid = str(oid).strip().upper()
-            st.allowed.add(oid)  # the caller said it: repeating it back discloses nothing
+            state.allowed.add(oid)  # the caller said it: repeating it back discloses nothing
             keyed = bool(slots.get("dtmf")) or bool(slots.get("_confirmed"))
             if not keyed and self._should_read_back():
-                return self._read_back(f, intent, oid, "order_readback")
+                return self._read_back(flow, intent, oid, "order_readback")
             order = await self.res.store.get_order(oid)
-            f.note("order_lookup", order_id=oid, found=order is not None)
-            mine = st.customer is not None and order is not None and order.customer_id == st.customer.id
+            flow.note("order_lookup", order_id=oid, found=order is not None)
+            mine = state.customer is not None and order is not None and order.customer_id == state.customer.id
             if not mine and (slip := await self._slip_of(oid)):
-                return self._read_back(f, intent, slip, "order_did_you_mean")
+                return self._read_back(flow, intent, slip, "order_did_you_mean")
             if order is None:
-                st.order_failures += 1
-                if st.order_failures >= self.options.max_order_failures:
-                    return self._transfer(f, "not_understood", "transfer_not_understood")
-                return f.ask("order_not_found", Pending("order_id", intent=intent), order_id=spoken_groups(oid, st.lang))
-        elif st.order is not None and st.order.customer_id == (st.customer.id if st.customer else None):
-            order = st.order
-        elif st.customer is not None:
-            order = await self._choose_order(f, intent, str(slots.get("product_hint", "")), str(slots.get("_text", "")))
+                state.order_failures += 1
+                if state.order_failures >= self.options.max_order_failures:
+                    return self._transfer(flow, "not_understood", "transfer_not_understood")
+                return flow.ask("order_not_found", Pending("order_id", intent=intent), order_id=spoken_groups(oid, state.lang))
+        elif state.order is not None and state.order.customer_id == (state.customer.id if state.customer else None):
+            order = state.order
+        elif state.customer is not None:
+            order = await self._choose_order(flow, intent, str(slots.get("product_hint", "")), str(slots.get("_text", "")))
             if order is None:
                 return  # a question was asked
         else:
-            return f.ask("ask_order_id", Pending("order_id", intent=intent))
-        st.order = order
-        if order.id not in st.orders_discussed:
-            st.orders_discussed.append(order.id)
-        if not await self._verified_for(f, order, intent):
+            return flow.ask("ask_order_id", Pending("order_id", intent=intent))
+        state.order = order
+        if order.id not in state.orders_discussed:
+            state.orders_discussed.append(order.id)
+        if not await self._verified_for(flow, order, intent):
             return
-        await self._run_order_flow(f, intent, order)
+        await self._run_order_flow(flow, intent, order)
 
     def _should_read_back(self) -> bool:
         mode = self.options.read_back
@@ -91,125 +91,125 @@ class OrderTasks:
     async def _slip_of(self, said: str) -> str | None:
         """The identified caller's own order one slip away from ``said`` (None if none or several)."""
         await self._identify_caller()
-        st = self.state
-        if st.customer is None or not st.verified_by:
+        state = self.state
+        if state.customer is None or not state.verified_by:
             return None
-        owned = await self.res.store.orders_for_customer(st.customer.id)
-        return near_match(said, [o.id for o in owned])
+        owned = await self.res.store.orders_for_customer(state.customer.id)
+        return near_match(said, [order.id for order in owned])
 
-    def _read_back(self, f: Flow, intent: str, oid: str, template: str) -> None:
+    def _read_back(self, flow: Flow, intent: str, oid: str, template: str) -> None:
         """Ask whether ``oid`` (read in groups) is the order meant; the answer goes to _answer_read_back."""
         self.state.allowed.add(oid)
-        f.ask(template, Pending("confirm_order_id", intent=intent, choices=(oid,)), spoken=spoken_groups(oid, self.state.lang))
+        flow.ask(template, Pending("confirm_order_id", intent=intent, choices=(oid,)), spoken=spoken_groups(oid, self.state.lang))
 
-    async def _answer_read_back(self, f: Flow, nlu: NluResult, p: Pending) -> bool:
+    async def _answer_read_back(self, flow: Flow, nlu: NluResult, pending: Pending) -> bool:
         """Yes: the number stands. No: ask again (keypad offered). Another number, spoken or keyed:
         that one is taken instead. Anything else: the question again, or a new task."""
-        st = self.state
-        candidate = p.choices[0] if p.choices else ""
+        state = self.state
+        candidate = pending.choices[0] if pending.choices else ""
         said = str(nlu.slots.get("order_id") or "").upper()
-        intent = p.intent or "order_status"
+        intent = pending.intent or "order_status"
         if said and said != candidate:
-            st.pending = None
-            f.note("order_id_corrected", heard=candidate, corrected=said, keypad=bool(nlu.slots.get("dtmf")))
-            await self._order_task(f, intent, dict(nlu.slots))
+            state.pending = None
+            flow.note("order_id_corrected", heard=candidate, corrected=said, keypad=bool(nlu.slots.get("dtmf")))
+            await self._order_task(flow, intent, dict(nlu.slots))
             return True
         if nlu.intent == "affirm" or (said and said == candidate):
-            st.pending = None
-            f.note("order_id_confirmed", order_id=candidate)
-            await self._order_task(f, intent, {**nlu.slots, "order_id": candidate, "_confirmed": True})
+            state.pending = None
+            flow.note("order_id_confirmed", order_id=candidate)
+            await self._order_task(flow, intent, {**nlu.slots, "order_id": candidate, "_confirmed": True})
             return True
         if nlu.intent == "deny":
-            st.pending = None
-            f.ask("order_again", Pending("order_id", intent=intent))
+            state.pending = None
+            flow.ask("order_again", Pending("order_id", intent=intent))
             return True
         if nlu.intent in TASK_INTENTS and nlu.intent != intent:
             return False
-        return self._reask(f, p)
+        return self._reask(flow, pending)
 
-    async def _run_order_flow(self, f: Flow, intent: str, order: Order) -> None:
-        f.allow_order(order)
-        await ORDER_FLOWS[intent](f, order)
+    async def _run_order_flow(self, flow: Flow, intent: str, order: Order) -> None:
+        flow.allow_order(order)
+        await ORDER_FLOWS[intent](flow, order)
 
-    async def _choose_order(self, f: Flow, intent: str, hint: str, text: str = "") -> Order | None:
+    async def _choose_order(self, flow: Flow, intent: str, hint: str, text: str = "") -> Order | None:
         orders = await self.res.store.orders_for_customer(self.state.customer.id)  # type: ignore[union-attr]
-        f.note("order_lookup", customer_id=self.state.customer.id, count=len(orders))  # type: ignore[union-attr]
+        flow.note("order_lookup", customer_id=self.state.customer.id, count=len(orders))  # type: ignore[union-attr]
         if not orders:
-            f.ask("ask_order_id", Pending("order_id", intent=intent))
+            flow.ask("ask_order_id", Pending("order_id", intent=intent))
             return None
         if hint:
-            by_product = [o for o in orders if self.res.kb.match_products(hint, self.state.lang, [i.sku for i in o.items])]
+            by_product = [order for order in orders if self.res.kb.match_products(hint, self.state.lang, [item.sku for item in order.items])]
             if by_product:
                 orders = by_product
-        relevant = [o for o in orders if _relevant(intent, o, self.res.today())] or orders
+        relevant = [order for order in orders if _relevant(intent, order, self.res.today())] or orders
         if intent == "shipping_delay" and _mentions_customs(text):
-            relevant = [o for o in relevant if o.shipment and o.shipment.status == "customs_hold"] or relevant
+            relevant = [order for order in relevant if order.shipment and order.shipment.status == "customs_hold"] or relevant
         if len(relevant) == 1:
             return relevant[0]
         choices = relevant[:3]
-        self._choice_items = {o.id: [i.sku for i in o.items] for o in choices}
-        for o in choices:
-            f.allow_order(o)  # the caller is verified for their own orders
-        text = "; ".join(self.res.templates.render("order_choice", self.state.lang, **f.order_values(o)) for o in choices)
-        f.ask("pick_order", Pending("pick_order", intent=intent, choices=tuple(o.id for o in choices)), choices=text)
+        self._choice_items = {order.id: [item.sku for item in order.items] for order in choices}
+        for order in choices:
+            flow.allow_order(order)  # the caller is verified for their own orders
+        text = "; ".join(self.res.templates.render("order_choice", self.state.lang, **flow.order_values(order)) for order in choices)
+        flow.ask("pick_order", Pending("pick_order", intent=intent, choices=tuple(order.id for order in choices)), choices=text)
         return None
 
-    def _pick_by_product(self, f: Flow, p: Pending, hint: str, text: str) -> str | None:
+    def _pick_by_product(self, flow: Flow, pending: Pending, hint: str, text: str) -> str | None:
         """Which of the offered orders the caller means, by the product they name."""
         for words in (hint, text):
             if not words:
                 continue
-            hits = [oid for oid in p.choices if self.res.kb.match_products(words, self.state.lang, self._choice_items.get(oid, []))]
+            hits = [oid for oid in pending.choices if self.res.kb.match_products(words, self.state.lang, self._choice_items.get(oid, []))]
             if len(hits) == 1:
                 return hits[0]
         return None
 
-    async def _verified_for(self, f: Flow, order: Order, intent: str) -> bool:
-        st = self.state
-        if st.customer is not None and order.customer_id == st.customer.id and st.verified_by:
-            if not st.verified:
-                st.verified = True
-                f.note("identity_verified", method=st.verified_by, customer_id=st.customer.id)
-                st.allowed.update({st.customer.email, st.customer.phone})
+    async def _verified_for(self, flow: Flow, order: Order, intent: str) -> bool:
+        state = self.state
+        if state.customer is not None and order.customer_id == state.customer.id and state.verified_by:
+            if not state.verified:
+                state.verified = True
+                flow.note("identity_verified", method=state.verified_by, customer_id=state.customer.id)
+                state.allowed.update({state.customer.email, state.customer.phone})
             return True
-        f.ask("ask_email", Pending("email", intent=intent))
+        flow.ask("ask_email", Pending("email", intent=intent))
         return False
 
-    async def _check_identity_answer(self, f: Flow, p: Pending, email: str | None, phone: str | None) -> None:
-        st = self.state
-        order = st.order
+    async def _check_identity_answer(self, flow: Flow, pending: Pending, email: str | None, phone: str | None) -> None:
+        state = self.state
+        order = state.order
         owner = await self.res.store.find_customer(customer_id=order.customer_id) if order else None
         ok = owner is not None and ((email and owner.email.lower() == str(email).strip().lower()) or
                                     (phone and _same(owner.phone, str(phone))))
         if not ok or order is None or owner is None:
-            st.identity_failures += 1
-            f.note("identity_failed", attempts=st.identity_failures)
-            if st.identity_failures >= self.options.max_identity_failures:
-                f.say("identity_failed")
-                return self._transfer(f, "policy", "transfer_policy")
-            f.say("identity_failed")
-            return f.ask("ask_email", Pending("email", intent=p.intent))
-        st.customer, st.verified, st.verified_by = owner, True, "email" if email else "phone"
-        st.allowed.update({owner.email, owner.phone})
-        f.note("identity_verified", method=st.verified_by, customer_id=owner.id)
-        f.say("identity_ok")
-        await self._run_order_flow(f, p.intent or "order_status", order)
+            state.identity_failures += 1
+            flow.note("identity_failed", attempts=state.identity_failures)
+            if state.identity_failures >= self.options.max_identity_failures:
+                flow.say("identity_failed")
+                return self._transfer(flow, "policy", "transfer_policy")
+            flow.say("identity_failed")
+            return flow.ask("ask_email", Pending("email", intent=pending.intent))
+        state.customer, state.verified, state.verified_by = owner, True, "email" if email else "phone"
+        state.allowed.update({owner.email, owner.phone})
+        flow.note("identity_verified", method=state.verified_by, customer_id=owner.id)
+        flow.say("identity_ok")
+        await self._run_order_flow(flow, pending.intent or "order_status", order)
 
 
 def _relevant(intent: str, order: Order, today: date) -> bool:
     """Is this order a likely subject of ``intent``? Used to pick among a caller's orders."""
-    s = order.shipment
-    status = s.status if s else "processing"
+    shipment = order.shipment
+    status = shipment.status if shipment else "processing"
     if order.status == "cancelled":
         return False
     if intent == "order_status":
         return status not in ("delivered",)
     if intent == "shipping_delay":
-        return status == "customs_hold" or bool(s and status == "in_transit" and s.expected_delivery and s.expected_delivery < today)
+        return status == "customs_hold" or bool(shipment and status == "in_transit" and shipment.expected_delivery and shipment.expected_delivery < today)
     if intent == "not_received":
-        return status == "delivered" and bool(s and s.delivered_on and s.delivered_on >= today - timedelta(days=30))
+        return status == "delivered" and bool(shipment and shipment.delivered_on and shipment.delivered_on >= today - timedelta(days=30))
     if intent in ("return_refund", "damaged_item"):
-        return status == "delivered" and bool(s and s.delivered_on and s.delivered_on >= today - timedelta(days=30))
+        return status == "delivered" and bool(shipment and shipment.delivered_on and shipment.delivered_on >= today - timedelta(days=30))
     if intent in ("cancel_order", "change_address"):
         return status == "processing"
     return True
@@ -222,7 +222,7 @@ _CUSTOMS_WORDS = ("customs", "aduana", "alfândega", "alfandega", "zoll", "douan
 
 def _mentions_customs(text: str) -> bool:
     low = text.lower()
-    return any(w in low for w in _CUSTOMS_WORDS)
+    return any(word in low for word in _CUSTOMS_WORDS)
 
 
 def _same(a: str, b: str) -> bool:

@@ -17,15 +17,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from voicebot.records.migrations import Migration, migrate, split_statements, sqlite_transaction, statements
+
 from .routing import Agent, agent_from_dict
 
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}  # OWASP's minimum for scrypt
-SCHEMA = """
+# Released text: never edit a migration, add the next number.
+SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, password TEXT NOT NULL, role TEXT NOT NULL, profile TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, agent_id TEXT NOT NULL, expires_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS taken (call_id TEXT NOT NULL, agent_id TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (call_id, agent_id));
 CREATE INDEX IF NOT EXISTS taken_by_agent ON taken (agent_id, at);
 """
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "agents, sessions and the calls each agent took", statements(lambda _dialect: split_statements(SCHEMA_V1))),
+)
 TAKEN_LISTED = 5000  # the QA pages list an agent's most recent calls (a bound on the query, not a retention)
 
 
@@ -88,7 +94,11 @@ class Accounts:
     def __init__(self, path: Path, session_ttl_s: float = 8 * 3600, now: Callable[[], float] = time.time) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, check_same_thread=False)
-        self.db.executescript(SCHEMA)
+        try:
+            migrate(lambda: sqlite_transaction(self.db), MIGRATIONS, table="schema_version", what=f"the desk accounts database {path}")
+        except BaseException:
+            self.db.close()
+            raise
         self.ttl = session_ttl_s
         self.now = now
         self._lock = threading.Lock()

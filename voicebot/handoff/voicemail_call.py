@@ -35,11 +35,11 @@ from voicebot.pipeline.frames import BotSentenceAudioFrame
 from voicebot.pipeline.state import CallState
 from voicebot.records.model import Voicemail
 from voicebot.records.redact import Redactor
-from voicebot.records.wav import IncrementalWav
 
 from .relay import RELAY_TURN_BASE
 from .state import HandoffState, Ticket
 from .voicemail import MessageCapture, VoicemailOptions, tone, voicemail_message
+from .voicemail_file import VoicemailFile
 
 log = get_logger(__name__)
 
@@ -56,18 +56,6 @@ class CallLine:
     relay: Any = None  # voicebot.handoff.relay.Relay
 
 
-def find_input(output: Any, max_hops: int = 64) -> CallInput | None:
-    """The call's :class:`CallInput`, walking the pipeline upstream from its output."""
-    proc = getattr(output, "previous", None)
-    for _ in range(max_hops):
-        if proc is None:
-            return None
-        if isinstance(proc, CallInput):
-            return proc
-        proc = getattr(proc, "previous", None)
-    return None
-
-
 def line_for(handle: Any) -> CallLine | None:
     """The call behind a hand-off handle; None for a handle that gives no access to its audio."""
     relay = getattr(handle, "relay", None) or getattr(getattr(handle, "output", None), "relay", None)
@@ -75,8 +63,8 @@ def line_for(handle: Any) -> CallLine | None:
     state = getattr(output, "state", None)
     if output is None or not isinstance(state, CallState):
         return None
-    inp = find_input(output)
-    return CallLine(state, output, inp, relay) if inp is not None else None
+    inp = getattr(output, "call_input", None)  # the same call's input, set by its CallTransport
+    return CallLine(state, output, inp, relay) if isinstance(inp, CallInput) else None
 
 
 class _Watch:
@@ -193,9 +181,7 @@ class VoicemailTake:
     reason: str | None = None
     started_at: float = 0.0
     start_ms: float = 0.0
-    _wav: IncrementalWav | None = None
-    _resample: Any = None
-    _writer: Any = None
+    _file: VoicemailFile | None = None
     _prev_outcome: str = ""
     _path: Path | None = None
 
@@ -341,13 +327,8 @@ class VoicemailTake:
         self.started_at = self.service.now()
         self.start_ms = state.audio_ms
         self._path = _path(rec_dir, self.call_id, self.started_at)
-        self._writer = records.writer
-        self._writer.submit(self._open_wav, self._path, call_id=self.call_id)
+        self._file = VoicemailFile(records.writer, self._path, self.options.sample_rate, self.call_id)
         self.capture = MessageCapture(self.options, PIPELINE_RATE)
-        if self.options.sample_rate != PIPELINE_RATE:
-            from voicebot.audio.pcm import StreamResampler
-
-            self._resample = StreamResampler(PIPELINE_RATE, self.options.sample_rate)
         self._prev_outcome, state.outcome = state.outcome, "voicemail"
         state.emit("action", action="voicemail", reason="recording", language=self.ticket.language)
         self.watch.listening_for_hash = True
@@ -371,10 +352,8 @@ class VoicemailTake:
         if cap is None or cap.ended is not None or self.reason is not None:
             return
         take = cap.feed(pcm16k)
-        if take:
-            if self._resample is not None:
-                take = self._resample(take)
-            self._writer.submit(self._write_wav, take, call_id=self.call_id)
+        if take and self._file is not None:
+            self._file.write(take)
         if cap.ended is not None and self.watch is not None:
             self.watch.changed.set()
 
@@ -382,29 +361,9 @@ class VoicemailTake:
         if self.line is not None and self._tap in self.line.input.audio_taps:
             self.line.input.audio_taps.remove(self._tap)
 
-    def _open_wav(self, path: Path) -> None:  # writer thread
-        self._wav = IncrementalWav(path, self.options.sample_rate, channels=1)
-
-    def _write_wav(self, pcm: bytes) -> None:  # writer thread
-        if self._wav is not None:
-            self._wav.write(pcm[: len(pcm) // 2 * 2])
-
-    def _close_wav(self, keep: bool) -> None:  # writer thread
-        if self._wav is not None:
-            self._wav.close()
-        if not keep and self._path is not None:
-            self._path.unlink(missing_ok=True)
-
     async def _finish_file(self) -> None:
-        if self._writer is None:
-            return
-        if self._resample is not None:
-            tail = self._resample.flush()
-            if tail:
-                self._writer.submit(self._write_wav, tail, call_id=self.call_id)
-        keep = self.capture is not None and self.capture.has_speech
-        self._writer.submit(self._close_wav, keep, call_id=self.call_id)
-        await self._writer.aflush()
+        if self._file is not None:
+            await self._file.finish(keep=self.capture is not None and self.capture.has_speech)
 
     # ---- storing ----------------------------------------------------------------------------------
     def _row(self) -> Voicemail:

@@ -5,8 +5,8 @@ first, so a crash loses nothing and a restart sends nothing twice.
 The tables live beside the call records and share the record store's connection and its lock
 (``SqlRecordStore._run``: one transaction per call, ``?`` placeholders, either dialect; with
 ``fetch`` every statement must return rows, hence the RETURNING clauses), so a
-fleet on PostgreSQL shares campaigns the way it shares calls. Their DDL is additive and runs on
-every start (``outbound_schema`` keeps the version for later migrations).
+fleet on PostgreSQL shares campaigns the way it shares calls. Their schema comes in numbered
+migrations (:mod:`voicebot.records.migrations`) applied at open; ``outbound_schema`` keeps the versions.
 
 Exactly-once per attempt: a target goes ``pending -> dialing`` and its attempt row is inserted
 in one transaction, guarded by the target's attempt count and the attempt's primary key
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from voicebot.dialogue.orders.models import normalise_phone
+from voicebot.records.migrations import Migration, migrate, split_statements, statements
 
 from .rules import Target
 
-SCHEMA_VERSION = 1
 LIVE_STATES = ("dialing", "ringing", "in_call")
 # Outcomes a later, better-informed writer may replace (the call itself ran on after a restart).
 PROVISIONAL = ("interrupted", "no_connect")
@@ -49,10 +49,15 @@ CREATE TABLE IF NOT EXISTS outbound_attempts (
 CREATE INDEX IF NOT EXISTS outbound_attempts_customer ON outbound_attempts (customer_id, created_at);
 CREATE INDEX IF NOT EXISTS outbound_attempts_live ON outbound_attempts (state);
 CREATE TABLE IF NOT EXISTS outbound_dnc (phone TEXT PRIMARY KEY, customer_id TEXT, reason TEXT, source TEXT, created_at {float} NOT NULL);
-CREATE TABLE IF NOT EXISTS outbound_consent (customer_id TEXT PRIMARY KEY, granted INTEGER NOT NULL, source TEXT, updated_at {float} NOT NULL);
-CREATE TABLE IF NOT EXISTS outbound_schema (version INTEGER NOT NULL)
+CREATE TABLE IF NOT EXISTS outbound_consent (customer_id TEXT PRIMARY KEY, granted INTEGER NOT NULL, source TEXT, updated_at {float} NOT NULL)
 """
 _FLOAT = {"sqlite": "REAL", "postgresql": "DOUBLE PRECISION"}
+# Released text: never edit a migration, add the next number.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "campaigns, targets, attempts, do-not-call list and consents",
+              statements(lambda dialect: split_statements(_DDL.format(float=_FLOAT[dialect])))),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version
 
 
 class CampaignConflict(ValueError):
@@ -131,15 +136,12 @@ class OutboundStore:
     """Campaign tables over a :class:`~voicebot.records.sql_store.SqlRecordStore`."""
 
     def __init__(self, records: Any) -> None:
-        if not hasattr(records, "_run"):
+        if not hasattr(records, "_run") or not hasattr(records, "_transaction"):
             raise TypeError("campaigns need the SQL record store (sqlite:/// or postgresql://), see store.url")
         self.records = records
         self.dialect = records.dialect
         self._run = records._run  # the record store's connection, lock and transactions
-        ddl = _DDL.format(float=_FLOAT[self.dialect])
-        self._run([(s.strip(), ()) for s in ddl.split(";") if s.strip()])
-        if not self._run([("SELECT version FROM outbound_schema", ())], fetch=True):
-            self._run([("INSERT INTO outbound_schema (version) VALUES (?)", (SCHEMA_VERSION,))])
+        migrate(records._transaction, MIGRATIONS, table="outbound_schema", what="the campaign tables of the record store")
 
     def _q(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self._run([(sql, tuple(params))], fetch=True)

@@ -6,7 +6,13 @@ the server drops the connection (restart, failover) the store reconnects once an
 
 from __future__ import annotations
 
-from voicebot.records.schema import SCHEMA_VERSION, ddl
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from voicebot.records.migrations import Dialect
+from voicebot.records.paramstyle import qmark_to_format
 from voicebot.records.sql_store import SqlRecordStore, Statement
 from voicebot.records.errors import StoreError
 
@@ -27,7 +33,11 @@ class PostgresRecordStore(SqlRecordStore):
         self.url = url
         self._timeout = connect_timeout_s
         self._conn = self._connect()
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
 
     def _connect(self):  # type: ignore[no-untyped-def]
         try:
@@ -37,15 +47,19 @@ class PostgresRecordStore(SqlRecordStore):
                              "runs and accepts this user)") from exc  # fmt: skip
 
     def _migrate(self) -> None:
-        with self._lock:
-            self._conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
-            try:
-                self._run([(s, ()) for s in ddl("postgresql")])
-                self._add_columns()
-                if not self._query("SELECT version FROM schema_version"):
-                    self._run([("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))])
-            finally:
-                self._conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
+        try:
+            self._open_schema(redact_url(self.url))
+        except self._psycopg.Error as exc:
+            raise StoreError(f"cannot prepare the PostgreSQL record store {redact_url(self.url)}: {exc} (check that "
+                             "this user may create tables in the database)") from exc  # fmt: skip
+
+    @contextmanager
+    def _transaction(self) -> Iterator[PostgresTransaction]:
+        # The transaction-scoped advisory lock makes processes starting together migrate one at a
+        # time (also the campaign tables'); the next one then reads the new version and does nothing.
+        with self._lock, self._conn.transaction(), self._conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            yield PostgresTransaction(cur)
 
     def _run(self, statements: list[Statement], fetch: bool = False) -> list[tuple]:
         with self._lock:
@@ -70,3 +84,21 @@ class PostgresRecordStore(SqlRecordStore):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password, fit for logs and error messages."""
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+class PostgresTransaction:
+    """A :class:`~voicebot.records.migrations.Transaction` on a psycopg cursor (``?`` becomes ``%s``)."""
+
+    dialect: Dialect = "postgresql"
+
+    def __init__(self, cursor: Any) -> None:
+        self._cur = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        self._cur.execute(qmark_to_format(sql), tuple(params))
+        return self._cur.fetchall() if self._cur.description is not None else []

@@ -1,4 +1,4 @@
-"""The record schema, written once for SQLite and PostgreSQL (pure text, no I/O).
+"""The record schema as numbered migrations, written once for SQLite and PostgreSQL (no I/O).
 
 Times: call start/end are UNIX seconds; everything inside a call is milliseconds of call
 audio time (``CallEvent.t_ms``). JSON columns are TEXT in both databases so the same
@@ -7,13 +7,12 @@ queries run on either. Booleans are INTEGER 0/1 for the same reason.
 
 from __future__ import annotations
 
-from typing import Literal
+from voicebot.records.migrations import Dialect, Migration, Transaction, add_missing_columns, split_statements, statements
 
-Dialect = Literal["sqlite", "postgresql"]
+VERSION_TABLE = "schema_version"
 
-SCHEMA_VERSION = 1  # additive changes (a new table, CREATE ... IF NOT EXISTS) keep the version: they apply on every start
-
-_TABLES = """
+# Version 1 as its last release ran it on every start. Released text: never edit it, add a migration.
+_TABLES_V1 = """
 CREATE TABLE IF NOT EXISTS calls (
     id TEXT PRIMARY KEY,
     channel TEXT NOT NULL,
@@ -106,7 +105,6 @@ CREATE TABLE IF NOT EXISTS voicemails (
     done_at {float}
 );
 CREATE INDEX IF NOT EXISTS voicemails_created_at ON voicemails (created_at);
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 """
 
 _TYPES: dict[str, dict[str, str]] = {
@@ -115,15 +113,22 @@ _TYPES: dict[str, dict[str, str]] = {
 }
 
 
-# Columns added after a table was first released: ``(table, column, type)``. A store made by an
-# older version gets them with ALTER TABLE on its next start (CREATE ... IF NOT EXISTS does not).
-ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("turns", "speaker", "TEXT"),
-    ("turns", "agent_name", "TEXT"),
-)
-
-
 def ddl(dialect: Dialect) -> list[str]:
-    """The CREATE statements for ``dialect``, one per list item, safe to run on every start."""
-    text = _TABLES.format(**_TYPES[dialect])
-    return [s.strip() for s in text.split(";") if s.strip()]
+    """The version-1 CREATE statements for ``dialect``, one per list item (all ``IF NOT EXISTS``)."""
+    return split_statements(_TABLES_V1.format(**_TYPES[dialect]))
+
+
+def _complete_v1(tx: Transaction) -> None:
+    # Version 1 grew without a version bump: tables came with CREATE ... IF NOT EXISTS on every
+    # start, two turn columns by ALTER TABLE. A version-1 store from an early release may lack
+    # them; from here on the version says the shape, so every store gets all of them once.
+    for sql in ddl(tx.dialect):
+        tx.execute(sql)
+    add_missing_columns(tx, "turns", (("speaker", "TEXT"), ("agent_name", "TEXT")))
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "calls, turns, events, actions, annotations, recordings and voicemails", statements(ddl)),
+    Migration(2, "every version-1 store completed: tables and turn columns added to version 1 without a bump", _complete_v1),
+)
+SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -1,6 +1,7 @@
 """The SQL shared by the SQLite and PostgreSQL stores.
 
-Queries are written with ``?`` placeholders; a dialect that uses ``%s`` converts them. One
+Queries are written with ``?`` placeholders; a dialect that uses ``%s`` converts them
+(:func:`~voicebot.records.paramstyle.qmark_to_format`, which leaves string literals alone). One
 connection per store, guarded by a lock: the recorder writes from a single thread and the
 pages read from a thread pool, each statement is a few milliseconds at most.
 """
@@ -11,10 +12,15 @@ import json
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from voicebot.events import CallEvent
+from voicebot.logs import get_logger
+from voicebot.records.migrations import Transaction, migrate
 from voicebot.records.model import ActionRecord, Annotation, CallFilter, CallRecord, EventRecord, Recording, TurnRecord, Voicemail
+from voicebot.records.paramstyle import qmark_to_format
+from voicebot.records.schema import MIGRATIONS, VERSION_TABLE
 
 _CALL_COLS = ("id", "channel", "caller", "language", "started_at", "ended_at", "outcome", "end_reason", "handoff_reason", "dev_models", "pipeline", "instance")
 _UPDATABLE = {"caller", "language", "handoff_reason", "dev_models", "pipeline", "channel", "end_reason"}
@@ -28,6 +34,7 @@ _VM_COLS = ("call_id", "created_at", "duration_s", "path", "sample_rate", "langu
             "summary", "end_reason", "status", "done_by", "done_at")  # fmt: skip
 
 Statement = tuple[str, Sequence[Any]]
+log = get_logger(__name__)
 
 
 def _dumps(value: Any) -> str:
@@ -64,7 +71,7 @@ class SqlRecordStore(ABC):
         """Run ``statements`` in one transaction; return the rows of the last one when ``fetch``."""
 
     def _sql(self, sql: str) -> str:
-        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+        return sql if self.placeholder == "?" else qmark_to_format(sql)
 
     def _write(self, *statements: Statement) -> None:
         self._run(list(statements))
@@ -72,15 +79,15 @@ class SqlRecordStore(ABC):
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self._run([(sql, params)], fetch=True)
 
-    def _add_columns(self) -> None:
-        """ALTER TABLE for the columns :data:`~voicebot.records.schema.ADDED_COLUMNS` a store made by an older version lacks."""
-        from voicebot.records.schema import ADDED_COLUMNS
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[Transaction]:
+        """One transaction that also blocks other writers (for migrations): committed at the end of the block."""
 
-        for table, column, kind in ADDED_COLUMNS:
-            try:
-                self._query(f"SELECT {column} FROM {table} WHERE 1 = 0")
-            except Exception:  # noqa: BLE001 - sqlite3 and psycopg raise their own "no such column"
-                self._write((f"ALTER TABLE {table} ADD COLUMN {column} {kind}", ()))
+    def _open_schema(self, where: str) -> None:
+        """Apply the record migrations (and log them); :class:`SchemaTooNew` for a newer database."""
+        applied = migrate(self._transaction, MIGRATIONS, table=VERSION_TABLE, what=f"the record store {where}")
+        if applied:
+            log.info("record store migrated", extra={"store": where, "versions": applied, "version": applied[-1]})
 
     # -- writes ---------------------------------------------------------------------------
     def create_call(self, call: CallRecord) -> None:

@@ -7,9 +7,10 @@ a power cut can lose the last few commits. Readers (the QA pages) never block th
 from __future__ import annotations
 
 import sqlite3
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-from voicebot.records.schema import SCHEMA_VERSION, ddl
+from voicebot.records.migrations import Transaction, locked, sqlite_transaction
 from voicebot.records.sql_store import SqlRecordStore, Statement
 from voicebot.records.errors import StoreError
 
@@ -30,16 +31,19 @@ class SqliteRecordStore(SqlRecordStore):
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA busy_timeout=30000")
-            self._migrate()
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the SQLite record store at {self.path}: {exc} (check the path and its permissions)") from exc
+        try:
+            self._open_schema(f"at {self.path}")
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise StoreError(f"cannot prepare the SQLite record store at {self.path}: {exc} (check the file and its permissions)") from exc
+        except BaseException:
+            self._conn.close()
+            raise
 
-    def _migrate(self) -> None:
-        stmts: list[Statement] = [(s, ()) for s in ddl("sqlite")]
-        self._run(stmts)
-        self._add_columns()
-        if not self._query("SELECT version FROM schema_version"):
-            self._run([("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))])
+    def _transaction(self) -> AbstractContextManager[Transaction]:
+        return locked(self._lock, sqlite_transaction(self._conn))
 
     def _run(self, statements: list[Statement], fetch: bool = False) -> list[tuple]:
         with self._lock:
@@ -65,3 +69,4 @@ class SqliteRecordStore(SqlRecordStore):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+

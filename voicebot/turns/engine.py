@@ -58,13 +58,14 @@ from voicebot.turns.completeness import text_incomplete, text_preamble
 from voicebot.turns.policy import TurnPolicy
 from voicebot.turns.quiet_tail import CheckPart, QuietTail, pad_with_quiet
 from voicebot.turns.reonset import Reonset
+from voicebot.turns.states import BotHold, CallerPhase, EngineStates
 
 EARLY_RELEASE_MS = 60  # an early pause ends when the sound stops this long before the VAD's start
 FLOOR_FRAMES = 150  # 1.5 s of frames echo control let through: the line's noise floor is their minimum
 FLOOR_MIN_FRAMES = 50  # fewer than this (a quiet line: echo control mutes what is below its floor): the default floor
 
 
-class TurnEngine:
+class TurnEngine(EngineStates):
     def __init__(self, policy: TurnPolicy | None = None, rate: int = 16000) -> None:
         self.policy = policy or TurnPolicy()
         self.rate = rate
@@ -77,13 +78,12 @@ class TurnEngine:
         self._preroll: collections.deque[bytes] = collections.deque()
         self._preroll_bytes = 0
         self._utterance: list[bytes] = []
-        self.speaking = False
-        self._closing = False  # VAD said stopped; waiting for the semantic check / the timeout
+        self.phase = CallerPhase.QUIET
         self._close_end_ms = 0.0
         self._close_verdict: str | None = None  # complete | incomplete | None (unknown yet)
         self._onset_ms = 0.0
         self._voiced_ms = 0.0
-        self.paused = False
+        self.hold = BotHold.PLAYING
         self._paused_at_ms = 0.0
         self._interrupted = False
         self._seq = 0  # speculative work generation: results of older generations are discarded
@@ -96,7 +96,6 @@ class TurnEngine:
         self._quiet_run_ms = 0.0  # neither loud nor voiced, in a row (frames muted as echo not counted)
         self._floor_db: float | None = None  # the caller line's noise floor (level after echo control)
         self._levels: collections.deque[float] = collections.deque(maxlen=FLOOR_FRAMES)
-        self._early = False  # paused early, the VAD's start not yet come
         self._early_spent = False  # an early pause of this sound was released: not again until it stops
         self._early_paused_at_ms = 0.0
         self._reonset = Reonset(self.policy.barge_in.reonset_rise_db, self.policy.barge_in.early_level_dbfs)
@@ -130,7 +129,7 @@ class TurnEngine:
     def _pause(self, out: list[TurnAction]) -> None:
         if self.paused or not self.policy.barge_in.pause_on_speech:
             return
-        self.paused = True
+        self.hold = BotHold.EARLY if self.hold is BotHold.EARLY_LIFTED else BotHold.PAUSED  # an early stage goes on
         self._paused_at_ms = self.now
         self._reonset.reset()
         out.append(PauseBot(self._onset_ms))
@@ -138,11 +137,11 @@ class TurnEngine:
     def _resume(self, out: list[TurnAction], why: str) -> None:
         if not self.paused:
             return
-        self.paused = False
+        self._lift_hold()
         out.append(ResumeBot(why))
 
     def _interrupt(self, out: list[TurnAction], why: str, voiced_ms: float | None = None, word: str | None = None) -> None:
-        self.paused = False
+        self._lift_hold()
         self._interrupted = True
         self._seq += 1  # partials of the paused stage are done with
         self._partial_in_flight = False
@@ -154,7 +153,7 @@ class TurnEngine:
 
     def output_flushed(self) -> None:
         """The pipeline's interruption has flushed the output (pipecat's InterruptionFrame came by)."""
-        self.paused = False
+        self._lift_hold()
 
     # ---- observations ----------------------------------------------------------------------
     def audio(self, t_end_ms: float, pcm: bytes, voiced: bool, level_db: float | None = None,
@@ -205,14 +204,13 @@ class TurnEngine:
         """The VAD decided "speaking" after ``start_len_ms`` of voiced audio (its start_secs)."""
         out: list[TurnAction] = []
         if self._closing:  # the caller goes on after a pause: same utterance, discard the check
-            self._closing = False
+            self.phase = CallerPhase.SPEAKING
             self._seq += 1
             self._check_in_flight = False
-            self.speaking = True
             self._tail.drop()
             self._emit(out, "turn_continues", paused_ms=round(self.now - self._close_end_ms, 1))
             return out
-        self.speaking = True
+        self.phase = CallerPhase.SPEAKING
         self._tail.reset()
         self._voiced_ms = start_len_ms
         self._interrupted = False
@@ -228,7 +226,7 @@ class TurnEngine:
         if self._early:  # the early pause heard this sound begin before the VAD did (soft onsets: up to ~200 ms)
             sound_start = min(sound_start, self._early_paused_at_ms - self.policy.barge_in.early_pause_ms)
         self._next_partial_ms = sound_start + self.policy.barge_in.partial_first_ms
-        self._early = False  # the VAD's start came: the early pause (if any) is the pause of this sound
+        self._end_early_stage()  # the VAD's start came: the early pause (if any) is the pause of this sound
         self._emit(out, "vad_start", onset_ms=round(self._onset_ms, 1))
         if self._bot_active and self.policy.barge_in.enabled:
             self._pause(out)
@@ -245,7 +243,7 @@ class TurnEngine:
             return out
         end_ms = max(self._onset_ms, self.now - stop_len_ms)
         self._emit(out, "vad_stop", end_ms=round(end_ms, 1))
-        self.speaking = False
+        self.phase = CallerPhase.QUIET
         if self.paused or (self._dismissed and not self._interrupted):
             # the sound ended before it was confirmed: a backchannel, a cough, noise
             self._dismissed = False
@@ -258,7 +256,7 @@ class TurnEngine:
         if eot.vad_stop_ms >= eot.silence_ms or not eot.semantic or end_ms - self._onset_ms < eot.min_speech_ms:
             self._finish(out, end_ms)
             return out
-        self._closing = True
+        self.phase = CallerPhase.CLOSING
         self._close_end_ms = end_ms
         self._close_verdict = None
         if self._tail.seq is not None and self._tail.seq == self._seq:
@@ -383,10 +381,10 @@ class TurnEngine:
         if self._early:
             # held while the sound goes on, up to early_hold_ms; the VAD's start ends the early stage
             if not self.paused:
-                self._early = False
+                self._end_early_stage()
             elif self._quiet_run_ms >= EARLY_RELEASE_MS or (self.now - self._paused_at_ms >= bi.early_hold_ms and not voiced):
                 # (a voiced frame at early_hold_ms: the VAD may be counting toward its start; wait one frame more)
-                self._early = False
+                self._end_early_stage()
                 self._early_spent = self._active_run_ms > 0
                 self._resume(out, "early_unconfirmed")
             return
@@ -395,7 +393,7 @@ class TurnEngine:
             self._onset_ms = max(0.0, self.now - self._active_run_ms)
             self._pause(out)
             if self.paused:
-                self._early = True
+                self.hold = BotHold.EARLY
                 self._early_paused_at_ms = self.now
                 self._emit(out, "early_pause", onset_ms=round(self._onset_ms, 1), loud=loud, voiced=voiced)
 
@@ -463,8 +461,7 @@ class TurnEngine:
         return out
 
     def _finish(self, out: list[TurnAction], end_ms: float, reason: str = "silence", transcript: str | None = None) -> None:
-        self.speaking = False
-        self._closing = False
+        self.phase = CallerPhase.QUIET
         self._tail.reset()
         self._seq += 1
         audio = b"".join(self._utterance)

@@ -1,6 +1,6 @@
 """Score the NLU on a JSON-lines test set and print per-language figures.
 
-    python -m voicebot.dialogue.nlu.evaluate tests/dialogue/data/nlu_testset.jsonl
+    python -m benchmarks.nlu.evaluate tests/dialogue/data/nlu_testset.jsonl
 
 Each line: ``{"text", "lang", "intent", "order_id"?, "escalate"?}``. Reported per language:
 intent accuracy, order-id exact match (over lines that carry an ``order_id``; a line without
@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import Nlu
+from voicebot.dialogue.nlu import Nlu
 
 
 @dataclass
@@ -113,7 +113,7 @@ def _row(name: str, s: LangScore) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m voicebot.dialogue.nlu.evaluate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.nlu.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("file", type=Path, help="JSON-lines test set")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every miss")
     args = parser.parse_args(argv)
