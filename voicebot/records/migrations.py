@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from voicebot.records.store import StoreError
+from voicebot.records.errors import StoreError
 
 Dialect = Literal["sqlite", "postgresql"]
 
