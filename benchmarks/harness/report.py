@@ -121,7 +121,7 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
         lines += ["", "## Capacity", "", "| calls | v2v p50 | v2v p95 | feeder late p99 ms | RSS MB |", "|---|---|---|---|---|"]
         for lv in cap.get("levels", []):
             lines.append(f"| {lv['concurrency']} | {_fmt(lv['v2v_p50_ms'])} | {_fmt(lv['v2v_p95_ms'])} | {_fmt(lv['feeder_late_p99_ms'])} | {_fmt(lv['rss_mb'])} |")
-        lines += ["", f"Sustained: {cap.get('sustained')} calls; memory per extra call: {_fmt(cap.get('mb_per_call'))} MB. {cap.get('rule', '')}"]
+        lines += ["", f"Sustained: {cap.get('sustained')} calls; memory per extra call: {_fmt(cap.get('mb_per_call'))} MB over the sweep, {_fmt(cap.get('mb_per_call_at_top'))} MB between its two largest levels (peak RSS). {cap.get('rule', '')}"]
     lines += ["", "## Scenarios", "", "| scenario | lang | passed | v2v ms | barge-in | failed checks |", "|---|---|---|---|---|---|"]
     for sc in report["scenarios"]:
         v2v = ", ".join(_fmt(r.get("v2v_ms")) for r in sc["turns"] if r.get("v2v_ms") is not None) or "—"

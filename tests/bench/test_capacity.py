@@ -18,3 +18,10 @@ def test_levels_and_the_sustained_rule():
     cap = judge(levels)
     assert [lv["sustained"] for lv in cap["levels"]] == [True, True, False, False]
     assert cap["sustained"] == 4 and cap["mb_per_call"] == 27.3  # (600 - 300) / 11
+    assert cap["mb_per_call_at_top"] == 30.0  # (600 - 480) / 4: the peak RSS between the two largest levels
+
+
+def test_a_level_over_one_second_at_p95_is_not_sustained_even_within_the_slack():
+    levels = [level_figures(1, [scen([700, 800], 2.0)], 300.0),
+              level_figures(4, [scen([900, 1100], 5.0)] * 4, 320.0)]  # 1090 <= 1.5 x 795, but over 1 s
+    assert judge(levels)["sustained"] == 1

@@ -176,3 +176,29 @@ def test_opening_words_per_language():
     assert text_preamble("喂，你好", "zh") and text_preamble("Bonjour, euh", "fr")
     assert not text_preamble("Yes.", "en")  # an answer, not an opening
     assert not text_preamble("Hello, where is my order?", "en") and not text_preamble("もしもし、注文は", "ja")
+
+
+def test_a_number_of_the_shops_length_ends_the_turn_a_shorter_one_waits_for_more_digits():
+    from voicebot.turns.completeness import text_incomplete
+
+    assert not text_incomplete("The number is 4-5-7-1-2.", "en", (5,))
+    assert not text_incomplete("my order is 45,712", "en", (5,)) and not text_incomplete("order four five seven one two", "en", (5,))
+    assert text_incomplete("The number is 4571.", "en", (5,))  # a digit still to come
+    assert text_incomplete("The number is 4-5-7-1-2.", "en")  # no known length: the IVR-like wait
+    assert text_incomplete("my number is 4 5 7 1 2 6", "en", (5,))  # longer than any order number: a phone number being read
+    assert not text_incomplete("order double seven one two five", "en", (5,))  # 7 7 1 2 5
+
+
+def test_the_shipped_policy_answers_a_whole_order_number_without_the_two_second_wait():
+    from pathlib import Path
+
+    from voicebot.pipeline.spec import load_spec
+
+    policy = load_spec(Path(__file__).resolve().parents[2] / "pipelines" / "phone.yaml").turns
+    c = Caller(policy).words(1500).silence(160)
+    (_, chk), = c.all("check")
+    c.actions += [(c.t, a) for a in c.e.check_result(chk.data["seq"], smart_turn_prob=0.02, more=True)]  # smart-turn doubts it
+    c.actions += [(c.t, a) for a in c.e.check_result(chk.data["seq"], text="I want to cancel my order. The number is 4-5-7-1-2.")]
+    c.silence(400)
+    (t, utt), = c.all("utterance")
+    assert t - 1500 <= 460 and utt.data["reason"] == "timeout"  # the doubt silence (450 ms), not incomplete_silence_ms (2 s)

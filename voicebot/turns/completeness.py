@@ -43,8 +43,27 @@ def _is_digitish(tok: str) -> bool:
     return tok.isdigit() or tok in DIGIT_WORDS
 
 
-def text_incomplete(text: str, language: str | None = None) -> bool:
-    """True when the transcript so far reads as unfinished (mid-number, dangling word, trailing comma)."""
+def trailing_digits(toks: list[str]) -> int:
+    """How many digits the number at the end of the words has ("45,712" -> 5, "four five" -> 2)."""
+    n = 0
+    for tok in reversed(toks):
+        if tok.isdigit():
+            n += len(tok)
+        elif tok in ("double", "triple"):
+            n += 1 if tok == "double" else 2  # "double seven": the seven counted once already
+        elif tok in DIGIT_WORDS:
+            n += 1
+        else:
+            break
+    return n
+
+
+def text_incomplete(text: str, language: str | None = None, complete_digits: frozenset[int] | tuple[int, ...] = ()) -> bool:
+    """True when the transcript so far reads as unfinished (mid-number, dangling word, trailing comma).
+
+    ``complete_digits``: lengths of the shop's order numbers. A number of such a length ends the
+    turn like a sentence (as an IVR collects a known number of digits); shorter or longer ones
+    are still being read."""
     t = text.strip()
     if not t:
         return False
@@ -57,7 +76,7 @@ def text_incomplete(text: str, language: str | None = None) -> bool:
     if toks[-1] in DANGLING.get(base, DANGLING["en"]) and not t.endswith(("?", "!")):
         return " ".join(toks[-2:]) not in COMPLETE_ENDINGS.get(base, frozenset())
     if _is_digitish(toks[-1]) and NUMBER_CONTEXT.search(t) and not t.endswith(("?", "!")):
-        return True  # "my order number is 4 5" -> more digits are likely coming
+        return trailing_digits(toks) not in complete_digits  # "my order number is 4 5" -> more digits are likely coming
     if all(_is_digitish(w) for w in toks) and sum(len(w) if w.isdigit() else 1 for w in toks) >= 3:
         return True  # a bare digit string ("one zero zero zero one"): the caller is dictating, more may come
     return False

@@ -306,7 +306,7 @@ class TurnEngine(EngineStates):
         eot = self.policy.end_of_turn
         if text is not None:
             self._check_text = text
-            self._check_incomplete = self._check_incomplete or text_incomplete(text, self.language)
+            self._check_incomplete = self._check_incomplete or text_incomplete(text, self.language, eot.order_digits)
             self._st_doubts = self._st_doubts or text_preamble(text, self.language)  # "Hello." - the request follows
         if smart_turn_prob is not None:
             if smart_turn_prob < eot.smart_turn_threshold:

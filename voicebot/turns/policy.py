@@ -103,6 +103,10 @@ class EndOfTurnPolicy:
     # fading tail voiced for 80-180 ms more; the check is kept only if the caller stays that quiet
     # until the VAD's stop (voicebot/turns/quiet_tail.py), and the silence then counts from the
     # level's end, not the VAD's.
+    # Lengths of the shop's order numbers: a number of such a length read at the end of a turn
+    # ("... the number is 4 5 7 1 2") ends it like a sentence, as an IVR collects a known number of
+    # digits; any other length still waits ``incomplete_silence_ms`` for more digits. () = none.
+    order_digits: tuple[int, ...] = ()
     early_check_ms: int = 0
     early_quiet_db: float = 35.0
     early_pad_ms: int = 300  # the early check's audio ends with this much of the line's quiet (Whisper needs a tail)
@@ -123,6 +127,8 @@ class EndOfTurnPolicy:
     def __post_init__(self) -> None:
         if isinstance(self.semantic, (list, str)):
             object.__setattr__(self, "semantic", tuple([self.semantic] if isinstance(self.semantic, str) else self.semantic))
+        if isinstance(self.order_digits, (list, int)):
+            object.__setattr__(self, "order_digits", tuple([self.order_digits] if isinstance(self.order_digits, int) else self.order_digits))
         bad = set(self.semantic) - {"smart_turn", "text"}
         if bad:
             raise ValueError(f"turns.end_of_turn.semantic: unknown check(s) {sorted(bad)}; use smart_turn and/or text")
