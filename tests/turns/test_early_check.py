@@ -166,7 +166,7 @@ def test_a_greeting_alone_waits_for_the_request_that_follows():
     c.answer(late, "Hello, where is my order 45712?")
     c.silence(100)
     (_, utt), = c.all("utterance")
-    assert utt.data["utterance"].transcript == "Hello, where is my order 45712?"
+    assert utt.utterance.transcript == "Hello, where is my order 45712?"
 
 
 def test_opening_words_per_language():
@@ -197,8 +197,8 @@ def test_the_shipped_policy_answers_a_whole_order_number_without_the_two_second_
     policy = load_spec(Path(__file__).resolve().parents[2] / "pipelines" / "phone.yaml").turns
     c = Caller(policy).words(1500).silence(160)
     (_, chk), = c.all("check")
-    c.actions += [(c.t, a) for a in c.e.check_result(chk.data["seq"], smart_turn_prob=0.02, more=True)]  # smart-turn doubts it
-    c.actions += [(c.t, a) for a in c.e.check_result(chk.data["seq"], text="I want to cancel my order. The number is 4-5-7-1-2.")]
+    c.actions += [(c.t, a) for a in c.e.check_result(chk.seq, smart_turn_prob=0.02, more=True)]  # smart-turn doubts it
+    c.actions += [(c.t, a) for a in c.e.check_result(chk.seq, text="I want to cancel my order. The number is 4-5-7-1-2.")]
     c.silence(400)
     (t, utt), = c.all("utterance")
-    assert t - 1500 <= 460 and utt.data["reason"] == "timeout"  # the doubt silence (450 ms), not incomplete_silence_ms (2 s)
+    assert t - 1500 <= 460 and utt.reason == "timeout"  # the doubt silence (450 ms), not incomplete_silence_ms (2 s)
