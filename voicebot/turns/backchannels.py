@@ -31,6 +31,7 @@ _PUNCT = re.compile(r"[^\w\s']+", re.UNICODE)
 
 
 def _norm(text: str) -> str:
+    """Lower case, NFKC, hyphens and punctuation as spaces: how Whisper's spellings are compared."""
     text = unicodedata.normalize("NFKC", text).lower()
     text = text.replace("-", " ")
     return _PUNCT.sub(" ", text).strip()
@@ -99,3 +100,6 @@ def first_content_word(text: str, language: str | None) -> str | None:
 def is_backchannel(text: str, language: str | None) -> bool:
     """True when ``text`` has words and all of them are backchannels."""
     return bool(_tokens(text, language)) and first_content_word(text, language) is None
+
+
+normalize_words = _norm  # shared with the turn-completeness rules

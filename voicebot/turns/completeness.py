@@ -9,9 +9,9 @@ still going", and the turn taker then waits the long timeout instead of answerin
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from voicebot.dialogue.languages import packs
+from voicebot.turns.backchannels import normalize_words
 
 # Words that cannot end a complete request (articles, prepositions, conjunctions, fillers, copulas).
 DANGLING: dict[str, frozenset[str]] = {
@@ -90,7 +90,7 @@ def text_preamble(text: str, language: str | None = None) -> bool:
     base = (language or "en").split("-")[0].lower()
     pack = packs().get(base)
     words = pack.openers if pack is not None else frozenset()
-    norm = re.sub(r"[^\w\s']+", " ", unicodedata.normalize("NFKC", text).lower()).split()
+    norm = normalize_words(text).split()
     if not words or not norm:
         return False
     longest_first = sorted(words, key=len, reverse=True)
